@@ -1,0 +1,196 @@
+"""`make run`: the whole suite on this machine, on Google's emulators, until Ctrl-C.
+
+Firestore emulator, Pub/Sub emulator (topic + push subscription to /notifications), the AMAPI
+emulator with one enterprise wired to that topic, and every function behind the gateway.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from devstack import emulators, local_auth
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE_DIR = ROOT / ".devstack"
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Addresses and names of one local stack (ports overridable by environment variables)."""
+
+    host: str = "127.0.0.1"
+    gateway_port: int = int(os.environ.get("GATEWAY_PORT", "8080"))
+    firestore_port: int = int(os.environ.get("FIRESTORE_PORT", "8081"))
+    pubsub_port: int = int(os.environ.get("PUBSUB_PORT", "8085"))
+    amapi_port: int = int(os.environ.get("AMAPI_EMULATOR_PORT", "8090"))
+    project: str = os.environ.get("LOCAL_PROJECT", "amapi-cosu-local")
+    enterprise_id: str = "LC00local"
+    topic_id: str = "amapi-events"
+
+    @property
+    def topic(self) -> str:
+        """The enterprise's notification topic."""
+        return f"projects/{self.project}/topics/{self.topic_id}"
+
+    @property
+    def subscription(self) -> str:
+        """The push subscription that delivers to /notifications."""
+        return f"projects/{self.project}/subscriptions/{self.topic_id}-push"
+
+    @property
+    def gateway_url(self) -> str:
+        """Where the functions answer."""
+        return f"http://{self.host}:{self.gateway_port}"
+
+    @property
+    def amapi_url(self) -> str:
+        """Where the AMAPI emulator answers."""
+        return f"http://{self.host}:{self.amapi_port}"
+
+
+def function_environment(*, project: str, firestore_host: str, pubsub_host: str,
+                         amapi_url: str, enterprise_id: str, topic: str,
+                         public_key_file: Path) -> dict[str, str]:
+    """The environment the functions run with against the emulators."""
+    return {
+        "GOOGLE_CLOUD_PROJECT": project,
+        "FIRESTORE_EMULATOR_HOST": firestore_host,
+        "PUBSUB_EMULATOR_HOST": pubsub_host,
+        "AMAPI_ENDPOINT": amapi_url,
+        "AMAPI_ENTERPRISE": f"enterprises/{enterprise_id}",
+        "PUBSUB_TOPIC": topic,
+        "AUTH_MODE": "local",
+        "LOCAL_AUTH_PUBLIC_KEY_FILE": str(public_key_file),
+        "AMAPI_RETRY_BUDGET_SECONDS": "8",
+        "AMAPI_RETRY_BASE_SECONDS": "0.2",
+    }
+
+
+class LocalStack:
+    """Starts the children in order, watches them, and stops all of them on any exit."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.children: list[emulators.ManagedProcess] = []
+        self._stopping = threading.Event()
+
+    def _spawn(self, process: emulators.ManagedProcess) -> emulators.ManagedProcess:
+        self.children.append(process)
+        process.start()
+        return process
+
+    def start(self) -> None:
+        """Bring everything up; raises if a part does not become ready."""
+        config, logs = self.config, STATE_DIR / "logs"
+        for port in (config.gateway_port, config.firestore_port, config.pubsub_port,
+                     config.amapi_port):
+            _require_free(config.host, port)
+        _, public_key = local_auth.ensure_keys(STATE_DIR / "auth")
+        firestore = self._spawn(emulators.firestore_emulator(config.host, config.firestore_port,
+                                                             logs))
+        pubsub = self._spawn(emulators.pubsub_emulator(config.host, config.pubsub_port, logs))
+        emulators.wait_for_http(f"http://{config.host}:{config.firestore_port}/", 60,
+                                firestore.process)
+        emulators.wait_for_http(f"http://{config.host}:{config.pubsub_port}/", 60, pubsub.process)
+        pubsub_host = f"{config.host}:{config.pubsub_port}"
+        emulators.ensure_topic(pubsub_host, config.topic)
+        emulators.ensure_subscription(
+            pubsub_host, config.subscription, config.topic,
+            push_endpoint=f"{config.gateway_url}/notifications/{config.topic}")
+        python = sys.executable
+        amapi = self._spawn(emulators.ManagedProcess("amapi", [
+            python, "-m", "devstack.amapi_emulator", "--host", config.host,
+            "--port", str(config.amapi_port), "--project", config.project,
+            "--enterprise-id", config.enterprise_id, "--topic", config.topic,
+            "--pubsub-host", pubsub_host], logs / "amapi-emulator.log"))
+        env = dict(os.environ, **function_environment(
+            project=config.project, firestore_host=f"{config.host}:{config.firestore_port}",
+            pubsub_host=pubsub_host, amapi_url=config.amapi_url,
+            enterprise_id=config.enterprise_id, topic=config.topic,
+            public_key_file=public_key))
+        gateway = self._spawn(emulators.ManagedProcess("gateway", [
+            python, "-m", "devstack.gateway", "--host", config.host,
+            "--port", str(config.gateway_port)], logs / "functions.log", env=env))
+        emulators.wait_for_http(f"{config.amapi_url}/emulator/v1/healthz", 30, amapi.process)
+        emulators.wait_for_http(f"{config.gateway_url}/enroll/healthz", 60, gateway.process)
+
+    def stop(self) -> None:
+        """Stop every child, newest first."""
+        self._stopping.set()
+        for child in reversed(self.children):
+            child.stop()
+
+    def watch(self) -> str:
+        """Block until a signal arrives or a child dies; say which."""
+        while not self._stopping.wait(0.5):
+            for child in self.children:
+                if child.process is not None and child.process.poll() is not None:
+                    return f"{child.name} exited with {child.process.returncode}"
+        return "stopped"
+
+
+def _require_free(host: str, port: int) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        if probe.connect_ex((host, port)) == 0:
+            raise SystemExit(f"port {port} is already in use: stop what listens there, or set "
+                             "GATEWAY_PORT / FIRESTORE_PORT / PUBSUB_PORT / AMAPI_EMULATOR_PORT")
+
+
+def _banner(config: StackConfig, token_file: Path, seconds: float) -> str:
+    gw = config.gateway_url
+    return "\n".join([
+        f"amapi-cosu local stack ready in {seconds:.1f}s",
+        f"  functions gateway  {gw}",
+        f"    {gw}/enroll  {gw}/policy  {gw}/commands  {gw}/notifications",
+        f"    {gw}/expire-tokens  {gw}/reconcile-commands",
+        f"  AMAPI emulator     {config.amapi_url}  (enterprise enterprises/{config.enterprise_id})",
+        f"  Firestore emulator {config.host}:{config.firestore_port}",
+        f"  Pub/Sub emulator   {config.host}:{config.pubsub_port}  (topic {config.topic})",
+        f"  admin token        {token_file.relative_to(ROOT)}  (logs in .devstack/logs/)",
+        "",
+        "Try:",
+        f"  curl -H \"Authorization: Bearer $(cat {token_file.relative_to(ROOT)})\" "
+        f"{gw}/enroll/openapi.json",
+        "Ctrl-C stops everything.",
+    ])
+
+
+def main() -> int:
+    """Run the stack in the foreground."""
+    started = time.monotonic()
+    config = StackConfig()
+    stack = LocalStack(config)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stack._stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        stack.start()
+        private_key, _ = local_auth.ensure_keys(STATE_DIR / "auth")
+        token_file = STATE_DIR / "admin-token"
+        token_file.write_text(local_auth.issue_token(private_key, "admin@example.com",
+                                                     lifetime_seconds=7 * 24 * 3600))
+        token_file.chmod(0o600)
+        print(_banner(config, token_file, time.monotonic() - started), flush=True)
+        reason = stack.watch()
+    except Exception as exc:
+        print(f"local stack failed: {exc}", file=sys.stderr, flush=True)
+        stack.stop()
+        return 1
+    stack.stop()
+    print(f"local stack {reason}; every child stopped", flush=True)
+    return 0 if reason == "stopped" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""amapi-cosu domain package, shared by every Cloud Function."""

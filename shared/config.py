@@ -1,0 +1,90 @@
+"""Every environment variable the suite reads, parsed once (documented in the README)."""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+
+AUTH_MODES = ("local", "cloud-run-iam", "google-id-token")
+
+
+class ConfigError(RuntimeError):
+    """An environment variable is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The parsed configuration of one function instance."""
+
+    project: str
+    enterprise: str
+    pubsub_topic: str
+    amapi_endpoint: str
+    amapi_retry_budget_seconds: float
+    amapi_retry_base_seconds: float
+    amapi_retry_max_seconds: float
+    amapi_timeout_seconds: float
+    auth_mode: str
+    auth_audience: str
+    local_auth_public_key_file: str
+    page_token_secret: str
+    firestore_database: str
+    firestore_emulator_host: str
+    log_level: str
+
+    @property
+    def emulated(self) -> bool:
+        """True when the suite runs against the local emulators, never in production."""
+        return bool(self.firestore_emulator_host) and self.auth_mode == "local"
+
+    @property
+    def enterprise_id(self) -> str:
+        """The enterprise id without the `enterprises/` prefix."""
+        return self.enterprise.removeprefix("enterprises/")
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+def _enterprise(raw: str) -> str:
+    if raw and not raw.startswith("enterprises/"):
+        return f"enterprises/{raw}"
+    return raw
+
+
+@functools.cache
+def settings() -> Settings:
+    """Read the environment once per process; call `settings.cache_clear()` in tests only."""
+    env = os.environ
+    auth_mode = env.get("AUTH_MODE", "google-id-token")
+    if auth_mode not in AUTH_MODES:
+        raise ConfigError(f"AUTH_MODE must be one of {', '.join(AUTH_MODES)}, got {auth_mode!r}")
+    project = env.get("GOOGLE_CLOUD_PROJECT") or env.get("GCP_PROJECT") or ""
+    return Settings(
+        project=project,
+        enterprise=_enterprise(env.get("AMAPI_ENTERPRISE", "")),
+        pubsub_topic=env.get("PUBSUB_TOPIC", ""),
+        amapi_endpoint=env.get("AMAPI_ENDPOINT", ""),
+        amapi_retry_budget_seconds=_float("AMAPI_RETRY_BUDGET_SECONDS", 20.0),
+        amapi_retry_base_seconds=_float("AMAPI_RETRY_BASE_SECONDS", 0.5),
+        amapi_retry_max_seconds=_float("AMAPI_RETRY_MAX_SECONDS", 8.0),
+        amapi_timeout_seconds=_float("AMAPI_TIMEOUT_SECONDS", 15.0),
+        auth_mode=auth_mode,
+        auth_audience=env.get("AUTH_AUDIENCE", ""),
+        local_auth_public_key_file=env.get("LOCAL_AUTH_PUBLIC_KEY_FILE", ""),
+        page_token_secret=env.get("PAGE_TOKEN_SECRET", ""),
+        firestore_database=env.get("FIRESTORE_DATABASE", "(default)"),
+        firestore_emulator_host=env.get("FIRESTORE_EMULATOR_HOST", ""),
+        log_level=env.get("LOG_LEVEL", "INFO").upper(),
+    )

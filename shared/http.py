@@ -1,0 +1,291 @@
+"""HTTP plumbing shared by every function: routing, auth, JSON bodies, errors, etags, idempotency.
+
+A function's `main.py` declares its routes on a `Router` and hands each request to
+`router.dispatch(request)`; everything that can go wrong comes back in the error envelope.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
+from werkzeug.exceptions import NotFound as WerkzeugNotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from shared import errors, logs
+from shared.auth import Principal, authenticate
+from shared.clock import utcnow
+
+JSON = "application/json"
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+@dataclass
+class Reply:
+    """What a handler returns: a JSON body (or raw bytes), a status and extra headers."""
+
+    body: Any = None
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = JSON
+
+
+@dataclass
+class Context:
+    """One request as a handler sees it."""
+
+    request: Request
+    principal: Principal | None
+    params: dict[str, Any]
+
+    def body(self, schema: Any, *, partial: bool = False) -> dict[str, Any]:
+        """The JSON body loaded through a marshmallow schema; any problem is a 400."""
+        return parse_json(self.request, schema, partial=partial)
+
+    def query(self, name: str) -> str | None:
+        """One query parameter, or None."""
+        return self.request.args.get(name)
+
+    def if_match(self, current_etag: str) -> None:
+        """Refuse (412) when the caller's `If-Match` names an older version."""
+        check_if_match(self.request.headers.get("If-Match"), current_etag)
+
+
+Handler = Callable[[Context], Reply | Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation of a function's HTTP surface, also the source of its OpenAPI entry."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    public: bool = False
+    idempotent: bool = False
+    request_schema: Any = None
+    response_schema: Any = None
+    query_schema: Any = None
+    success_status: int = 200
+
+
+def _flatten(messages: Any, prefix: str = "") -> Iterator[errors.FieldViolation]:
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            if isinstance(key, int):
+                name = f"{prefix}[{key}]"
+            elif key == "_schema":
+                name = prefix or "body"
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
+            yield from _flatten(value, name)
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        for message in messages:
+            reason = "unknown field" if message == "Unknown field." else message
+            yield errors.FieldViolation(prefix or "body", reason)
+    else:
+        yield errors.FieldViolation(prefix or "body", str(messages))
+
+
+def violations(messages: Any) -> list[errors.FieldViolation]:
+    """Marshmallow's nested error messages as a flat list naming each field (`a.b[0].c`)."""
+    return list(_flatten(messages))
+
+
+def parse_json(request: Request, schema: Any, *, partial: bool = False) -> dict[str, Any]:
+    """Decode a JSON object body and load it through `schema` (unknown fields are errors)."""
+    from marshmallow import ValidationError
+
+    raw = request.get_data(cache=True)
+    try:
+        data = json.loads(raw) if raw.strip() else None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise errors.InvalidArgument(f"malformed JSON body: {exc}") from None
+    if not isinstance(data, dict):
+        raise errors.InvalidArgument("request body must be a JSON object")
+    try:
+        loaded: dict[str, Any] = schema.load(data, partial=partial)
+    except ValidationError as exc:
+        found = violations(exc.messages)
+        summary = "; ".join(f"{v.field}: {v.reason}" for v in found[:5])
+        raise errors.InvalidArgument(f"invalid request: {summary}", found) from None
+    return loaded
+
+
+def etag_of(resource_id: str, version: Any) -> str:
+    """A strong etag for one stored version of a resource."""
+    digest = hashlib.sha256(f"{resource_id}\x00{version}".encode()).hexdigest()[:20]
+    return f'"{digest}"'
+
+
+def check_if_match(header: str | None, current_etag: str) -> None:
+    """412 unless `If-Match` is absent, `*`, or names the current etag."""
+    if not header or header.strip() == "*":
+        return
+    offered = [tag.strip().removeprefix("W/") for tag in header.split(",")]
+    if current_etag not in offered:
+        raise errors.FailedPrecondition(
+            "the resource changed since you read it: fetch it again and retry",
+            [errors.FieldViolation("If-Match", "does not match the current etag")])
+
+
+def _status_error(exc: BaseException) -> errors.ApiError | None:
+    """Classify failures from the AMAPI door and from Firestore into the contract's statuses."""
+    from shared.amapi import errors as amapi_errors
+
+    mapped = amapi_errors.to_api_error(exc)
+    if mapped is not None:
+        return mapped
+    if type(exc).__module__.startswith("google.api_core"):
+        from google.api_core import exceptions as gexc
+
+        if isinstance(exc, gexc.ServiceUnavailable | gexc.DeadlineExceeded | gexc.RetryError
+                      | gexc.InternalServerError | gexc.Aborted):
+            return errors.Unavailable("the datastore is unavailable: retry later")
+    return None
+
+
+class Router:
+    """Routes of one HTTP function, dispatched with auth, errors and logging applied."""
+
+    def __init__(self, title: str, description: str = "") -> None:
+        self.title = title
+        self.description = description
+        self.routes: list[Route] = []
+        self._map = Map(strict_slashes=False, merge_slashes=False)
+        self._openapi: str | None = None
+        self.add("GET", "/healthz", lambda ctx: {"status": "ok"}, "Liveness probe", public=True)
+        self.add("GET", "/openapi.json", self._serve_openapi, "This function's OpenAPI document",
+                 public=True)
+
+    def add(self, method: str, path: str, handler: Handler, summary: str, **options: Any) -> None:
+        """Declare one route; `path` uses werkzeug converters (`/profiles/<profile_id>`)."""
+        route = Route(method=method, path=path, handler=handler, summary=summary, **options)
+        self.routes.append(route)
+        self._map.add(Rule(path, methods=[method], endpoint=route))
+
+    def route(self, method: str, path: str, summary: str,
+              **options: Any) -> Callable[[Handler], Handler]:
+        """Decorator form of `add`."""
+        def register(handler: Handler) -> Handler:
+            self.add(method, path, handler, summary, **options)
+            return handler
+        return register
+
+    def _serve_openapi(self, ctx: Context) -> Reply:
+        if self._openapi is None:
+            from shared.openapi import build_document
+
+            self._openapi = json.dumps(build_document(self))
+        return Reply(body=self._openapi.encode(), content_type=JSON)
+
+    def dispatch(self, request: Request) -> Response:
+        """Answer one request; never lets an exception escape as a bare 500."""
+        started = time.monotonic()
+        logs.set_trace(request.headers.get("X-Cloud-Trace-Context"))
+        principal: Principal | None = None
+        try:
+            route, params = self._match(request)
+            if not route.public:
+                principal = authenticate(request.headers.get("Authorization"))
+            ctx = Context(request=request, principal=principal, params=params)
+            response = self._run(route, ctx)
+        except Exception as exc:  # the envelope is the contract, whatever failed
+            response = self._error_response(exc, request)
+        logs.log(logging.INFO if response.status_code < 500 else logging.ERROR,
+                 f"{request.method} {request.path} {response.status_code}",
+                 httpRequest={"requestMethod": request.method, "requestUrl": request.path,
+                              "status": response.status_code,
+                              "latency": f"{time.monotonic() - started:.6f}s"},
+                 principal=principal.email if principal else None)
+        return response
+
+    def _match(self, request: Request) -> tuple[Route, dict[str, Any]]:
+        adapter = self._map.bind("localhost", path_info=request.path)
+        try:
+            route, params = adapter.match(request.path, method=request.method)
+        except WerkzeugMethodNotAllowed as exc:
+            allowed = ", ".join(sorted(exc.valid_methods or []))
+            raise errors.MethodNotAllowed(f"{request.method} is not allowed on {request.path}",
+                                          headers={"Allow": allowed}) from None
+        except WerkzeugNotFound:
+            raise errors.NotFound(f"no route {request.method} {request.path}") from None
+        return route, params
+
+    def _run(self, route: Route, ctx: Context) -> Response:
+        key = ctx.request.headers.get("Idempotency-Key")
+        if route.idempotent and key is not None:
+            return _run_idempotently(route, ctx, key)
+        return _to_response(route, _call(route, ctx))
+
+    def _error_response(self, exc: Exception, request: Request) -> Response:
+        api_error = exc if isinstance(exc, errors.ApiError) else _status_error(exc)
+        if api_error is None:
+            logs.logger.error("unhandled error on %s %s", request.method, request.path,
+                              exc_info=exc)
+            api_error = errors.ApiError("internal error")
+        elif api_error.http_status >= 500:
+            logs.log(logging.WARNING, f"{api_error.status}: {api_error.message}",
+                     cause=repr(exc.__cause__ or exc))
+        return _json_response(api_error.to_json(), api_error.http_status, api_error.headers)
+
+
+def _call(route: Route, ctx: Context) -> Reply:
+    result = route.handler(ctx)
+    if isinstance(result, Reply):
+        return result
+    return Reply(body=dict(result), status=route.success_status)
+
+
+def _json_response(body: Any, status: int, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(json.dumps(body), status=status, headers=dict(headers or {}), mimetype=JSON)
+
+
+def _to_response(route: Route, reply: Reply) -> Response:
+    if isinstance(reply.body, bytes | str):
+        return Response(reply.body, status=reply.status, headers=reply.headers,
+                        content_type=reply.content_type)
+    if reply.body is None:
+        return Response(status=reply.status, headers=reply.headers)
+    return _json_response(reply.body, reply.status, reply.headers)
+
+
+def _run_idempotently(route: Route, ctx: Context, key: str) -> Response:
+    from shared.store import idempotency_keys
+
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise errors.InvalidArgument.field(
+            "Idempotency-Key", f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters")
+    caller = ctx.principal.email if ctx.principal else ""
+    key_id = hashlib.sha256(
+        f"{caller}\x00{route.method} {route.path}\x00{key}".encode()).hexdigest()
+    request_hash = hashlib.sha256(ctx.request.get_data(cache=True)).hexdigest()
+    existing = idempotency_keys.claim(key_id, request_hash, utcnow())
+    if existing is not None:
+        if existing.request_hash != request_hash:
+            raise errors.InvalidArgument.field(
+                "Idempotency-Key", "was already used with a different request body")
+        if not existing.completed:
+            raise errors.AlreadyExists("a request with this Idempotency-Key is still running")
+        headers = dict(existing.headers or {}, **{"Idempotent-Replayed": "true"})
+        return Response(existing.body, status=existing.status, headers=headers, mimetype=JSON)
+    try:
+        response = _to_response(route, _call(route, ctx))
+    except BaseException:
+        idempotency_keys.release(key_id)
+        raise
+    if response.status_code < 300:
+        kept = {k: v for k, v in response.headers.items() if k in ("Location", "ETag")}
+        idempotency_keys.complete(key_id, response.status_code,
+                                  response.get_data(as_text=True), kept)
+    else:
+        idempotency_keys.release(key_id)
+    return response

@@ -1,0 +1,88 @@
+"""OpenAPI 3.1 documents generated from a Router's routes and their marshmallow schemas."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from marshmallow import Schema, fields
+
+if TYPE_CHECKING:
+    from shared.http import Router
+
+VERSION = "0.1.0"
+_PATH_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+
+
+class FieldViolationSchema(Schema):
+    """One field-level reason in an error."""
+
+    field = fields.String(required=True)
+    reason = fields.String(required=True)
+
+
+class ErrorBodySchema(Schema):
+    """The `error` object of the envelope."""
+
+    code = fields.Integer(required=True)
+    status = fields.String(required=True)
+    message = fields.String(required=True)
+    details = fields.List(fields.Nested(FieldViolationSchema))
+
+
+class ErrorSchema(Schema):
+    """Every error response: `{"error": {...}}`."""
+
+    error = fields.Nested(ErrorBodySchema, required=True)
+
+
+def _operation(router_title: str, route: Any) -> dict[str, Any]:
+    names = _PATH_PARAM.findall(route.path)
+    parameters: list[dict[str, Any]] = [
+        {"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
+        for name in names]
+    if route.query_schema is not None:
+        parameters.append({"in": "query", "schema": route.query_schema})
+    if route.idempotent:
+        parameters.append({"in": "header", "name": "Idempotency-Key", "required": False,
+                           "schema": {"type": "string", "maxLength": 255},
+                           "description": "Replays the first result of the same key and body "
+                                          "for 24 hours."})
+    success: dict[str, Any] = {"description": "Success"}
+    if route.response_schema is not None:
+        success["content"] = {"application/json": {"schema": route.response_schema}}
+    operation: dict[str, Any] = {
+        "summary": route.summary,
+        "operationId": route.method.lower() + _PATH_PARAM.sub(r"{\1}", route.path),
+        "parameters": parameters,
+        "responses": {str(route.success_status): success,
+                      "default": {"description": "Error",
+                                  "content": {"application/json": {"schema": "Error"}}}},
+        "security": [] if route.public else [{"bearer": []}],
+    }
+    if route.request_schema is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": route.request_schema}}}
+    return operation
+
+
+def build_document(router: Router) -> dict[str, Any]:
+    """The OpenAPI document of one function, from the schemas its routes declare."""
+    from apispec import APISpec
+    from apispec.ext.marshmallow import MarshmallowPlugin
+
+    spec = APISpec(title=router.title, version=VERSION, openapi_version="3.1.0",
+                   plugins=[MarshmallowPlugin()],
+                   info={"description": router.description})
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
+                                               "bearerFormat": "JWT"})
+    spec.components.schema("Error", schema=ErrorSchema)
+    paths: dict[str, dict[str, Any]] = {}
+    for route in router.routes:
+        path = _PATH_PARAM.sub(r"{\1}", route.path)
+        paths.setdefault(path, {})[route.method.lower()] = _operation(router.title, route)
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    document: dict[str, Any] = spec.to_dict()
+    return document

@@ -1,0 +1,66 @@
+"""AMAPI notifications as they arrive from Pub/Sub, decoded once into a plain value."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+NOTIFICATION_TYPES = frozenset(
+    {"ENROLLMENT", "STATUS_REPORT", "COMMAND", "USAGE_LOGS", "ENTERPRISE_UPGRADE", "test"})
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One Pub/Sub message: its id, AMAPI type, and decoded JSON payload (or why it has none)."""
+
+    message_id: str
+    notification_type: str
+    publish_time: str
+    payload: dict[str, Any] | None
+    problem: str | None = None
+    raw_data: str = ""
+
+
+def decode(event_data: Any) -> Notification:
+    """Decode `{"message": {attributes, data (base64 JSON), messageId, publishTime}}`."""
+    message = event_data.get("message") if isinstance(event_data, dict) else None
+    if not isinstance(message, dict):
+        return Notification("", "", "", None, "event has no message object")
+    message_id = str(message.get("messageId") or message.get("message_id") or "")
+    publish_time = str(message.get("publishTime") or message.get("publish_time") or "")
+    attributes = message.get("attributes") if isinstance(message.get("attributes"), dict) else {}
+    notification_type = str(attributes.get("notificationType", ""))
+    raw = message.get("data") or ""
+
+    def broken(problem: str) -> Notification:
+        return Notification(message_id, notification_type, publish_time, None, problem,
+                            raw if isinstance(raw, str) else "")
+
+    if not message_id:
+        return broken("message has no messageId")
+    if not notification_type:
+        return broken("message has no notificationType attribute")
+    if notification_type == "test":
+        return Notification(message_id, notification_type, publish_time, None)
+    if not isinstance(raw, str) or not raw:
+        return broken("message has no data")
+    try:
+        payload = json.loads(base64.b64decode(raw, validate=True))
+    except (binascii.Error, ValueError) as exc:
+        return broken(f"data is not base64-encoded JSON: {exc}")
+    if not isinstance(payload, dict):
+        return broken("data is not a JSON object")
+    return Notification(message_id, notification_type, publish_time, payload)
+
+
+def resource_name(notification: Notification) -> str:
+    """The AMAPI resource a notification is about (device, operation or enterprise)."""
+    payload = notification.payload or {}
+    for key in ("name", "device", "enterprise"):
+        value = payload.get(key)
+        if isinstance(value, str):
+            return value
+    return ""

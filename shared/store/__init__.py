@@ -1,0 +1,1 @@
+"""The one door to Firestore: one module per collection, a lazily created client."""

@@ -1,0 +1,27 @@
+import pytest
+
+from shared.amapi import errors as amapi
+from shared.http import _status_error
+
+
+@pytest.mark.parametrize(("status", "message", "kind", "http"), [
+    (400, "Invalid value at 'policy.x'", amapi.AmapiInvalidArgument, 400),
+    (404, "Requested entity was not found.", amapi.AmapiNotFound, 404),
+    (500, "Requested entity was not found.", amapi.AmapiNotFound, 404),
+    (409, "policy in use", amapi.AmapiFailedPrecondition, 412),
+    (403, "The caller does not have permission", amapi.AmapiPermissionDenied, 503),
+    (429, "Quota exceeded", amapi.AmapiQuotaExhausted, 429),
+    (500, "Internal error", amapi.AmapiUnavailable, 503),
+    (503, "The service is currently unavailable.", amapi.AmapiUnavailable, 503),
+])
+def test_each_status_is_classified_once_and_mapped_to_the_contract(status, message, kind, http):
+    failure = amapi.classify("enterprises.policies.patch", status, message)
+    assert type(failure) is kind
+    assert _status_error(failure).http_status == http
+
+
+def test_google_error_bodies_yield_their_message():
+    body = b'{"error": {"code": 400, "message": "Unknown name \\"x\\"", "status": "INVALID"}}'
+    assert amapi.message_of(body) == 'Unknown name "x"'
+    assert amapi.message_of(b"<html>bad gateway</html>") == "<html>bad gateway</html>"
+    assert amapi.message_of(None) == ""
