@@ -74,6 +74,7 @@ class ManagedProcess:
     args: list[str]
     log_path: Path
     env: dict[str, str] | None = None
+    cwd: Path | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     def start(self) -> None:
@@ -81,7 +82,7 @@ class ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, env=self.env,
+                                        stdin=subprocess.DEVNULL, env=self.env, cwd=self.cwd,
                                         start_new_session=True, preexec_fn=_die_with_parent)
         log.close()
 

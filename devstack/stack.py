@@ -17,7 +17,7 @@ from pathlib import Path
 from devstack import emulators, local_auth
 
 ROOT = Path(__file__).resolve().parent.parent
-STATE_DIR = ROOT / ".devstack"
+STATE_DIR = Path(os.environ.get("DEVSTACK_DIR", ROOT / ".devstack"))
 
 
 @dataclass(frozen=True)
@@ -154,10 +154,10 @@ def _banner(config: StackConfig, token_file: Path, seconds: float) -> str:
         f"  AMAPI emulator     {config.amapi_url}  (enterprise enterprises/{config.enterprise_id})",
         f"  Firestore emulator {config.host}:{config.firestore_port}",
         f"  Pub/Sub emulator   {config.host}:{config.pubsub_port}  (topic {config.topic})",
-        f"  admin token        {token_file.relative_to(ROOT)}  (logs in .devstack/logs/)",
+        f"  admin token        {token_file}  (logs in {STATE_DIR / 'logs'})",
         "",
         "Try:",
-        f"  curl -H \"Authorization: Bearer $(cat {token_file.relative_to(ROOT)})\" "
+        f"  curl -H \"Authorization: Bearer $(cat {token_file})\" "
         f"{gw}/enroll/openapi.json",
         "Ctrl-C stops everything.",
     ])

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map, Rule
@@ -193,7 +194,12 @@ class Router:
         logs.set_trace(request.headers.get("X-Cloud-Trace-Context"))
         principal: Principal | None = None
         try:
-            route, params = self._match(request)
+            try:
+                route, params = self._match(request)
+            except errors.ApiError:
+                # Only callers with credentials learn which routes exist.
+                authenticate(request.headers.get("Authorization"))
+                raise
             if not route.public:
                 principal = authenticate(request.headers.get("Authorization"))
             ctx = Context(request=request, principal=principal, params=params)
@@ -207,6 +213,14 @@ class Router:
                               "latency": f"{time.monotonic() - started:.6f}s"},
                  principal=principal.email if principal else None)
         return response
+
+    def framework_error(self, exc: HTTPException) -> Response:
+        """The envelope for errors raised by functions-framework itself (its own 404s, 400s)."""
+        status = exc.code or 500
+        kind = {404: errors.NotFound, 405: errors.MethodNotAllowed}.get(
+            status, errors.InvalidArgument if 400 <= status < 500 else errors.ApiError)
+        api_error = kind(exc.description or exc.name)
+        return _json_response(api_error.to_json(), api_error.http_status, api_error.headers)
 
     def _match(self, request: Request) -> tuple[Route, dict[str, Any]]:
         adapter = self._map.bind("localhost", path_info=request.path)

@@ -41,3 +41,12 @@ def receive(event_data: Any, source: str = "") -> Notification | None:
              notificationType=notification.notification_type,
              resource=resource_name(notification))
     return notification if fresh else None
+
+
+def keep_unparseable(body: bytes) -> None:
+    """Acknowledge and keep a delivery that is neither a CloudEvent nor a Pub/Sub push."""
+    notification_receipts.record_malformed("", {
+        "reason": "request is neither a CloudEvent nor a Pub/Sub push message",
+        "data": body[:10000].decode("utf-8", "replace")}, utcnow())
+    logs.log(logging.WARNING, "unparseable notification delivery acknowledged",
+             size=len(body))

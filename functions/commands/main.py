@@ -5,6 +5,7 @@ Also hosts the scheduled target `reconcile_commands`, deployed as its own functi
 
 import functions_framework
 from flask import Request, Response
+from werkzeug.exceptions import HTTPException
 
 from shared.errors import Unimplemented
 from shared.http import Context, Router
@@ -18,6 +19,9 @@ reconcile = Router("amapi-cosu reconcile_commands",
 @reconcile.route("POST", "/", "Re-send pending commands and settle unanswered ones")
 def run_reconciliation(ctx: Context) -> dict:
     raise Unimplemented("command reconciliation ships with device commands")
+
+
+functions_framework.errorhandler(HTTPException)(router.framework_error)
 
 
 @functions_framework.http

@@ -5,6 +5,7 @@ Also hosts the scheduled target `expire_tokens`, deployed as its own function.
 
 import functions_framework
 from flask import Request, Response
+from werkzeug.exceptions import HTTPException
 
 from shared.errors import Unimplemented
 from shared.http import Context, Router
@@ -17,6 +18,9 @@ expiry = Router("amapi-cosu expire_tokens", "Scheduled target: expire enrollment
 @expiry.route("POST", "/", "Mark expired enrollment profiles and revoke their tokens")
 def run_token_expiry(ctx: Context) -> dict:
     raise Unimplemented("token expiry ships with enrollment profiles")
+
+
+functions_framework.errorhandler(HTTPException)(router.framework_error)
 
 
 @functions_framework.http

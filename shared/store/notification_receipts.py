@@ -37,7 +37,9 @@ def get_receipt(message_id: str) -> dict[str, Any] | None:
 
 def receipts_for(resource: str) -> list[dict[str, Any]]:
     """Every receipt about one AMAPI resource."""
-    query = db().collection(RECEIPTS).where("resource", "==", resource)
+    from google.cloud.firestore import FieldFilter
+
+    query = db().collection(RECEIPTS).where(filter=FieldFilter("resource", "==", resource))
     return [snapshot.to_dict() or {} for snapshot in query.stream()]
 
 

@@ -1,0 +1,78 @@
+"""Every HTTP function's shared surface: health, OpenAPI, auth and the error envelope."""
+
+import pytest
+
+HTTP_FUNCTIONS = ["enroll", "expire_tokens", "policy", "commands", "reconcile_commands"]
+
+
+def envelope_of(response, code):
+    assert response.status_code == code, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    error = response.get_json()["error"]
+    assert error["code"] == code
+    assert error["status"] and error["message"]
+    return error
+
+
+@pytest.mark.parametrize("target", HTTP_FUNCTIONS)
+def test_healthz_needs_no_token(function_apps, target):
+    response = function_apps[target].test_client().get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("target", HTTP_FUNCTIONS)
+def test_openapi_document_is_served_without_token(function_apps, target):
+    response = function_apps[target].test_client().get("/openapi.json")
+    assert response.status_code == 200
+    document = response.get_json()
+    assert document["openapi"] == "3.1.0"
+    assert "/healthz" in document["paths"]
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert document["components"]["schemas"]["Error"]["properties"]["error"]
+
+
+@pytest.mark.parametrize("target", ["expire_tokens", "reconcile_commands"])
+def test_protected_route_without_token_is_401(function_apps, target):
+    error = envelope_of(function_apps[target].test_client().post("/"), 401)
+    assert error["status"] == "UNAUTHENTICATED"
+
+
+@pytest.mark.parametrize("target", ["expire_tokens", "reconcile_commands"])
+def test_protected_route_with_garbage_token_is_401(function_apps, target):
+    response = function_apps[target].test_client().post(
+        "/", headers={"Authorization": "Bearer not.a.token"})
+    assert envelope_of(response, 401)["status"] == "UNAUTHENTICATED"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("target", ["expire_tokens", "reconcile_commands"])
+def test_placeholder_targets_say_they_are_not_there_yet(function_apps, target, admin_headers):
+    response = function_apps[target].test_client().post("/", headers=admin_headers)
+    assert envelope_of(response, 501)["status"] == "UNIMPLEMENTED"
+
+
+@pytest.mark.parametrize("target", HTTP_FUNCTIONS)
+def test_unknown_route_is_404_in_the_envelope(function_apps, target, admin_headers):
+    response = function_apps[target].test_client().get("/no/such/thing", headers=admin_headers)
+    assert envelope_of(response, 404)["status"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize("target", HTTP_FUNCTIONS)
+def test_routes_are_not_revealed_without_a_token(function_apps, target):
+    client = function_apps[target].test_client()
+    assert envelope_of(client.get("/no/such/thing"), 401)["status"] == "UNAUTHENTICATED"
+    assert envelope_of(client.delete("/healthz"), 401)["status"] == "UNAUTHENTICATED"
+
+
+@pytest.mark.parametrize("target", HTTP_FUNCTIONS)
+def test_wrong_method_is_405_in_the_envelope(function_apps, target, admin_headers):
+    response = function_apps[target].test_client().delete("/healthz", headers=admin_headers)
+    assert envelope_of(response, 405)["status"] == "METHOD_NOT_ALLOWED"
+    assert "GET" in response.headers["Allow"]
+
+
+@pytest.mark.parametrize("path", ["/robots.txt", "/favicon.ico"])
+def test_framework_reserved_paths_answer_in_the_envelope(function_apps, path):
+    response = function_apps["enroll"].test_client().get(path)
+    assert envelope_of(response, 404)["status"] == "NOT_FOUND"

@@ -1,0 +1,208 @@
+"""The Router's contract mechanics on a small resource served through functions-framework.
+
+The resource (`/notes`) exists only in this test: it exercises the shared plumbing every
+function's routes rely on, with Firestore on the emulator.
+"""
+
+import itertools
+
+import pytest
+from flask import Flask
+from marshmallow import Schema, fields, validate
+
+from shared.amapi.errors import AmapiQuotaExhausted, AmapiUnavailable
+from shared.errors import NotFound
+from shared.http import Reply, Router, etag_of
+from shared.pagination import decode_page_token, encode_page_token, page_size
+from shared.store.client import db
+from tests.conftest import token_for
+
+
+class NoteSchema(Schema):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    tags = fields.List(fields.String(), load_default=list)
+
+
+router = Router("notes under test")
+created = itertools.count(1)
+
+
+def note_json(snapshot):
+    data = snapshot.to_dict()
+    return {"id": snapshot.id, **data, "etag": etag_of(snapshot.id, snapshot.update_time)}
+
+
+@router.route("POST", "/notes", "Create a note", idempotent=True, request_schema=NoteSchema,
+              success_status=201)
+def create_note(ctx):
+    body = ctx.body(NoteSchema())
+    ref = db().collection("notes").document(f"note-{next(created):04d}")
+    ref.create(body)
+    note = note_json(ref.get())
+    return Reply(note, 201, {"Location": f"/notes/{ref.id}", "ETag": note["etag"]})
+
+
+@router.route("GET", "/notes", "List notes")
+def list_notes(ctx):
+    size = page_size(ctx.query("pageSize"))
+    query = db().collection("notes").order_by("__name__").limit(size + 1)
+    if token := ctx.query("pageToken"):
+        after = decode_page_token(token, "notes")["after"]
+        query = query.start_after({"__name__": db().collection("notes").document(after)})
+    snapshots = list(query.stream())
+    body = {"notes": [note_json(s) for s in snapshots[:size]]}
+    if len(snapshots) > size:
+        body["nextPageToken"] = encode_page_token({"after": snapshots[size - 1].id}, "notes")
+    return body
+
+
+@router.route("PATCH", "/notes/<note_id>", "Edit a note", request_schema=NoteSchema)
+def edit_note(ctx):
+    ref = db().collection("notes").document(ctx.params["note_id"])
+    snapshot = ref.get()
+    if not snapshot.exists:
+        raise NotFound("no such note")
+    ctx.if_match(note_json(snapshot)["etag"])
+    ref.update(ctx.body(NoteSchema(), partial=True))
+    return note_json(ref.get())
+
+
+@router.route("POST", "/quota", "Always throttled")
+def throttled(ctx):
+    raise AmapiQuotaExhausted("enterprises.policies.patch", "Quota exceeded", 429)
+
+
+@router.route("POST", "/outage", "AMAPI down")
+def outage(ctx):
+    raise AmapiUnavailable("enterprises.policies.patch", "backend error", 503)
+
+
+@router.route("POST", "/bug", "A programming error")
+def bug(ctx):
+    return {"ratio": 1 / 0}
+
+
+@pytest.fixture
+def client(firestore):
+    app = Flask("notes")
+    app.add_url_rule("/<path:path>", "run", lambda path: router.dispatch(_request()),
+                     methods=["GET", "POST", "PATCH", "DELETE"])
+    return app.test_client()
+
+
+def _request():
+    from flask import request
+    return request
+
+
+AUTH = {"Authorization": f"Bearer {token_for('writer@example.com')}"}
+
+
+def test_same_idempotency_key_and_body_returns_the_first_result(client):
+    headers = {**AUTH, "Idempotency-Key": "k-1"}
+    first = client.post("/notes", json={"text": "hello"}, headers=headers)
+    again = client.post("/notes", json={"text": "hello"}, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.get_json() == first.get_json()
+    assert again.headers["Location"] == first.headers["Location"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert len(list(db().collection("notes").stream())) == 1
+
+
+def test_same_key_with_another_body_is_400(client):
+    headers = {**AUTH, "Idempotency-Key": "k-2"}
+    client.post("/notes", json={"text": "hello"}, headers=headers)
+    response = client.post("/notes", json={"text": "bye"}, headers=headers)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["details"][0]["field"] == "Idempotency-Key"
+
+
+def test_keys_are_per_caller(client):
+    other = {"Authorization": f"Bearer {token_for('other@example.com')}", "Idempotency-Key": "k"}
+    client.post("/notes", json={"text": "hello"}, headers={**AUTH, "Idempotency-Key": "k"})
+    client.post("/notes", json={"text": "hello"}, headers=other)
+    assert len(list(db().collection("notes").stream())) == 2
+
+
+def test_failed_request_releases_its_key(client):
+    headers = {**AUTH, "Idempotency-Key": "k-3"}
+    assert client.post("/notes", json={"text": ""}, headers=headers).status_code == 400
+    assert client.post("/notes", json={"text": "fixed"}, headers=headers).status_code == 201
+
+
+def test_without_a_key_each_post_creates(client):
+    client.post("/notes", json={"text": "a"}, headers=AUTH)
+    client.post("/notes", json={"text": "a"}, headers=AUTH)
+    assert len(list(db().collection("notes").stream())) == 2
+
+
+def test_pages_cover_every_item_exactly_once(client):
+    for i in range(12):
+        client.post("/notes", json={"text": f"n{i}"}, headers=AUTH)
+    seen, token = [], None
+    while True:
+        url = "/notes?pageSize=5" + (f"&pageToken={token}" if token else "")
+        body = client.get(url, headers=AUTH).get_json()
+        seen += [n["id"] for n in body["notes"]]
+        token = body.get("nextPageToken")
+        if not token:
+            break
+    assert len(seen) == 12 and len(set(seen)) == 12
+
+
+def test_tampered_page_token_and_bad_page_size_are_400(client):
+    for i in range(3):
+        client.post("/notes", json={"text": f"n{i}"}, headers=AUTH)
+    token = client.get("/notes?pageSize=1", headers=AUTH).get_json()["nextPageToken"]
+    tampered = token[:-2] + ("xy" if not token.endswith("xy") else "zz")
+    for url in (f"/notes?pageToken={tampered}", "/notes?pageSize=0"):
+        response = client.get(url, headers=AUTH)
+        assert response.status_code == 400
+        assert response.get_json()["error"]["status"] == "INVALID_ARGUMENT"
+
+
+def test_stale_if_match_is_412_and_current_one_applies(client):
+    note = client.post("/notes", json={"text": "v1"}, headers=AUTH).get_json()
+    updated = client.patch(f"/notes/{note['id']}", json={"text": "v2"},
+                           headers={**AUTH, "If-Match": note["etag"]})
+    assert updated.status_code == 200 and updated.get_json()["etag"] != note["etag"]
+    stale = client.patch(f"/notes/{note['id']}", json={"text": "v3"},
+                         headers={**AUTH, "If-Match": note["etag"]})
+    assert stale.status_code == 412
+    assert stale.get_json()["error"]["status"] == "FAILED_PRECONDITION"
+    assert db().collection("notes").document(note["id"]).get().get("text") == "v2"
+
+
+def test_malformed_json_is_400_never_500(client):
+    response = client.post("/notes", data=b'{"text": ', headers={
+        **AUTH, "Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert "malformed JSON" in response.get_json()["error"]["message"]
+
+
+def test_amapi_quota_and_outage_surface_as_429_and_503(client):
+    quota = client.post("/quota", headers=AUTH)
+    assert quota.status_code == 429
+    assert quota.get_json()["error"]["status"] == "RESOURCE_EXHAUSTED"
+    assert quota.headers["Retry-After"] == "60"
+    outage = client.post("/outage", headers=AUTH)
+    assert outage.status_code == 503
+    assert outage.get_json()["error"]["status"] == "UNAVAILABLE"
+
+
+def test_a_bug_is_500_in_the_envelope_without_internals(client):
+    response = client.post("/bug", headers=AUTH)
+    assert response.status_code == 500
+    assert response.get_json() == {"error": {"code": 500, "status": "INTERNAL",
+                                             "message": "internal error"}}
+
+
+def test_openapi_document_describes_the_declared_routes(client):
+    document = client.get("/openapi.json").get_json()
+    create = document["paths"]["/notes"]["post"]
+    assert create["security"] == [{"bearer": []}]
+    assert "Idempotency-Key" in [p["name"] for p in create["parameters"]]
+    schema_ref = create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    schema = document["components"]["schemas"][schema_ref.rsplit("/", 1)[1]]
+    assert schema["required"] == ["text"]
+    assert document["paths"]["/notes/{note_id}"]["patch"]["parameters"][0]["name"] == "note_id"
