@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
@@ -232,7 +232,7 @@ class Router:
                                           headers={"Allow": allowed}) from None
         except WerkzeugNotFound:
             raise errors.NotFound(f"no route {request.method} {request.path}") from None
-        return route, params
+        return cast(Route, route), dict(params)
 
     def _run(self, route: Route, ctx: Context) -> Response:
         key = ctx.request.headers.get("Idempotency-Key")

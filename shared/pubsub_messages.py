@@ -31,7 +31,9 @@ def decode(event_data: Any) -> Notification:
         return Notification("", "", "", None, "event has no message object")
     message_id = str(message.get("messageId") or message.get("message_id") or "")
     publish_time = str(message.get("publishTime") or message.get("publish_time") or "")
-    attributes = message.get("attributes") if isinstance(message.get("attributes"), dict) else {}
+    attributes = message.get("attributes")
+    if not isinstance(attributes, dict):
+        attributes = {}
     notification_type = str(attributes.get("notificationType", ""))
     raw = message.get("data") or ""
 

@@ -8,8 +8,8 @@ Application Default Credentials.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -96,7 +96,7 @@ class Amapi:
                 retriable = status in _NEVER_EXECUTED or (idempotent and status >= 500
                                                           and failure.http_status != 404)
                 retry_after = _retry_after(exc)
-            except (OSError, socket.timeout) as exc:
+            except (TimeoutError, OSError) as exc:
                 # A refused connection never reached AMAPI; a timeout may have.
                 failure = AmapiUnavailable(method, f"unreachable: {exc!r}")
                 retriable = idempotent or isinstance(exc, ConnectionRefusedError)
@@ -183,11 +183,9 @@ class Amapi:
         """Revoke a token; one already gone counts as revoked."""
         from shared.amapi.errors import AmapiNotFound
 
-        try:
+        with contextlib.suppress(AmapiNotFound):
             self._execute("enterprises.enrollmentTokens.delete",
                           lambda s: s.enterprises().enrollmentTokens().delete(name=name))
-        except AmapiNotFound:
-            pass
 
     # Devices
 
@@ -222,11 +220,9 @@ class Amapi:
             params["wipeDataFlags"] = wipe_data_flags
         if wipe_reason_message:
             params["wipeReasonMessage"] = wipe_reason_message
-        try:
+        with contextlib.suppress(AmapiNotFound):
             self._execute("enterprises.devices.delete",
                           lambda s: s.enterprises().devices().delete(**params))
-        except AmapiNotFound:
-            pass
 
     def issue_command(self, device_name: str, command: dict[str, Any]) -> dict[str, Any]:
         """Send a command; returns the long-running Operation."""
