@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from shared import logs
-from shared.amapi.errors import AmapiError, AmapiUnavailable, classify, message_of
+from shared.amapi.errors import AmapiError, AmapiUnavailable, classify, status_of
 from shared.amapi.retry import RetryPolicy
 from shared.config import Settings, settings
 
@@ -92,7 +92,8 @@ class Amapi:
                 return request(self._service()).execute(num_retries=0)
             except HttpError as exc:
                 status = int(exc.resp.status)
-                failure: AmapiError = classify(method, status, message_of(exc.content))
+                rpc_status, message = status_of(exc.content)
+                failure: AmapiError = classify(method, status, message, rpc_status)
                 retriable = status in _NEVER_EXECUTED or (idempotent and status >= 500
                                                           and failure.http_status != 404)
                 retry_after = _retry_after(exc)

@@ -41,24 +41,27 @@ class AmapiUnavailable(AmapiError):
     """5xx or unreachable when the retry budget ran out."""
 
 
-def message_of(content: bytes | str | None) -> str:
-    """The `error.message` of a google.rpc.Status body, or the raw text."""
+def status_of(content: bytes | str | None) -> tuple[str, str]:
+    """The `error.status` and `error.message` of a google.rpc.Status body (or the raw text)."""
     if not content:
-        return ""
+        return "", ""
     text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
     try:
         body = json.loads(text)
     except ValueError:
-        return text[:500]
+        return "", text[:500]
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        return str(body["error"].get("message", ""))[:1000]
-    return text[:500]
+        error = body["error"]
+        return str(error.get("status", "")), str(error.get("message", ""))[:1000]
+    return "", text[:500]
 
 
-def classify(method: str, status: int, message: str) -> AmapiError:
-    """Map one HTTP status from AMAPI to its class (500 "not found" is AMAPI's 404 quirk)."""
+def classify(method: str, status: int, message: str, rpc_status: str = "") -> AmapiError:
+    """Map one AMAPI failure to its class (500 "not found" is AMAPI's 404 quirk)."""
     if status == 404 or (status == 500 and "not found" in message.lower()):
         return AmapiNotFound(method, message, status)
+    if rpc_status == "FAILED_PRECONDITION":
+        return AmapiFailedPrecondition(method, message, status)
     if status == 400:
         return AmapiInvalidArgument(method, message, status)
     if status in (409, 412):

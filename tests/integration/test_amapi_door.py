@@ -84,6 +84,18 @@ def test_unknown_field_and_wrong_type_are_invalid_argument(amapi_emulator):
             amapi().patch_policy(POLICY, policy)
 
 
+def test_deleting_a_policy_in_use_is_a_failed_precondition(amapi_emulator):
+    amapi().patch_policy(POLICY, {"funDisabled": True})
+    token = amapi().create_enrollment_token(ENTERPRISE, {"policyName": POLICY})
+    control(amapi_emulator, "POST", "enroll", {
+        "enrollmentToken": token["value"], "apiLevel": 34,
+        "hardwareInfo": {"serialNumber": "DOOR-2", "manufacturer": "Zebra", "brand": "Zebra",
+                         "model": "TC58"},
+        "softwareInfo": {"androidVersion": "14", "securityPatchLevel": "2026-10-01"}})
+    with pytest.raises(errors.AmapiFailedPrecondition):
+        amapi().delete_policy(POLICY)
+
+
 def test_missing_resources_are_not_found(amapi_emulator):
     with pytest.raises(errors.AmapiNotFound):
         amapi().get_device(f"{ENTERPRISE}/devices/ffffffffffffffff")

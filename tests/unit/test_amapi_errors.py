@@ -20,8 +20,15 @@ def test_each_status_is_classified_once_and_mapped_to_the_contract(status, messa
     assert _status_error(failure).http_status == http
 
 
-def test_google_error_bodies_yield_their_message():
+def test_google_error_bodies_yield_their_status_and_message():
     body = b'{"error": {"code": 400, "message": "Unknown name \\"x\\"", "status": "INVALID"}}'
-    assert amapi.message_of(body) == 'Unknown name "x"'
-    assert amapi.message_of(b"<html>bad gateway</html>") == "<html>bad gateway</html>"
-    assert amapi.message_of(None) == ""
+    assert amapi.status_of(body) == ("INVALID", 'Unknown name "x"')
+    assert amapi.status_of(b"<html>bad gateway</html>") == ("", "<html>bad gateway</html>")
+    assert amapi.status_of(None) == ("", "")
+
+
+def test_a_400_failed_precondition_is_a_state_conflict_not_bad_input():
+    failure = amapi.classify("enterprises.policies.delete", 400, "policy is in use",
+                             "FAILED_PRECONDITION")
+    assert type(failure) is amapi.AmapiFailedPrecondition
+    assert _status_error(failure).http_status == 412

@@ -1,0 +1,68 @@
+"""Run the AMAPI emulator in the foreground until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+
+from devstack.amapi_emulator.pubsub import PubSubEmulatorPublisher
+from devstack.amapi_emulator.server import EmulatorServer, default_publisher
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(prog="python -m devstack.amapi_emulator",
+                                     description="In-memory Android Management API v1 emulator.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--project", default="amapi-cosu-local")
+    parser.add_argument("--enterprise-id", default="LC00local")
+    parser.add_argument("--topic", default=None,
+                        help="Pub/Sub topic of the initial enterprise "
+                             "(default projects/<project>/topics/amapi-events)")
+    parser.add_argument("--pubsub-host", default=None,
+                        help="Pub/Sub emulator host:port (default $PUBSUB_EMULATOR_HOST)")
+    parser.add_argument("--command-delay", type=float, default=0.2,
+                        help="seconds before a simulated device completes a command")
+    parser.add_argument("--apply-delay", type=float, default=0.2,
+                        help="seconds before a simulated device applies a policy or is wiped")
+    parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve until SIGINT/SIGTERM, then free the port and exit 0."""
+    args = parse_args(argv)
+    publisher = PubSubEmulatorPublisher(args.pubsub_host) if args.pubsub_host \
+        else default_publisher()
+    server = EmulatorServer(
+        host=args.host, port=args.port, project=args.project,
+        enterprise_id=args.enterprise_id,
+        topic=args.topic or f"projects/{args.project}/topics/amapi-events",
+        publisher=publisher, command_delay=args.command_delay, apply_delay=args.apply_delay,
+        log_requests=not args.quiet)
+    stopping = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        server.start()
+    except OSError as exc:
+        print(f"AMAPI emulator cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    print(f"AMAPI emulator listening on {server.url}", flush=True)
+    try:
+        stopping.wait()
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
