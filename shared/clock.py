@@ -23,7 +23,7 @@ def parse_rfc3339(text: str) -> datetime.datetime:
         cleaned = cleaned[:-1] + "+00:00"
     head, sep, tail = cleaned.partition(".")
     if sep:
-        digits = "".join(c for c in tail if c.isdigit())
+        digits = tail[:len(tail) - len(tail.lstrip("0123456789"))]
         zone = tail[len(digits):]
         cleaned = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
     moment = datetime.datetime.fromisoformat(cleaned)

@@ -3,21 +3,181 @@
 Also hosts the scheduled target `expire_tokens`, deployed as its own function.
 """
 
+from typing import Any
+
 import functions_framework
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
-from shared.errors import Unimplemented
-from shared.http import Context, Router
+from shared import (
+    device_attributes,
+    device_directory,
+    enrollment_profiles,
+    enrollment_rules,
+    errors,
+    qr_images,
+)
+from shared import enrollment_schemas as schemas
+from shared.clock import utcnow
+from shared.config import settings
+from shared.http import Context, Reply, Router, parse_json
+from shared.pagination import page_size
+from shared.spaces import GLOBAL, SPACE_ID, SPACE_ID_RULE
 
 router = Router("amapi-cosu enroll", "Enrollment profiles, device users, custom device "
                 "attributes and enrollment rules for dedicated Android devices.")
 expiry = Router("amapi-cosu expire_tokens", "Scheduled target: expire enrollment tokens.")
 
 
-@expiry.route("POST", "/", "Mark expired enrollment profiles and revoke their tokens")
-def run_token_expiry(ctx: Context) -> dict:
-    raise Unimplemented("token expiry ships with enrollment profiles")
+def _space(ctx: Context, default: str | None = GLOBAL) -> str | None:
+    space = ctx.query("space") or default
+    if space is not None and not SPACE_ID.match(space):
+        raise errors.InvalidArgument.field("space", SPACE_ID_RULE)
+    return space
+
+
+def _created(resource: dict[str, Any], collection: str, ctx: Context) -> Reply:
+    location = f"{ctx.request.script_root}/{collection}/{resource['id']}"
+    return Reply(resource, 201, {"Location": location, "ETag": resource["etag"]})
+
+
+@router.route("POST", "/users", "Create a device user", idempotent=True, success_status=201,
+              request_schema=schemas.DeviceUserCreateSchema,
+              response_schema=schemas.DeviceUserSchema)
+def create_user(ctx: Context) -> Reply:
+    user = device_directory.create_user(ctx.body(schemas.DeviceUserCreateSchema()))
+    return _created(user, "users", ctx)
+
+
+@router.route("GET", "/users", "Find device users (type-ahead by prefix) or list them",
+              query_schema=schemas.UserQuerySchema, response_schema=schemas.DeviceUserListSchema)
+def list_users(ctx: Context) -> dict[str, Any]:
+    return device_directory.list_users(str(_space(ctx)), ctx.query("prefix"),
+                                       page_size(ctx.query("pageSize")), ctx.query("pageToken"))
+
+
+@router.route("POST", "/device-attributes", "Define a custom device attribute",
+              idempotent=True, success_status=201,
+              request_schema=schemas.DeviceAttributeCreateSchema,
+              response_schema=schemas.DeviceAttributeSchema)
+def create_attribute(ctx: Context) -> Reply:
+    attribute = device_attributes.create_attribute(
+        ctx.body(schemas.DeviceAttributeCreateSchema()))
+    return _created(attribute, "device-attributes", ctx)
+
+
+@router.route("GET", "/device-attributes", "List custom device attribute definitions",
+              query_schema=schemas.ListQuerySchema,
+              response_schema=schemas.DeviceAttributeListSchema)
+def list_attributes(ctx: Context) -> dict[str, Any]:
+    return device_attributes.list_attributes(str(_space(ctx)), page_size(ctx.query("pageSize")),
+                                             ctx.query("pageToken"))
+
+
+@router.route("POST", "/enrollment-profiles", "Create an enrollment profile (AMAPI token)",
+              idempotent=True, success_status=201,
+              request_schema=schemas.EnrollmentProfileCreateSchema,
+              response_schema=schemas.EnrollmentProfileSchema)
+def create_profile(ctx: Context) -> Reply:
+    profile = enrollment_profiles.create_profile(
+        ctx.body(schemas.EnrollmentProfileCreateSchema()), ctx.request.script_root)
+    return _created(profile, "enrollment-profiles", ctx)
+
+
+@router.route("GET", "/enrollment-profiles", "List enrollment profiles",
+              query_schema=schemas.ProfileQuerySchema,
+              response_schema=schemas.EnrollmentProfileListSchema)
+def list_profiles(ctx: Context) -> dict[str, Any]:
+    status = ctx.query("status")
+    if status is not None and status not in ("ACTIVE", "EXPIRED"):
+        raise errors.InvalidArgument.field("status", "must be ACTIVE or EXPIRED")
+    return enrollment_profiles.list_profiles(
+        _space(ctx, default=None), status, page_size(ctx.query("pageSize")),
+        ctx.query("pageToken"), ctx.request.script_root)
+
+
+@router.route("GET", "/enrollment-profiles/<profile_id>", "Get an enrollment profile",
+              response_schema=schemas.EnrollmentProfileSchema)
+def get_profile(ctx: Context) -> Reply:
+    profile = enrollment_profiles.get_profile(ctx.params["profile_id"],
+                                              ctx.request.script_root)
+    return Reply(profile, headers={"ETag": profile["etag"]})
+
+
+@router.route("PATCH", "/enrollment-profiles/<profile_id>",
+              "Renew the token: a fresh one valid validityDays from now",
+              request_schema=schemas.EnrollmentProfileEditSchema,
+              response_schema=schemas.EnrollmentProfileSchema)
+def edit_profile(ctx: Context) -> Reply:
+    raw = parse_json(ctx.request, _RawObject())
+    immutable = [errors.FieldViolation(key, "is immutable (only validityDays can change)")
+                 for key in raw if key in schemas.IMMUTABLE_PROFILE_FIELDS]
+    if immutable:
+        raise errors.InvalidArgument("only validityDays can be edited", immutable)
+    body = ctx.body(schemas.EnrollmentProfileEditSchema())
+    profile = enrollment_profiles.change_validity(
+        ctx.params["profile_id"], body["validityDays"], ctx.request.headers.get("If-Match"),
+        ctx.request.script_root)
+    return Reply(profile, headers={"ETag": profile["etag"]})
+
+
+@router.route("DELETE", "/enrollment-profiles/<profile_id>",
+              "Delete a profile and revoke its token (enrolled devices stay managed)",
+              success_status=204)
+def delete_profile(ctx: Context) -> Reply:
+    enrollment_profiles.delete_profile(ctx.params["profile_id"],
+                                       ctx.request.headers.get("If-Match"))
+    return Reply(None, 204)
+
+
+@router.route("GET", "/enrollment-profiles/<profile_id>/qr.png", "The QR code as PNG")
+def qr_png(ctx: Context) -> Reply:
+    text = enrollment_profiles.qr_text(ctx.params["profile_id"])
+    return Reply(qr_images.png(text), content_type="image/png")
+
+
+@router.route("GET", "/enrollment-profiles/<profile_id>/qr.svg", "The QR code as SVG")
+def qr_svg(ctx: Context) -> Reply:
+    text = enrollment_profiles.qr_text(ctx.params["profile_id"])
+    return Reply(qr_images.svg(text), content_type="image/svg+xml")
+
+
+@router.route("GET", "/enrollment-rules", "The enrollment rules of a space",
+              query_schema=schemas.SpaceQuerySchema,
+              response_schema=schemas.EnrollmentRulesSchema)
+def get_rules(ctx: Context) -> Reply:
+    rules = enrollment_rules.get_rules(str(_space(ctx)))
+    return Reply(rules, headers={"ETag": rules["etag"]})
+
+
+@router.route("PUT", "/enrollment-rules", "Replace the enrollment rules of a space",
+              request_schema=schemas.EnrollmentRulesWriteSchema,
+              response_schema=schemas.EnrollmentRulesSchema)
+def put_rules(ctx: Context) -> Reply:
+    rules = enrollment_rules.put_rules(ctx.body(schemas.EnrollmentRulesWriteSchema()),
+                                       ctx.request.headers.get("If-Match"))
+    return Reply(rules, headers={"ETag": rules["etag"]})
+
+
+@expiry.route("POST", "/", "Mark expired enrollment profiles and revoke their tokens",
+              request_schema=schemas.ExpireTokensRequestSchema,
+              response_schema=schemas.ExpireTokensResultSchema)
+def run_token_expiry(ctx: Context) -> dict[str, Any]:
+    from shared.token_expiry import expire_tokens
+
+    body = (ctx.body(schemas.ExpireTokensRequestSchema())
+            if ctx.request.get_data(cache=True).strip() else {})
+    if "now" in body and not settings().emulated:
+        raise errors.InvalidArgument.field("now", "is accepted only against the emulators")
+    run = expire_tokens(body.get("now") or utcnow())
+    return {"expired": run.expired, "revoked": run.revoked}
+
+
+class _RawObject:
+    """Loads any JSON object as is (to inspect keys before schema validation)."""
+
+    def load(self, data: dict[str, Any], partial: bool = False) -> dict[str, Any]:
+        return data
 
 
 functions_framework.errorhandler(HTTPException)(router.framework_error)

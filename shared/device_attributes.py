@@ -1,0 +1,62 @@
+"""Custom device attribute definitions: the names an enrollment profile may give values to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared import errors
+from shared.clock import rfc3339, utcnow
+from shared.http import etag_of
+from shared.pagination import decode_page_token, encode_page_token
+from shared.spaces import GLOBAL
+from shared.store import device_attributes
+
+
+def represent(attribute: dict[str, Any]) -> dict[str, Any]:
+    """The API representation of a stored definition."""
+    update_time = rfc3339(attribute["updateTime"])
+    shown = {key: attribute[key] for key in ("name", "description", "space")
+             if attribute.get(key) is not None}
+    return {"id": attribute["id"], **shown, "createTime": rfc3339(attribute["createTime"]),
+            "updateTime": update_time, "etag": etag_of(attribute["id"], update_time)}
+
+
+def create_attribute(body: dict[str, Any]) -> dict[str, Any]:
+    """Define an attribute; 409 when the name is taken in the space."""
+    space = body.pop("space")
+    created = device_attributes.create(space, body, utcnow())
+    if created is None:
+        raise errors.AlreadyExists(
+            f"device attribute {body['name']!r} already exists in space {space!r}",
+            [errors.FieldViolation("name", "already exists in this space")])
+    return represent(created)
+
+
+def list_attributes(space: str, size: int, token: str | None) -> dict[str, Any]:
+    """One page of the definitions of a space, by name."""
+    scope = f"deviceAttributes|space={space}"
+    after = decode_page_token(token, scope)["after"] if token else None
+    found = device_attributes.page(space, size + 1, after)
+    body: dict[str, Any] = {"deviceAttributes": [represent(a) for a in found[:size]]}
+    if len(found) > size:
+        body["nextPageToken"] = encode_page_token({"after": found[size - 1]["nameKey"]}, scope)
+    return body
+
+
+def resolve(space: str, values: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Check each value names a definition of `space` (or `global`); canonical names back."""
+    spaces = [space] if space == GLOBAL else [space, GLOBAL]
+    definitions = device_attributes.find(spaces, [v["name"] for v in values]) if values else {}
+    resolved, problems = [], []
+    for index, value in enumerate(values):
+        definition = definitions.get(value["name"].lower())
+        if definition is None:
+            problems.append(errors.FieldViolation(
+                f"customAttributes[{index}].name",
+                f"{value['name']!r} is not a defined device attribute"))
+            continue
+        resolved.append({"name": definition["name"], "value": value["value"]})
+    if problems:
+        raise errors.InvalidArgument("customAttributes name undefined device attributes",
+                                     problems)
+    return resolved

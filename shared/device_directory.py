@@ -1,0 +1,77 @@
+"""Device users: who a dedicated device is set up for (the seed's "local or LDAP user").
+
+Lookups go through `UserDirectory`, so that an LDAP directory can stand beside the local one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from shared import errors
+from shared.clock import rfc3339, utcnow
+from shared.http import etag_of
+from shared.pagination import decode_page_token, encode_page_token
+from shared.store import device_users
+
+
+class UserDirectory(Protocol):
+    """Where device users are looked up."""
+
+    def get(self, space: str, user_name: str) -> dict[str, Any] | None:
+        """One user by exact name (case-insensitive), or None."""
+        ...
+
+    def search(self, space: str, prefix: str, limit: int) -> list[dict[str, Any]]:
+        """Users whose userName or displayName starts with `prefix` (case-insensitive)."""
+        ...
+
+
+class LocalDirectory:
+    """Users stored in Firestore and managed through this API."""
+
+    def get(self, space: str, user_name: str) -> dict[str, Any] | None:
+        """One user by exact name (case-insensitive), or None."""
+        return device_users.get(space, user_name)
+
+    def search(self, space: str, prefix: str, limit: int) -> list[dict[str, Any]]:
+        """Users whose userName or displayName starts with `prefix` (case-insensitive)."""
+        return device_users.search_prefix(space, prefix.lower(), limit)
+
+
+directory: UserDirectory = LocalDirectory()
+
+
+def represent(user: dict[str, Any]) -> dict[str, Any]:
+    """The API representation of a stored user."""
+    shown = {key: user[key] for key in ("userName", "displayName", "email", "space")
+             if user.get(key) is not None}
+    update_time = rfc3339(user["updateTime"])
+    return {"id": user["id"], **shown, "createTime": rfc3339(user["createTime"]),
+            "updateTime": update_time, "etag": etag_of(user["id"], update_time)}
+
+
+def create_user(body: dict[str, Any]) -> dict[str, Any]:
+    """Add a local user; 409 when the userName is taken in the space."""
+    space = body.pop("space")
+    created = device_users.create(space, body, utcnow())
+    if created is None:
+        raise errors.AlreadyExists(
+            f"user {body['userName']!r} already exists in space {space!r}",
+            [errors.FieldViolation("userName", "already exists in this space")])
+    return represent(created)
+
+
+def list_users(space: str, prefix: str | None, size: int, token: str | None) -> dict[str, Any]:
+    """Type-ahead matches for `prefix` (at most `size`), or one page of every user."""
+    if prefix is not None:
+        if token:
+            raise errors.InvalidArgument.field("pageToken", "is not used with prefix")
+        return {"users": [represent(u) for u in directory.search(space, prefix, size)]}
+    scope = f"deviceUsers|space={space}"
+    after = decode_page_token(token, scope)["after"] if token else None
+    users = device_users.page(space, size + 1, after)
+    body: dict[str, Any] = {"users": [represent(u) for u in users[:size]]}
+    if len(users) > size:
+        body["nextPageToken"] = encode_page_token({"after": users[size - 1]["userNameKey"]},
+                                                  scope)
+    return body

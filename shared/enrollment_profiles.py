@@ -1,0 +1,218 @@
+"""Enrollment profiles: one AMAPI enrollment token each, with its QR code, user and attributes.
+
+Nothing is stored when AMAPI fails, and no token outlives its profile: a token created for a
+write that then fails is revoked, and a revocation AMAPI refuses waits in `tokenRevocations`
+for the next `expire_tokens` run.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from typing import Any
+
+from shared import device_attributes, errors, logs
+from shared.amapi.client import amapi
+from shared.amapi.errors import AmapiError
+from shared.clock import parse_rfc3339, rfc3339, utcnow
+from shared.config import settings
+from shared.device_directory import directory
+from shared.holding_policy import holding_policy, holding_policy_name
+from shared.http import check_if_match, etag_of
+from shared.pagination import decode_page_token, encode_page_token
+from shared.store import enrollment_profiles as store
+from shared.store import token_revocations
+from shared.store.keys import new_id
+
+ADDITIONAL_DATA_LIMIT = 1024
+DEDICATED_DEVICE_USAGE = "PERSONAL_USAGE_DISALLOWED_USERLESS"
+
+
+def additional_data(profile_id: str, space: str, user_name: str,
+                    attributes: list[dict[str, str]]) -> str:
+    """What the token carries to the notification handler (AMAPI's `additionalData`)."""
+    return json.dumps({"profileId": profile_id, "space": space, "userName": user_name,
+                       "attrs": {a["name"]: a["value"] for a in attributes}},
+                      separators=(",", ":"), ensure_ascii=False)
+
+
+def token_request(policy_name: str, validity_days: int, data: str) -> dict[str, Any]:
+    """The AMAPI EnrollmentToken body of a profile."""
+    return {"policyName": policy_name, "duration": f"{validity_days * 86400}s",
+            "allowPersonalUsage": DEDICATED_DEVICE_USAGE, "oneTimeOnly": False,
+            "additionalData": data}
+
+
+def effective_status(data: dict[str, Any], now: datetime.datetime) -> str:
+    """EXPIRED once the token's expiry has passed, even before expire_tokens marks it."""
+    if data["status"] == "ACTIVE" and data["tokenExpireTime"] <= now:
+        return "EXPIRED"
+    return str(data["status"])
+
+
+def represent(profile: store.StoredProfile, links_base: str,
+              now: datetime.datetime | None = None) -> dict[str, Any]:
+    """The profile summary of the API."""
+    data = profile.data
+    update_time = rfc3339(data["updateTime"])
+    token = data["token"]
+    base = f"{links_base}/enrollment-profiles/{profile.id}"
+    return {
+        "id": profile.id, "name": data["name"], "description": data.get("description", ""),
+        "userName": data["userName"], "space": data["space"],
+        "validityDays": data["validityDays"],
+        "status": effective_status(data, now or utcnow()),
+        "customAttributes": data["customAttributes"],
+        "token": {"name": token["name"], "value": token["value"],
+                  "createTime": rfc3339(token["createTime"]),
+                  "expireTime": rfc3339(data["tokenExpireTime"])},
+        "qrCode": data["qrCode"],
+        "qrImage": {"png": f"{base}/qr.png", "svg": f"{base}/qr.svg"},
+        "enrolledDevices": data.get("enrolledDevices", 0),
+        "createTime": rfc3339(data["createTime"]), "updateTime": update_time,
+        "etag": etag_of(profile.id, update_time),
+    }
+
+
+def _issue_token(profile_id: str, space: str, user_name: str, attributes: list[dict[str, str]],
+                 validity_days: int, now: datetime.datetime) -> dict[str, Any]:
+    """Upsert the space's holding policy, then create the token; returns the token fields."""
+    data = additional_data(profile_id, space, user_name, attributes)
+    if len(data) > ADDITIONAL_DATA_LIMIT:
+        raise errors.InvalidArgument.field(
+            "customAttributes", f"encoded attributes take {len(data)} characters; AMAPI's "
+            f"additionalData holds at most {ADDITIONAL_DATA_LIMIT}")
+    enterprise = settings().enterprise
+    # AMAPI deletes policies no device used for 7 days; a token on a missing policy
+    # factory-resets the device, so the policy is written right before the token.
+    policy_name = holding_policy_name(enterprise, space)
+    amapi().patch_policy(policy_name, holding_policy())
+    token = amapi().create_enrollment_token(enterprise,
+                                            token_request(policy_name, validity_days, data))
+    return {"token": {"name": token["name"], "value": token["value"], "createTime": now},
+            "tokenExpireTime": parse_rfc3339(token["expirationTimestamp"]),
+            "qrCode": token["qrCode"], "policyName": policy_name}
+
+
+def _revoke(token_name: str, reason: str) -> None:
+    """Revoke a token now, or queue it for expire_tokens when AMAPI cannot take it."""
+    try:
+        amapi().delete_enrollment_token(token_name)
+    except AmapiError as exc:
+        token_revocations.add(token_name, reason, utcnow())
+        logs.log(logging.WARNING, "token revocation queued", tokenName=token_name,
+                 reason=reason, cause=type(exc).__name__)
+
+
+def create_profile(body: dict[str, Any], links_base: str) -> dict[str, Any]:
+    """Validate, create the AMAPI token, store the profile; all or nothing."""
+    space, name = body["space"], body["name"]
+    if directory.get(space, body["userName"]) is None:
+        raise errors.InvalidArgument.field(
+            "userName", f"{body['userName']!r} is not a device user of space {space!r}")
+    attributes = device_attributes.resolve(space, body["customAttributes"])
+    if store.name_taken(space, name):
+        raise _name_taken(name, space)
+    now = utcnow()
+    profile_id = new_id()
+    issued = _issue_token(profile_id, space, body["userName"], attributes,
+                          body["validityDays"], now)
+    document = {"name": name, "description": body.get("description", ""),
+                "userName": body["userName"], "space": space,
+                "validityDays": body["validityDays"], "status": "ACTIVE",
+                "customAttributes": attributes, "enrolledDevices": 0,
+                "createTime": now, "updateTime": now, **issued}
+    try:
+        store.create(profile_id, document)
+    except store.NameTaken:
+        _revoke(issued["token"]["name"], "profile name taken concurrently")
+        raise _name_taken(name, space) from None
+    except BaseException:
+        _revoke(issued["token"]["name"], "profile could not be stored")
+        raise
+    logs.log(logging.INFO, "enrollment profile created", profileId=profile_id, space=space,
+             validityDays=body["validityDays"])
+    return represent(store.StoredProfile(profile_id, document, None), links_base, now)
+
+
+def _name_taken(name: str, space: str) -> errors.AlreadyExists:
+    return errors.AlreadyExists(f"an enrollment profile named {name!r} exists in {space!r}",
+                                [errors.FieldViolation("name", "already used in this space")])
+
+
+def _existing(profile_id: str) -> store.StoredProfile:
+    profile = store.get(profile_id)
+    if profile is None:
+        raise errors.NotFound(f"no enrollment profile {profile_id!r}")
+    return profile
+
+
+def _current_etag(profile: store.StoredProfile) -> str:
+    return etag_of(profile.id, rfc3339(profile.data["updateTime"]))
+
+
+def get_profile(profile_id: str, links_base: str) -> dict[str, Any]:
+    """The profile summary."""
+    return represent(_existing(profile_id), links_base)
+
+
+def list_profiles(space: str | None, status: str | None, size: int, token: str | None,
+                  links_base: str) -> dict[str, Any]:
+    """One page of profiles, oldest first."""
+    scope = f"enrollmentProfiles|space={space or ''}|status={status or ''}"
+    after = decode_page_token(token, scope)["after"] if token else None
+    found = store.page(space, status, size + 1, after)
+    now = utcnow()
+    body: dict[str, Any] = {"enrollmentProfiles": [represent(p, links_base, now)
+                                                   for p in found[:size]]}
+    if len(found) > size:
+        body["nextPageToken"] = encode_page_token({"after": found[size - 1].id}, scope)
+    return body
+
+
+def change_validity(profile_id: str, validity_days: int, if_match: str | None,
+                    links_base: str) -> dict[str, Any]:
+    """A fresh token valid `validity_days` from now; the old one revoked; status ACTIVE."""
+    profile = _existing(profile_id)
+    check_if_match(if_match, _current_etag(profile))
+    data = profile.data
+    now = utcnow()
+    issued = _issue_token(profile.id, data["space"], data["userName"],
+                          data["customAttributes"], validity_days, now)
+    changes = {**issued, "validityDays": validity_days, "status": "ACTIVE", "updateTime": now}
+    try:
+        store.update(profile, changes)
+    except store.ChangedConcurrently:
+        _revoke(issued["token"]["name"], "profile changed concurrently")
+        raise errors.FailedPrecondition(
+            "the profile changed while its token was renewed: fetch it and retry") from None
+    except BaseException:
+        _revoke(issued["token"]["name"], "profile could not be stored")
+        raise
+    _revoke(data["token"]["name"], "replaced by a validity edit")
+    logs.log(logging.INFO, "enrollment profile renewed", profileId=profile.id,
+             validityDays=validity_days)
+    return represent(store.StoredProfile(profile.id, {**data, **changes}, None), links_base, now)
+
+
+def delete_profile(profile_id: str, if_match: str | None) -> None:
+    """Revoke the token in AMAPI, then delete the profile; enrolled devices stay managed."""
+    profile = _existing(profile_id)
+    check_if_match(if_match, _current_etag(profile))
+    amapi().delete_enrollment_token(profile.data["token"]["name"])
+    try:
+        store.delete(profile)
+    except store.ChangedConcurrently:
+        raise errors.FailedPrecondition(
+            "the profile changed while it was being deleted: fetch it and retry") from None
+    logs.log(logging.INFO, "enrollment profile deleted", profileId=profile.id)
+
+
+def qr_text(profile_id: str) -> str:
+    """The text of the profile's QR code; 412 once the token has expired."""
+    profile = _existing(profile_id)
+    if effective_status(profile.data, utcnow()) != "ACTIVE":
+        raise errors.FailedPrecondition(
+            "the profile's token has expired: renew it with a validity edit first")
+    return str(profile.data["qrCode"])

@@ -1,0 +1,260 @@
+"""Request and response schemas of the enroll function (the OpenAPI document is built from them)."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from shared.spaces import GLOBAL, SPACE_ID, SPACE_ID_RULE
+
+MIN_VALIDITY_DAYS = 1
+MAX_VALIDITY_DAYS = 30
+ATTRIBUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
+MAX_ALLOWLIST_ENTRIES = 5000
+
+
+def _space_field() -> fields.String:
+    return fields.String(load_default=GLOBAL,
+                         validate=validate.Regexp(SPACE_ID, error=SPACE_ID_RULE))
+
+
+class DeviceUserCreateSchema(Schema):
+    """POST /users."""
+
+    userName = fields.String(required=True, validate=validate.Regexp(
+        USER_NAME, error="must be 1-64 letters, digits or . _ @ + -, starting with a letter "
+                         "or digit"))
+    displayName = fields.String(validate=validate.Length(min=1, max=100))
+    email = fields.Email(validate=validate.Length(max=254))
+    space = _space_field()
+
+
+class DeviceUserSchema(Schema):
+    """A device user."""
+
+    id = fields.String()
+    userName = fields.String()
+    displayName = fields.String()
+    email = fields.String()
+    space = fields.String()
+    createTime = fields.String()
+    updateTime = fields.String()
+    etag = fields.String()
+
+
+class DeviceUserListSchema(Schema):
+    """GET /users."""
+
+    users = fields.List(fields.Nested(DeviceUserSchema))
+    nextPageToken = fields.String()
+
+
+class UserQuerySchema(Schema):
+    """Query of GET /users."""
+
+    prefix = fields.String(metadata={"description": "case-insensitive prefix of userName or "
+                                                    "displayName (type-ahead)"})
+    space = fields.String()
+    pageSize = fields.Integer()
+    pageToken = fields.String()
+
+
+class DeviceAttributeCreateSchema(Schema):
+    """POST /device-attributes."""
+
+    name = fields.String(required=True, validate=validate.Regexp(
+        ATTRIBUTE_NAME, error="must start with a letter, then up to 63 letters, digits, _ . or -"))
+    description = fields.String(validate=validate.Length(max=500))
+    space = _space_field()
+
+
+class DeviceAttributeSchema(Schema):
+    """A custom device attribute definition."""
+
+    id = fields.String()
+    name = fields.String()
+    description = fields.String()
+    space = fields.String()
+    createTime = fields.String()
+    updateTime = fields.String()
+    etag = fields.String()
+
+
+class DeviceAttributeListSchema(Schema):
+    """GET /device-attributes."""
+
+    deviceAttributes = fields.List(fields.Nested(DeviceAttributeSchema))
+    nextPageToken = fields.String()
+
+
+class ListQuerySchema(Schema):
+    """Query of a paginated list filtered by space."""
+
+    space = fields.String()
+    pageSize = fields.Integer()
+    pageToken = fields.String()
+
+
+class CustomAttributeValueSchema(Schema):
+    """One custom attribute value of a profile."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    value = fields.String(required=True, validate=validate.Length(max=256))
+
+
+def _validity_days() -> fields.Integer:
+    return fields.Integer(required=True, strict=True, validate=validate.Range(
+        MIN_VALIDITY_DAYS, MAX_VALIDITY_DAYS,
+        error=f"must be an integer between {MIN_VALIDITY_DAYS} and {MAX_VALIDITY_DAYS}"))
+
+
+class EnrollmentProfileCreateSchema(Schema):
+    """POST /enrollment-profiles."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    description = fields.String(validate=validate.Length(max=1000))
+    userName = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    validityDays = _validity_days()
+    customAttributes = fields.List(fields.Nested(CustomAttributeValueSchema),
+                                   load_default=list)
+    space = _space_field()
+
+    @validates_schema
+    def _attribute_names_are_unique(self, data: dict[str, Any], **_: Any) -> None:
+        seen: set[str] = set()
+        for index, attribute in enumerate(data.get("customAttributes") or []):
+            key = attribute["name"].lower()
+            if key in seen:
+                raise ValidationError({"customAttributes": {index: {"name": [
+                    f"duplicates attribute {attribute['name']!r}"]}}})
+            seen.add(key)
+
+
+IMMUTABLE_PROFILE_FIELDS = ("name", "description", "userName", "customAttributes", "space",
+                            "id", "status", "token", "qrCode", "qrImage", "enrolledDevices",
+                            "createTime", "updateTime", "etag")
+
+
+class EnrollmentProfileEditSchema(Schema):
+    """PATCH /enrollment-profiles/{id}: only the validity can change (a fresh token)."""
+
+    validityDays = _validity_days()
+
+
+class TokenSchema(Schema):
+    """The profile's AMAPI enrollment token."""
+
+    name = fields.String()
+    value = fields.String()
+    createTime = fields.String()
+    expireTime = fields.String()
+
+
+class QrImageSchema(Schema):
+    """Where the QR images are."""
+
+    png = fields.String()
+    svg = fields.String()
+
+
+class EnrollmentProfileSchema(Schema):
+    """An enrollment profile (the summary)."""
+
+    id = fields.String()
+    name = fields.String()
+    description = fields.String()
+    userName = fields.String()
+    space = fields.String()
+    validityDays = fields.Integer()
+    status = fields.String(validate=validate.OneOf(["ACTIVE", "EXPIRED"]))
+    customAttributes = fields.List(fields.Nested(CustomAttributeValueSchema))
+    token = fields.Nested(TokenSchema)
+    qrCode = fields.String(metadata={"description": "AMAPI provisioning JSON; the QR's text"})
+    qrImage = fields.Nested(QrImageSchema)
+    enrolledDevices = fields.Integer()
+    createTime = fields.String()
+    updateTime = fields.String()
+    etag = fields.String()
+
+
+class EnrollmentProfileListSchema(Schema):
+    """GET /enrollment-profiles."""
+
+    enrollmentProfiles = fields.List(fields.Nested(EnrollmentProfileSchema))
+    nextPageToken = fields.String()
+
+
+class ProfileQuerySchema(Schema):
+    """Query of GET /enrollment-profiles."""
+
+    space = fields.String()
+    status = fields.String(validate=validate.OneOf(["ACTIVE", "EXPIRED"]))
+    pageSize = fields.Integer()
+    pageToken = fields.String()
+
+
+def _patch_level(value: str) -> None:
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError("must be a real date YYYY-MM-DD") from None
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValidationError("must be a real date YYYY-MM-DD")
+
+
+class AllowlistSchema(Schema):
+    """Serial numbers and IMEIs allowed to enroll, when enabled."""
+
+    enabled = fields.Boolean(load_default=False)
+    serialNumbers = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)), load_default=list,
+        validate=validate.Length(max=MAX_ALLOWLIST_ENTRIES))
+    imeis = fields.List(
+        fields.String(validate=validate.Regexp(r"^\d{14,16}$", error="must be 14-16 digits")),
+        load_default=list, validate=validate.Length(max=MAX_ALLOWLIST_ENTRIES))
+
+
+class EnrollmentRulesWriteSchema(Schema):
+    """PUT /enrollment-rules."""
+
+    space = _space_field()
+    allowlist = fields.Nested(AllowlistSchema, load_default=lambda: AllowlistSchema().load({}))
+    manufacturers = fields.List(fields.String(validate=validate.Length(min=1, max=100)),
+                                load_default=list, validate=validate.Length(max=200))
+    minAndroidVersion = fields.String(
+        allow_none=True, load_default=None, validate=validate.Regexp(
+            r"^\d{1,2}(\.\d{1,2}){0,2}$", error="must be an Android version such as 11 or 12.1"))
+    minSecurityPatchLevel = fields.String(allow_none=True, load_default=None,
+                                          validate=_patch_level)
+    action = fields.String(load_default="WIPE", validate=validate.OneOf(["WIPE", "DISABLE"]))
+
+
+class EnrollmentRulesSchema(EnrollmentRulesWriteSchema):
+    """The enrollment rules of a space."""
+
+    updateTime = fields.String()
+    etag = fields.String()
+
+
+class SpaceQuerySchema(Schema):
+    """Query naming a space."""
+
+    space = fields.String()
+
+
+class ExpireTokensRequestSchema(Schema):
+    """POST /expire-tokens/ (scheduled)."""
+
+    now = fields.AwareDateTime(metadata={
+        "description": "emulators only: the moment to expire tokens as of"})
+
+
+class ExpireTokensResultSchema(Schema):
+    """What a run of expire_tokens did."""
+
+    expired = fields.Integer()
+    revoked = fields.Integer()

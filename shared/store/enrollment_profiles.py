@@ -1,0 +1,144 @@
+"""Collections `enrollmentProfiles` and `enrollmentProfileNames` (the per-space name claims).
+
+A profile and its name claim are written in one batch, so a name is unique per space even under
+concurrent creates. Updates carry the read's update time as a precondition: a concurrent change
+makes them fail instead of overwriting it.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from shared.store.client import db
+from shared.store.keys import natural_key
+
+COLLECTION = "enrollmentProfiles"
+NAMES = "enrollmentProfileNames"
+
+
+@dataclass(frozen=True)
+class StoredProfile:
+    """A profile document and the version it was read at."""
+
+    id: str
+    data: dict[str, Any]
+    update_time: Any
+
+
+class NameTaken(Exception):
+    """Another profile of the space has this name."""
+
+
+class ChangedConcurrently(Exception):
+    """The profile changed (or vanished) since it was read."""
+
+
+def _claim(space: str, name: str) -> Any:
+    return db().collection(NAMES).document(natural_key(space, name.lower()))
+
+
+def _snapshot(snapshot: Any) -> StoredProfile:
+    return StoredProfile(snapshot.id, snapshot.to_dict() or {}, snapshot.update_time)
+
+
+def name_taken(space: str, name: str) -> bool:
+    """True when a profile of `space` already has `name` (case-insensitive)."""
+    return bool(_claim(space, name).get().exists)
+
+
+def create(profile_id: str, document: dict[str, Any]) -> None:
+    """Store a new profile and claim its name, atomically; NameTaken if the name is claimed."""
+    from google.api_core import exceptions
+
+    batch = db().batch()
+    batch.create(db().collection(COLLECTION).document(profile_id), document)
+    batch.create(_claim(document["space"], document["name"]), {"profileId": profile_id})
+    try:
+        batch.commit()
+    except (exceptions.AlreadyExists, exceptions.Conflict) as exc:
+        raise NameTaken(document["name"]) from exc
+
+
+def get(profile_id: str) -> StoredProfile | None:
+    """One profile, or None."""
+    snapshot = db().collection(COLLECTION).document(profile_id).get()
+    return _snapshot(snapshot) if snapshot.exists else None
+
+
+def update(profile: StoredProfile, changes: dict[str, Any]) -> None:
+    """Apply `changes` unless the profile changed since `profile` was read."""
+    from google.api_core import exceptions
+
+    option = db().write_option(last_update_time=profile.update_time)
+    try:
+        db().collection(COLLECTION).document(profile.id).update(changes, option=option)
+    except (exceptions.FailedPrecondition, exceptions.NotFound, exceptions.Aborted) as exc:
+        raise ChangedConcurrently(profile.id) from exc
+
+
+def delete(profile: StoredProfile) -> None:
+    """Delete the profile and release its name, unless it changed since it was read."""
+    from google.api_core import exceptions
+
+    batch = db().batch()
+    batch.delete(db().collection(COLLECTION).document(profile.id),
+                 option=db().write_option(last_update_time=profile.update_time))
+    batch.delete(_claim(profile.data["space"], profile.data["name"]))
+    try:
+        batch.commit()
+    except (exceptions.FailedPrecondition, exceptions.NotFound, exceptions.Aborted) as exc:
+        raise ChangedConcurrently(profile.id) from exc
+
+
+def page(space: str | None, status: str | None, limit: int,
+         after: str | None) -> list[StoredProfile]:
+    """Profiles in creation order (ids sort by time), filtered, starting after id `after`."""
+    from google.cloud.firestore import FieldFilter
+
+    query: Any = db().collection(COLLECTION)
+    if space:
+        query = query.where(filter=FieldFilter("space", "==", space))
+    if status:
+        query = query.where(filter=FieldFilter("status", "==", status))
+    query = query.order_by("__name__").limit(limit)
+    if after:
+        query = query.start_after({"__name__": db().collection(COLLECTION).document(after)})
+    return [_snapshot(s) for s in query.stream()]
+
+
+def due_for_expiry(now: datetime.datetime, limit: int) -> list[StoredProfile]:
+    """ACTIVE profiles whose token expired at or before `now` (index: status, tokenExpireTime)."""
+    from google.cloud.firestore import FieldFilter
+
+    query = (db().collection(COLLECTION)
+             .where(filter=FieldFilter("status", "==", "ACTIVE"))
+             .where(filter=FieldFilter("tokenExpireTime", "<=", now))
+             .order_by("tokenExpireTime").limit(limit))
+    return [_snapshot(s) for s in query.stream()]
+
+
+def mark_expired(profiles: list[StoredProfile], now: datetime.datetime) -> list[StoredProfile]:
+    """Mark each EXPIRED unless it changed meanwhile (e.g. renewed); return those marked."""
+    from google.api_core import exceptions
+
+    changes = {"status": "EXPIRED", "updateTime": now}
+    batch = db().batch()
+    for profile in profiles:
+        batch.update(db().collection(COLLECTION).document(profile.id), changes,
+                     option=db().write_option(last_update_time=profile.update_time))
+    try:
+        batch.commit()
+        return profiles
+    except (exceptions.FailedPrecondition, exceptions.NotFound, exceptions.Aborted):
+        pass
+    # One of them changed under us: settle them one by one, skipping the changed ones.
+    marked = []
+    for profile in profiles:
+        try:
+            update(profile, changes)
+            marked.append(profile)
+        except ChangedConcurrently:
+            continue
+    return marked
