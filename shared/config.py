@@ -30,6 +30,7 @@ class Settings:
     local_auth_public_key_file: str
     page_token_secret: str
     firestore_database: str
+    firestore_retry_budget_seconds: float
     firestore_emulator_host: str
     log_level: str
 
@@ -85,6 +86,7 @@ def settings() -> Settings:
         local_auth_public_key_file=env.get("LOCAL_AUTH_PUBLIC_KEY_FILE", ""),
         page_token_secret=env.get("PAGE_TOKEN_SECRET", ""),
         firestore_database=env.get("FIRESTORE_DATABASE", "(default)"),
+        firestore_retry_budget_seconds=_float("FIRESTORE_RETRY_BUDGET_SECONDS", 15.0),
         firestore_emulator_host=env.get("FIRESTORE_EMULATOR_HOST", ""),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
     )

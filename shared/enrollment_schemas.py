@@ -8,6 +8,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from shared.schema_fields import StrictBoolean
 from shared.spaces import GLOBAL, SPACE_ID, SPACE_ID_RULE
 
 MIN_VALIDITY_DAYS = 1
@@ -209,7 +210,7 @@ def _patch_level(value: str) -> None:
 class AllowlistSchema(Schema):
     """Serial numbers and IMEIs allowed to enroll, when enabled."""
 
-    enabled = fields.Boolean(load_default=False)
+    enabled = StrictBoolean(load_default=False)
     serialNumbers = fields.List(
         fields.String(validate=validate.Length(min=1, max=64)), load_default=list,
         validate=validate.Length(max=MAX_ALLOWLIST_ENTRIES))

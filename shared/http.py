@@ -76,6 +76,7 @@ class Route:
     response_schema: Any = None
     query_schema: Any = None
     success_status: int = 200
+    media_type: str = JSON
 
 
 def _flatten(messages: Any, prefix: str = "") -> Iterator[errors.FieldViolation]:

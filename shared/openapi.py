@@ -50,7 +50,10 @@ def _operation(router_title: str, route: Any) -> dict[str, Any]:
                                           "for 24 hours."})
     success: dict[str, Any] = {"description": "Success"}
     if route.response_schema is not None:
-        success["content"] = {"application/json": {"schema": route.response_schema}}
+        success["content"] = {route.media_type: {"schema": route.response_schema}}
+    elif route.media_type != "application/json":
+        success["content"] = {route.media_type: {"schema": {"type": "string",
+                                                            "format": "binary"}}}
     operation: dict[str, Any] = {
         "summary": route.summary,
         "operationId": route.method.lower() + _PATH_PARAM.sub(r"{\1}", route.path),

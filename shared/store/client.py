@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared.config import settings
 
@@ -26,6 +27,24 @@ def db() -> Client:
                 _client = firestore.Client(project=config.project or None,
                                            database=config.firestore_database)
     return _client
+
+
+@functools.cache
+def _call_limits(budget: float) -> dict[str, Any]:
+    from google.api_core.retry import Retry, if_transient_error
+
+    return {"retry": Retry(predicate=if_transient_error, initial=0.1, maximum=2.0,
+                           multiplier=2.0, timeout=budget),
+            "timeout": min(budget, 10.0)}
+
+
+def bounded() -> dict[str, Any]:
+    """`retry` and `timeout` arguments that bound one Firestore call by the retry budget.
+
+    Without them an unreachable Firestore can hold a request far beyond any client's patience;
+    with them it fails with RetryError, which the HTTP layer answers with 503.
+    """
+    return _call_limits(settings().firestore_retry_budget_seconds)
 
 
 def reset_client() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from shared.store.client import db
+from shared.store.client import bounded, db
 from shared.store.keys import natural_key
 
 COLLECTION = "deviceAttributes"
@@ -24,7 +24,7 @@ def create(space: str, fields: dict[str, Any], now: datetime.datetime) -> dict[s
                 "createTime": now, "updateTime": now}
     ref = db().collection(COLLECTION).document(attribute_id(space, fields["name"]))
     try:
-        ref.create(document)
+        ref.create(document, **bounded())
     except exceptions.AlreadyExists:
         return None
     return {"id": ref.id, **document}
@@ -35,7 +35,7 @@ def find(spaces: list[str], names: list[str]) -> dict[str, dict[str, Any]]:
     refs = [db().collection(COLLECTION).document(attribute_id(space, name))
             for name in names for space in spaces]
     found: dict[str, dict[str, Any]] = {}
-    for snapshot in db().get_all(refs):
+    for snapshot in db().get_all(refs, **bounded()):
         if snapshot.exists:
             data = snapshot.to_dict() or {}
             found.setdefault(data["nameKey"], data)
@@ -50,4 +50,4 @@ def page(space: str, limit: int, after: str | None) -> list[dict[str, Any]]:
              .order_by("nameKey").limit(limit))
     if after is not None:
         query = query.start_after({"nameKey": after})
-    return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream()]
+    return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from shared.store.client import db
+from shared.store.client import bounded, db
 from shared.store.keys import natural_key
 
 COLLECTION = "deviceUsers"
@@ -26,7 +26,7 @@ def create(space: str, fields: dict[str, Any], now: datetime.datetime) -> dict[s
                 "createTime": now, "updateTime": now}
     ref = db().collection(COLLECTION).document(user_id(space, fields["userName"]))
     try:
-        ref.create(document)
+        ref.create(document, **bounded())
     except exceptions.AlreadyExists:
         return None
     return {"id": ref.id, **document}
@@ -34,7 +34,7 @@ def create(space: str, fields: dict[str, Any], now: datetime.datetime) -> dict[s
 
 def get(space: str, user_name: str) -> dict[str, Any] | None:
     """One user by name, or None."""
-    snapshot = db().collection(COLLECTION).document(user_id(space, user_name)).get()
+    snapshot = db().collection(COLLECTION).document(user_id(space, user_name)).get(**bounded())
     return {"id": snapshot.id, **(snapshot.to_dict() or {})} if snapshot.exists else None
 
 
@@ -49,7 +49,7 @@ def search_prefix(space: str, prefix: str, limit: int) -> list[dict[str, Any]]:
                  .where(filter=FieldFilter(key, ">=", prefix))
                  .where(filter=FieldFilter(key, "<", prefix + _PREFIX_END))
                  .order_by(key).limit(limit))
-        for snapshot in query.stream():
+        for snapshot in query.stream(**bounded()):
             found.setdefault(snapshot.id, {"id": snapshot.id, **(snapshot.to_dict() or {})})
     return sorted(found.values(), key=lambda user: user["userNameKey"])[:limit]
 
@@ -62,4 +62,4 @@ def page(space: str, limit: int, after: str | None) -> list[dict[str, Any]]:
              .order_by("userNameKey").limit(limit))
     if after is not None:
         query = query.start_after({"userNameKey": after})
-    return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream()]
+    return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]

@@ -11,7 +11,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from shared.store.client import db
+from shared.store.client import bounded, db
 from shared.store.keys import natural_key
 
 COLLECTION = "enrollmentProfiles"
@@ -45,7 +45,7 @@ def _snapshot(snapshot: Any) -> StoredProfile:
 
 def name_taken(space: str, name: str) -> bool:
     """True when a profile of `space` already has `name` (case-insensitive)."""
-    return bool(_claim(space, name).get().exists)
+    return bool(_claim(space, name).get(**bounded()).exists)
 
 
 def create(profile_id: str, document: dict[str, Any]) -> None:
@@ -56,14 +56,14 @@ def create(profile_id: str, document: dict[str, Any]) -> None:
     batch.create(db().collection(COLLECTION).document(profile_id), document)
     batch.create(_claim(document["space"], document["name"]), {"profileId": profile_id})
     try:
-        batch.commit()
+        batch.commit(**bounded())
     except (exceptions.AlreadyExists, exceptions.Conflict) as exc:
         raise NameTaken(document["name"]) from exc
 
 
 def get(profile_id: str) -> StoredProfile | None:
     """One profile, or None."""
-    snapshot = db().collection(COLLECTION).document(profile_id).get()
+    snapshot = db().collection(COLLECTION).document(profile_id).get(**bounded())
     return _snapshot(snapshot) if snapshot.exists else None
 
 
@@ -73,7 +73,7 @@ def update(profile: StoredProfile, changes: dict[str, Any]) -> None:
 
     option = db().write_option(last_update_time=profile.update_time)
     try:
-        db().collection(COLLECTION).document(profile.id).update(changes, option=option)
+        db().collection(COLLECTION).document(profile.id).update(changes, option=option, **bounded())
     except (exceptions.FailedPrecondition, exceptions.NotFound, exceptions.Aborted) as exc:
         raise ChangedConcurrently(profile.id) from exc
 
@@ -87,7 +87,7 @@ def delete(profile: StoredProfile) -> None:
                  option=db().write_option(last_update_time=profile.update_time))
     batch.delete(_claim(profile.data["space"], profile.data["name"]))
     try:
-        batch.commit()
+        batch.commit(**bounded())
     except (exceptions.FailedPrecondition, exceptions.NotFound, exceptions.Aborted) as exc:
         raise ChangedConcurrently(profile.id) from exc
 
@@ -105,7 +105,7 @@ def page(space: str | None, status: str | None, limit: int,
     query = query.order_by("__name__").limit(limit)
     if after:
         query = query.start_after({"__name__": db().collection(COLLECTION).document(after)})
-    return [_snapshot(s) for s in query.stream()]
+    return [_snapshot(s) for s in query.stream(**bounded())]
 
 
 def due_for_expiry(now: datetime.datetime, limit: int) -> list[StoredProfile]:
@@ -116,7 +116,7 @@ def due_for_expiry(now: datetime.datetime, limit: int) -> list[StoredProfile]:
              .where(filter=FieldFilter("status", "==", "ACTIVE"))
              .where(filter=FieldFilter("tokenExpireTime", "<=", now))
              .order_by("tokenExpireTime").limit(limit))
-    return [_snapshot(s) for s in query.stream()]
+    return [_snapshot(s) for s in query.stream(**bounded())]
 
 
 def mark_expired(profiles: list[StoredProfile], now: datetime.datetime) -> list[StoredProfile]:
@@ -129,7 +129,7 @@ def mark_expired(profiles: list[StoredProfile], now: datetime.datetime) -> list[
         batch.update(db().collection(COLLECTION).document(profile.id), changes,
                      option=db().write_option(last_update_time=profile.update_time))
     try:
-        batch.commit()
+        batch.commit(**bounded())
         return profiles
     except (exceptions.FailedPrecondition, exceptions.NotFound, exceptions.Aborted):
         pass

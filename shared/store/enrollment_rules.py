@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from shared.store.client import db
+from shared.store.client import bounded, db
 
 COLLECTION = "enrollmentRules"
 
 
 def get(space: str) -> dict[str, Any] | None:
     """The stored rules of a space, or None."""
-    snapshot = db().collection(COLLECTION).document(space).get()
+    snapshot = db().collection(COLLECTION).document(space).get(**bounded())
     return snapshot.to_dict() if snapshot.exists else None
 
 

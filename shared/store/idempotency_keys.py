@@ -9,7 +9,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from shared.store.client import db
+from shared.store.client import bounded, db
 
 COLLECTION = "idempotencyKeys"
 RETENTION = datetime.timedelta(hours=24)
@@ -35,7 +35,7 @@ def claim(key_id: str, request_hash: str, now: datetime.datetime) -> StoredRespo
     entry = {"requestHash": request_hash, "completed": False, "createTime": now,
              "expireTime": now + RETENTION}
     try:
-        ref.create(entry)
+        ref.create(entry, **bounded())
         return None
     except exceptions.AlreadyExists:
         pass
@@ -58,9 +58,9 @@ def claim(key_id: str, request_hash: str, now: datetime.datetime) -> StoredRespo
 def complete(key_id: str, status: int, body: Any, headers: dict[str, str]) -> None:
     """Record the response the key's first request produced."""
     db().collection(COLLECTION).document(key_id).update(
-        {"completed": True, "status": status, "body": body, "headers": headers})
+        {"completed": True, "status": status, "body": body, "headers": headers}, **bounded())
 
 
 def release(key_id: str) -> None:
     """Forget a key whose request failed, so the caller may retry with it."""
-    db().collection(COLLECTION).document(key_id).delete()
+    db().collection(COLLECTION).document(key_id).delete(**bounded())

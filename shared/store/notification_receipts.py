@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from shared.store.client import db
+from shared.store.client import bounded, db
 
 RECEIPTS = "notificationReceipts"
 MALFORMED = "malformedNotifications"
@@ -23,7 +23,7 @@ def record_receipt(message_id: str, fields: dict[str, Any], now: datetime.dateti
 
     try:
         db().collection(RECEIPTS).document(message_id).create(
-            {**fields, "receiveTime": now, "expireTime": now + RETENTION})
+            {**fields, "receiveTime": now, "expireTime": now + RETENTION}, **bounded())
     except exceptions.AlreadyExists:
         return False
     return True
@@ -31,7 +31,7 @@ def record_receipt(message_id: str, fields: dict[str, Any], now: datetime.dateti
 
 def get_receipt(message_id: str) -> dict[str, Any] | None:
     """The receipt of one message, if any."""
-    snapshot = db().collection(RECEIPTS).document(message_id).get()
+    snapshot = db().collection(RECEIPTS).document(message_id).get(**bounded())
     return snapshot.to_dict() if snapshot.exists else None
 
 
@@ -40,14 +40,15 @@ def receipts_for(resource: str) -> list[dict[str, Any]]:
     from google.cloud.firestore import FieldFilter
 
     query = db().collection(RECEIPTS).where(filter=FieldFilter("resource", "==", resource))
-    return [snapshot.to_dict() or {} for snapshot in query.stream()]
+    return [snapshot.to_dict() or {} for snapshot in query.stream(**bounded())]
 
 
 def record_malformed(message_id: str, fields: dict[str, Any], now: datetime.datetime) -> None:
     """Keep a message that cannot be processed, with the reason, for inspection."""
     collection = db().collection(MALFORMED)
     document = collection.document(message_id) if message_id else collection.document()
-    document.set({**fields, "receiveTime": now, "expireTime": now + RETENTION * 4})
+    document.set({**fields, "receiveTime": now, "expireTime": now + RETENTION * 4},
+                 **bounded())
 
 
 def malformed(limit: int = 100) -> list[dict[str, Any]]:
@@ -56,4 +57,4 @@ def malformed(limit: int = 100) -> list[dict[str, Any]]:
 
     query = db().collection(MALFORMED).order_by(
         "receiveTime", direction=firestore.Query.DESCENDING).limit(limit)
-    return [snapshot.to_dict() or {} for snapshot in query.stream()]
+    return [snapshot.to_dict() or {} for snapshot in query.stream(**bounded())]

@@ -286,3 +286,26 @@ def test_attribute_definitions(api):
     names = [a["name"] for a in api.call("GET", "/device-attributes").get_json()[
         "deviceAttributes"]]
     assert names == ["region", "store"]
+
+
+def test_firestore_outage_is_503_within_the_budget(api, monkeypatch):
+    import time
+
+    from devstack import emulators
+    from shared import config
+    from shared.store import client
+
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{emulators.free_port()}")
+    monkeypatch.setenv("FIRESTORE_RETRY_BUDGET_SECONDS", "1")
+    config.settings.cache_clear()
+    client.reset_client()
+    try:
+        started = time.monotonic()
+        response = api.call("GET", "/enrollment-profiles")
+        assert response.status_code == 503
+        assert response.get_json()["error"]["status"] == "UNAVAILABLE"
+        assert time.monotonic() - started < 10
+    finally:
+        monkeypatch.undo()
+        config.settings.cache_clear()
+        client.reset_client()

@@ -46,9 +46,8 @@ def test_protected_route_with_garbage_token_is_401(function_apps, target):
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-@pytest.mark.parametrize("target", ["expire_tokens", "reconcile_commands"])
-def test_placeholder_targets_say_they_are_not_there_yet(function_apps, target, admin_headers):
-    response = function_apps[target].test_client().post("/", headers=admin_headers)
+def test_placeholder_target_says_it_is_not_there_yet(function_apps, admin_headers):
+    response = function_apps["reconcile_commands"].test_client().post("/", headers=admin_headers)
     assert envelope_of(response, 501)["status"] == "UNIMPLEMENTED"
 
 
@@ -76,3 +75,23 @@ def test_wrong_method_is_405_in_the_envelope(function_apps, target, admin_header
 def test_framework_reserved_paths_answer_in_the_envelope(function_apps, path):
     response = function_apps["enroll"].test_client().get(path)
     assert envelope_of(response, 404)["status"] == "NOT_FOUND"
+
+
+def test_enroll_document_describes_the_enrollment_contract(function_apps):
+    document = function_apps["enroll"].test_client().get("/openapi.json").get_json()
+    paths = document["paths"]
+    for path, verbs in {"/users": {"get", "post"}, "/device-attributes": {"get", "post"},
+                        "/enrollment-profiles": {"get", "post"},
+                        "/enrollment-profiles/{profile_id}": {"get", "patch", "delete"},
+                        "/enrollment-profiles/{profile_id}/qr.png": {"get"},
+                        "/enrollment-profiles/{profile_id}/qr.svg": {"get"},
+                        "/enrollment-rules": {"get", "put"}}.items():
+        assert verbs <= set(paths[path]), path
+    create = document["components"]["schemas"]["EnrollmentProfileCreate"]
+    assert set(create["required"]) == {"name", "userName", "validityDays"}
+    assert create["properties"]["validityDays"]["minimum"] == 1
+    assert create["properties"]["validityDays"]["maximum"] == 30
+    png = paths["/enrollment-profiles/{profile_id}/qr.png"]["get"]["responses"]["200"]
+    assert "image/png" in png["content"]
+    expiry = function_apps["expire_tokens"].test_client().get("/openapi.json").get_json()
+    assert "post" in expiry["paths"]["/"]

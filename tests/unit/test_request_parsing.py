@@ -76,3 +76,17 @@ def test_stale_if_match_is_412():
     with pytest.raises(FailedPrecondition) as caught:
         check_if_match(old, new)
     assert caught.value.to_json()["error"]["code"] == 412
+
+
+def test_strict_boolean_takes_only_json_booleans():
+    from marshmallow import Schema, ValidationError
+
+    from shared.schema_fields import StrictBoolean
+
+    class Toggle(Schema):
+        enabled = StrictBoolean()
+
+    assert Toggle().load({"enabled": False}) == {"enabled": False}
+    for value in ("yes", "true", 1, 0, None):
+        with pytest.raises(ValidationError):
+            Toggle().load({"enabled": value})
