@@ -7,7 +7,7 @@ from typing import Any
 from shared import errors
 from shared.clock import rfc3339, utcnow
 from shared.http import etag_of
-from shared.pagination import decode_page_token, encode_page_token
+from shared.pagination import paginate
 from shared.spaces import GLOBAL
 from shared.store import device_attributes
 
@@ -34,13 +34,9 @@ def create_attribute(body: dict[str, Any]) -> dict[str, Any]:
 
 def list_attributes(space: str, size: int, token: str | None) -> dict[str, Any]:
     """One page of the definitions of a space, by name."""
-    scope = f"deviceAttributes|space={space}"
-    after = decode_page_token(token, scope)["after"] if token else None
-    found = device_attributes.page(space, size + 1, after)
-    body: dict[str, Any] = {"deviceAttributes": [represent(a) for a in found[:size]]}
-    if len(found) > size:
-        body["nextPageToken"] = encode_page_token({"after": found[size - 1]["nameKey"]}, scope)
-    return body
+    return paginate("deviceAttributes", f"deviceAttributes|space={space}", size, token,
+                    lambda limit, after: device_attributes.page(space, limit, after),
+                    lambda attribute: attribute["nameKey"], represent)
 
 
 def resolve(space: str, values: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from shared import errors
 from shared.clock import rfc3339, utcnow
 from shared.http import etag_of
-from shared.pagination import decode_page_token, encode_page_token
+from shared.pagination import paginate
 from shared.store import device_users
 
 
@@ -67,11 +67,6 @@ def list_users(space: str, prefix: str | None, size: int, token: str | None) -> 
         if token:
             raise errors.InvalidArgument.field("pageToken", "is not used with prefix")
         return {"users": [represent(u) for u in directory.search(space, prefix, size)]}
-    scope = f"deviceUsers|space={space}"
-    after = decode_page_token(token, scope)["after"] if token else None
-    users = device_users.page(space, size + 1, after)
-    body: dict[str, Any] = {"users": [represent(u) for u in users[:size]]}
-    if len(users) > size:
-        body["nextPageToken"] = encode_page_token({"after": users[size - 1]["userNameKey"]},
-                                                  scope)
-    return body
+    return paginate("users", f"deviceUsers|space={space}", size, token,
+                    lambda limit, after: device_users.page(space, limit, after),
+                    lambda user: user["userNameKey"], represent)

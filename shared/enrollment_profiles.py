@@ -20,7 +20,7 @@ from shared.config import settings
 from shared.device_directory import directory
 from shared.holding_policy import holding_policy, holding_policy_name
 from shared.http import check_if_match, etag_of
-from shared.pagination import decode_page_token, encode_page_token
+from shared.pagination import paginate
 from shared.store import enrollment_profiles as store
 from shared.store import token_revocations
 from shared.store.keys import new_id
@@ -160,15 +160,12 @@ def get_profile(profile_id: str, links_base: str) -> dict[str, Any]:
 def list_profiles(space: str | None, status: str | None, size: int, token: str | None,
                   links_base: str) -> dict[str, Any]:
     """One page of profiles, oldest first."""
-    scope = f"enrollmentProfiles|space={space or ''}|status={status or ''}"
-    after = decode_page_token(token, scope)["after"] if token else None
-    found = store.page(space, status, size + 1, after)
     now = utcnow()
-    body: dict[str, Any] = {"enrollmentProfiles": [represent(p, links_base, now)
-                                                   for p in found[:size]]}
-    if len(found) > size:
-        body["nextPageToken"] = encode_page_token({"after": found[size - 1].id}, scope)
-    return body
+    return paginate("enrollmentProfiles",
+                    f"enrollmentProfiles|space={space or ''}|status={status or ''}", size, token,
+                    lambda limit, after: store.page(space, status, limit, after),
+                    lambda profile: profile.id,
+                    lambda profile: represent(profile, links_base, now))
 
 
 def change_validity(profile_id: str, validity_days: int, if_match: str | None,

@@ -6,7 +6,8 @@ import base64
 import hashlib
 import hmac
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from shared.config import ConfigError, settings
 from shared.errors import InvalidArgument
@@ -14,6 +15,7 @@ from shared.errors import InvalidArgument
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
 _LOCAL_SECRET = b"amapi-cosu local page tokens"
+T = TypeVar("T")
 
 
 def page_size(raw: str | None, default: int = DEFAULT_PAGE_SIZE) -> int:
@@ -63,3 +65,15 @@ def decode_page_token(token: str, scope: str) -> dict[str, Any]:
     if not isinstance(cursor, dict):
         raise invalid
     return cursor
+
+
+def paginate(items_key: str, scope: str, size: int, token: str | None,
+             fetch: Callable[[int, Any], list[T]], cursor_of: Callable[[T], Any],
+             render: Callable[[T], dict[str, Any]]) -> dict[str, Any]:
+    """One page `{items_key: [...], nextPageToken?}` from a keyset `fetch(limit, after)`."""
+    after = decode_page_token(token, scope)["after"] if token else None
+    found = fetch(size + 1, after)
+    body: dict[str, Any] = {items_key: [render(item) for item in found[:size]]}
+    if len(found) > size:
+        body["nextPageToken"] = encode_page_token({"after": cursor_of(found[size - 1])}, scope)
+    return body
