@@ -13,8 +13,8 @@ from shared.spaces import GLOBAL, SPACE_ID, SPACE_ID_RULE
 
 MIN_VALIDITY_DAYS = 1
 MAX_VALIDITY_DAYS = 30
-ATTRIBUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
-USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
+ATTRIBUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}\Z")
+USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}\Z")
 MAX_ALLOWLIST_ENTRIES = 5000
 
 
@@ -215,7 +215,7 @@ class AllowlistSchema(Schema):
         fields.String(validate=validate.Length(min=1, max=64)), load_default=list,
         validate=validate.Length(max=MAX_ALLOWLIST_ENTRIES))
     imeis = fields.List(
-        fields.String(validate=validate.Regexp(r"^\d{14,16}$", error="must be 14-16 digits")),
+        fields.String(validate=validate.Regexp(r"^\d{14,16}\Z", error="must be 14-16 digits")),
         load_default=list, validate=validate.Length(max=MAX_ALLOWLIST_ENTRIES))
 
 
@@ -228,7 +228,7 @@ class EnrollmentRulesWriteSchema(Schema):
                                 load_default=list, validate=validate.Length(max=200))
     minAndroidVersion = fields.String(
         allow_none=True, load_default=None, validate=validate.Regexp(
-            r"^\d{1,2}(\.\d{1,2}){0,2}$", error="must be an Android version such as 11 or 12.1"))
+            r"^\d{1,2}(\.\d{1,2}){0,2}\Z", error="must be an Android version such as 11 or 12.1"))
     minSecurityPatchLevel = fields.String(allow_none=True, load_default=None,
                                           validate=_patch_level)
     action = fields.String(load_default="WIPE", validate=validate.OneOf(["WIPE", "DISABLE"]))

@@ -1,13 +1,112 @@
 """Function `policy` (HTTP): COSU configurations, app catalog, Wi-Fi and VPN, compiled to AMAPI."""
 
+from typing import Any
+
 import functions_framework
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
-from shared.http import Router
+from shared import app_feedback, errors
+from shared import configuration_resources as resources
+from shared import policy_schemas as schemas
+from shared.http import Context, Reply, Router, parse_json
+from shared.pagination import page_size
+from shared.spaces import GLOBAL, SPACE_ID, SPACE_ID_RULE
 
 router = Router("amapi-cosu policy", "Dedicated-device (COSU) configurations, the app "
                 "catalog, Wi-Fi and always-on VPN, compiled into AMAPI policies.")
+
+
+def _space(ctx: Context) -> str:
+    space = ctx.query("space") or GLOBAL
+    if not SPACE_ID.match(space):
+        raise errors.InvalidArgument.field("space", SPACE_ID_RULE)
+    return space
+
+
+class _RawObject:
+    """Loads any JSON object as is (to inspect keys before schema validation)."""
+
+    def load(self, data: dict[str, Any], partial: bool = False) -> dict[str, Any]:
+        return data
+
+
+def _refuse_immutable(ctx: Context, immutable: tuple[str, ...]) -> None:
+    found = [errors.FieldViolation(key, "is immutable")
+             for key in parse_json(ctx.request, _RawObject()) if key in immutable]
+    if found:
+        raise errors.InvalidArgument("the request changes immutable fields", found)
+
+
+def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch_schema: Any,
+          response_schema: Any, list_schema: Any, immutable: tuple[str, ...],
+          check: resources.Check | None = None, delete_check: resources.Check | None = None
+          ) -> None:
+    """Register create, list, get, patch and delete for one kind of resource."""
+
+    def create(ctx: Context) -> Reply:
+        created = resources.create(kind, ctx.body(create_schema()), check)
+        location = f"{ctx.request.script_root}{path}/{created['id']}"
+        return Reply(created, 201, {"Location": location, "ETag": created["etag"]})
+
+    def list_all(ctx: Context) -> dict[str, Any]:
+        return resources.list_page(kind, _space(ctx), page_size(ctx.query("pageSize")),
+                                   ctx.query("pageToken"))
+
+    def get(ctx: Context) -> Reply:
+        found = resources.get(kind, _space(ctx), ctx.params[param])
+        return Reply(found, headers={"ETag": found["etag"]})
+
+    def patch(ctx: Context) -> Reply:
+        _refuse_immutable(ctx, immutable)
+        changed = resources.update(kind, _space(ctx), ctx.params[param],
+                                   ctx.body(patch_schema()), ctx.request.headers.get("If-Match"),
+                                   check)
+        return Reply(changed, headers={"ETag": changed["etag"]})
+
+    def delete(ctx: Context) -> Reply:
+        resources.delete(kind, _space(ctx), ctx.params[param],
+                         ctx.request.headers.get("If-Match"), delete_check)
+        return Reply(None, 204)
+
+    label = kind.label
+    router.add("POST", path, create, f"Create a {label}", idempotent=True, success_status=201,
+               request_schema=create_schema, response_schema=response_schema)
+    router.add("GET", path, list_all, f"List {label}s", response_schema=list_schema)
+    item = f"{path}/<{param}>"
+    router.add("GET", item, get, f"Get a {label}", response_schema=response_schema)
+    router.add("PATCH", item, patch, f"Change a {label} (pushed before the reply)",
+               request_schema=patch_schema, response_schema=response_schema)
+    router.add("DELETE", item, delete, f"Delete a {label}", success_status=204)
+
+
+_crud(resources.APP, "/apps", "package_name", schemas.AppCreateSchema, schemas.AppPatchSchema,
+      schemas.AppSchema, schemas.AppListSchema, schemas.IMMUTABLE_APP_FIELDS,
+      delete_check=resources.app_in_use)
+_crud(resources.WIFI, "/wifi-configs", "config_id", schemas.WifiConfigCreateSchema,
+      schemas.WifiConfigPatchSchema, schemas.WifiConfigSchema, schemas.WifiConfigListSchema,
+      schemas.IMMUTABLE_WIFI_FIELDS)
+_crud(resources.VPN, "/vpn-configs", "config_id", schemas.VpnConfigCreateSchema,
+      schemas.VpnConfigPatchSchema, schemas.VpnConfigSchema, schemas.VpnConfigListSchema,
+      schemas.IMMUTABLE_VPN_FIELDS)
+_crud(resources.COSU, "/cosu-configs", "config_id", schemas.CosuConfigCreateSchema,
+      schemas.CosuConfigPatchSchema, schemas.CosuConfigSchema, schemas.CosuConfigListSchema,
+      schemas.IMMUTABLE_COSU_FIELDS)
+
+
+@router.route("GET", "/cosu-configs/<config_id>/policy",
+              "The AMAPI policy this configuration compiles to (secrets masked), not pushed")
+def compiled_policy(ctx: Context) -> dict[str, Any]:
+    return resources.preview(_space(ctx), ctx.params["config_id"])
+
+
+@router.route("GET", "/apps/<package_name>/feedback",
+              "App feedback (keyed app states) aggregated over devices",
+              response_schema=schemas.AppFeedbackSchema)
+def feedback(ctx: Context) -> dict[str, Any]:
+    space = _space(ctx)
+    resources.existing(resources.APP, space, ctx.params["package_name"])
+    return app_feedback.aggregate(space, ctx.params["package_name"])
 
 
 functions_framework.errorhandler(HTTPException)(router.framework_error)

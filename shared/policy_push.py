@@ -1,0 +1,252 @@
+"""Pushing configuration changes to AMAPI with the fewest calls that leave every device right.
+
+A change to what a configuration says recompiles only the effective policies built from it and
+patches those whose compilation changed (one `policies.patch` per distinct policy, none when
+nothing changed). A change to whom it applies (distribution, priority, creation, deletion)
+re-resolves the space's devices and moves only those whose policy changes (`devices.patch`).
+Everything is pushed before the change is stored; if AMAPI fails half-way, what was already
+pushed is put back and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from shared import errors, logs
+from shared.amapi.client import amapi
+from shared.amapi.errors import AmapiError, AmapiNotFound
+from shared.clock import utcnow
+from shared.config import settings
+from shared.effective_policy import PolicyChoice, SpaceInputs, choose, policy_name
+from shared.holding_policy import holding_policy, holding_policy_name
+from shared.policy_compiler import PolicyInputError, PolicyInputs, compile_policy
+from shared.policy_compiler import policy_fingerprint as fingerprint
+from shared.store import configurations, devices, effective_policies
+from shared.store.configurations import Stored
+
+KINDS = {"cosu": configurations.COSU, "app": configurations.APPS,
+         "wifi": configurations.WIFI, "vpn": configurations.VPN}
+_FIELDS = {"cosu": "configs", "app": "apps", "wifi": "wifi", "vpn": "vpn"}
+
+
+@dataclass
+class PolicyUpdate:
+    """One policy to create or patch, and what it was before (for undoing)."""
+
+    key: str
+    name: str
+    policy: dict[str, Any]
+    record: dict[str, Any]
+    previous: dict[str, Any] | None
+
+
+@dataclass
+class DeviceMove:
+    """One device to put on another policy."""
+
+    device_name: str
+    new_key: str | None
+    new_policy: str
+    old_policy: str
+
+
+@dataclass
+class Plan:
+    """The AMAPI calls a change needs, and the records to store once they succeeded."""
+
+    updates: list[PolicyUpdate] = field(default_factory=list)
+    moves: list[DeviceMove] = field(default_factory=list)
+    holding: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def amapi_calls(self) -> int:
+        """How many AMAPI calls executing the plan takes."""
+        return len(self.updates) + len(self.moves) + len(self.holding)
+
+
+def load_space(space: str) -> SpaceInputs:
+    """Every configuration, app, Wi-Fi and VPN of a space (four queries)."""
+    return SpaceInputs(
+        configs={s.id: s for s in configurations.in_space(configurations.COSU, space)},
+        apps={s.data["packageName"]: s
+              for s in configurations.in_space(configurations.APPS, space)},
+        wifi={s.id: s for s in configurations.in_space(configurations.WIFI, space)},
+        vpn={s.id: s for s in configurations.in_space(configurations.VPN, space)})
+
+
+def input_key(kind: str, resource: Stored) -> str:
+    """How policies refer to a resource: apps by package name, the others by id."""
+    return str(resource.data["packageName"]) if kind == "app" else resource.id
+
+
+def with_change(inputs: SpaceInputs, kind: str, before: Stored | None,
+                after: Stored | None) -> SpaceInputs:
+    """`inputs` with one resource added, replaced or (when `after` is None) removed."""
+    current = dict(getattr(inputs, _FIELDS[kind]))
+    if before is not None:
+        current.pop(input_key(kind, before), None)
+    if after is not None:
+        current[input_key(kind, after)] = after
+    return replace(inputs, **{_FIELDS[kind]: current})
+
+
+def compile_choice(choice: PolicyChoice, inputs: SpaceInputs) -> dict[str, Any]:
+    """The AMAPI policy of one choice; a 400 naming the field when inputs cannot compile."""
+    catalog = {package: app.data for package, app in inputs.apps.items()}
+    config = inputs.configs[choice.config_id].data if choice.config_id else None
+    try:
+        return compile_policy(PolicyInputs(
+            config=config, apps=[catalog[a] for a in choice.app_ids], catalog=catalog,
+            wifi=[{"id": w, **inputs.wifi[w].data} for w in choice.wifi_ids],
+            vpn=inputs.vpn[choice.vpn_id].data if choice.vpn_id else None))
+    except PolicyInputError as exc:
+        raise errors.InvalidArgument.field(exc.field, exc.reason) from None
+
+
+def _record(space: str, choice: PolicyChoice, policy: dict[str, Any]) -> dict[str, Any]:
+    return {"name": policy_name(settings().enterprise, str(choice.key)), "space": space,
+            "inputIds": choice.input_ids,
+            "choice": {"configId": choice.config_id, "appIds": list(choice.app_ids),
+                       "wifiIds": list(choice.wifi_ids), "vpnId": choice.vpn_id},
+            "fingerprint": fingerprint(policy), "policy": policy, "updateTime": utcnow()}
+
+
+def _update_if_changed(plan: Plan, space: str, choice: PolicyChoice, inputs: SpaceInputs,
+                       previous: dict[str, Any] | None, force: bool = False) -> None:
+    policy = compile_choice(choice, inputs)
+    record = _record(space, choice, policy)
+    if (not force and previous is not None
+            and previous.get("fingerprint") == record["fingerprint"]):
+        plan.unchanged += 1
+        return
+    plan.updates.append(PolicyUpdate(str(choice.key), record["name"], policy, record, previous))
+
+
+def plan_content_change(space: str, inputs: SpaceInputs, input_id: str) -> Plan:
+    """Recompile the effective policies built from `input_id`; no device moves."""
+    plan = Plan()
+    for key, previous in sorted(effective_policies.using(input_id).items()):
+        stored = previous["choice"]
+        choice = PolicyChoice(stored["configId"], tuple(stored["appIds"]),
+                              tuple(stored["wifiIds"]), stored["vpnId"])
+        if choice.key != key:
+            continue
+        _update_if_changed(plan, space, choice, inputs, previous)
+    return plan
+
+
+def plan_assignment_change(space: str, inputs: SpaceInputs) -> Plan:
+    """Re-resolve every managed device of the space; patch new policies, move changed devices."""
+    plan = Plan()
+    managed = devices.managed_in_space(space)
+    choices = {device["name"]: choose(device, inputs) for device in managed}
+    enterprise = settings().enterprise
+    holding = holding_policy_name(enterprise, space)
+    for device in managed:
+        key = choices[device["name"]].key
+        if device.get("effectivePolicy") == key and device.get("policyName"):
+            continue
+        old_key = device.get("effectivePolicy")
+        plan.moves.append(DeviceMove(
+            device_name=device["name"], new_key=key,
+            new_policy=policy_name(enterprise, key) if key else holding,
+            old_policy=policy_name(enterprise, old_key) if old_key else holding))
+    # A policy devices are about to be moved onto is always upserted: AMAPI deletes policies
+    # no device used for 7 days, and a device moved onto a missing policy is factory-reset.
+    targeted = {move.new_key for move in plan.moves}
+    if None in targeted:
+        plan.holding.append(holding)
+    distinct = {c.key: c for c in choices.values() if c.key is not None}
+    previous = effective_policies.get_many(list(distinct))
+    for key, choice in sorted(distinct.items()):
+        _update_if_changed(plan, space, choice, inputs, previous.get(key),
+                           force=key in targeted)
+    return plan
+
+
+def execute(plan: Plan) -> None:
+    """Make the AMAPI calls of `plan`; on failure undo what was done and re-raise."""
+    patched: list[PolicyUpdate] = []
+    moved: list[DeviceMove] = []
+    try:
+        for name in plan.holding:
+            amapi().patch_policy(name, holding_policy())
+        for update in plan.updates:
+            pushed = amapi().patch_policy(update.name, update.policy)
+            update.record["version"] = pushed.get("version")
+            patched.append(update)
+        for move in plan.moves:
+            try:
+                amapi().patch_device(move.device_name, {"policyName": move.new_policy},
+                                     "policyName")
+            except AmapiNotFound:
+                continue  # deleted in AMAPI meanwhile; its DELETED report will follow
+            moved.append(move)
+    except AmapiError:
+        _undo(patched, moved)
+        raise
+
+
+def _undo(patched: list[PolicyUpdate], moved: list[DeviceMove]) -> None:
+    for move in reversed(moved):
+        try:
+            amapi().patch_device(move.device_name, {"policyName": move.old_policy},
+                                 "policyName")
+        except AmapiError:
+            logs.log(logging.ERROR, "could not move a device back after a failed push",
+                     device=move.device_name, policy=move.old_policy)
+    for update in reversed(patched):
+        if update.previous is None:
+            continue  # a new policy no device uses yet is harmless; AMAPI reaps it
+        try:
+            amapi().patch_policy(update.name, update.previous["policy"])
+        except AmapiError:
+            logs.log(logging.ERROR, "could not restore a policy after a failed push",
+                     policy=update.name)
+
+
+def record(plan: Plan) -> None:
+    """Store what was pushed: effective policies and the devices' assignments."""
+    effective_policies.put_many({u.key: u.record for u in plan.updates})
+    for move in plan.moves:
+        devices.put(move.device_name, {"effectivePolicy": move.new_key,
+                                       "policyName": move.new_policy})
+
+
+def apply_change(kind: str, space: str, before: Stored | None, after: Stored | None,
+                 store: Callable[[], None], inputs: SpaceInputs) -> Plan:
+    """Push one change of a configuration, app, Wi-Fi or VPN, then `store()` it.
+
+    `inputs` are the space's inputs with the change applied. `store` writes the resource itself
+    (guarded by the version read); if it fails, the push is undone, so the caller sees a clean
+    failure and AMAPI keeps what it had.
+    """
+    changed = after if after is not None else before
+    assert changed is not None
+    reach_changed = (before is None or after is None
+                     or before.data.get("distribution") != after.data.get("distribution")
+                     or before.data.get("priority") != after.data.get("priority")
+                     or before.data.get("app") != after.data.get("app"))
+    reaches_nobody = all(((s.data.get("distribution") or {}).get("mode", "NONE") == "NONE")
+                         for s in (before, after) if s is not None)
+    if reaches_nobody:
+        plan = Plan()
+    elif reach_changed:
+        plan = plan_assignment_change(space, inputs)
+    else:
+        plan = plan_content_change(space, inputs, f"{kind}:{input_key(kind, changed)}")
+    execute(plan)
+    try:
+        store()
+    except BaseException:
+        _undo(plan.updates, plan.moves)
+        raise
+    record(plan)
+    logs.log(logging.INFO, "configuration change pushed", kind=kind, resourceId=changed.id,
+             policiesPatched=len(plan.updates), devicesMoved=len(plan.moves),
+             unchanged=plan.unchanged)
+    return plan

@@ -1,0 +1,674 @@
+"""Request and response schemas of the policy function (the OpenAPI document is built from them).
+
+Loaded create bodies always carry every field that has a default, so the compiler never guesses:
+a COSU configuration loaded here has the full `lockdown`, `kiosk` and `systemUpdate` objects.
+
+PATCH schemas make every top-level field optional and leave omitted ones out of the loaded dict;
+`null` clears an optional field that has no default (`description`, `autoUpdateMode`, ...), and
+create schemas read such a `null` as "not set", so a stored resource merged with a patch can be
+loaded again through its create schema. A nested object that is given (`lockdown`,
+`distribution`, ...) replaces the stored one whole and gets its own defaults. Immutable fields
+are refused by name. Cross-field rules that need the stored resource (a Wi-Fi passphrase against
+its security) hold on the merged result: load it through the create schema, or call
+`wifi_security_errors(merged)`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    missing,
+    pre_dump,
+    pre_load,
+    types,
+    validate,
+    validates_schema,
+)
+
+from shared.freeze_periods import (
+    MAX_LENGTH_DAYS,
+    MIN_SEPARATION_DAYS,
+    parse_month_day,
+    validate_freeze_periods,
+)
+from shared.schema_fields import StrictBoolean
+from shared.spaces import GLOBAL, SPACE_ID, SPACE_ID_RULE
+
+# \Z rather than $: `$` would let a trailing newline through.
+PACKAGE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*(\.[a-zA-Z][a-zA-Z0-9_]*)+\Z")
+PACKAGE_NAME_RULE = ("must be an Android package name such as com.example.app (dot-separated "
+                     "segments of letters, digits and _, each starting with a letter)")
+MAX_PACKAGE_NAME = 255
+HEX = re.compile(r"[0-9A-Fa-f]+")
+
+APP_TYPES = ("PUBLIC", "PRIVATE", "IN_HOUSE", "WEB_CLIP")
+AMAPI_APP_TYPES = ("PUBLIC", "PRIVATE")  # the only catalog apps AMAPI devices ever receive
+AUTO_UPDATE_MODES = ("DEFAULT", "POSTPONED", "HIGH_PRIORITY")
+NETWORK_CONSTRAINTS = ("ANY", "UNMETERED")
+DISTRIBUTION_MODES = ("ALL", "NONE", "CUSTOM")
+DISTRIBUTION_TARGETS = ("deviceIds", "labels", "userNames")
+WIFI_SECURITIES = ("NONE", "WEP_PSK", "WPA_PSK", "WPA_EAP")
+EAP_OUTER_METHODS = ("PEAP", "TTLS", "EAP-TLS")
+EAP_INNER_METHODS = ("MSCHAPv2", "PAP", "Automatic")
+PLUGGED_MODES = ("AC", "USB", "WIRELESS")
+STATUS_BAR_MODES = ("NOTIFICATIONS_AND_SYSTEM_INFO", "SYSTEM_INFO_ONLY", "HIDDEN")
+NAVIGATION_MODES = ("ENABLED", "DISABLED", "HOME_ONLY")
+SYSTEM_UPDATE_TYPES = ("AUTOMATIC", "POSTPONE", "WINDOWED")
+FEEDBACK_SEVERITIES = ("INFO", "ERROR")
+
+MAX_TARGETS = 1000
+MAX_DELEGATED_SPACES = 100
+MAX_TRACK_IDS = 50
+MAX_MANAGED_CONFIGURATION_BYTES = 256 * 1024
+MAX_PRIORITY = 1_000_000
+MAX_VERSION_CODE = 2**31 - 1  # AMAPI's minimumVersionCode is an int32
+LAST_MINUTE_OF_DAY = 24 * 60 - 1
+# Each period lasts at least a day and is followed by at least 60 free days.
+MAX_FREEZE_PERIODS = 365 // (MIN_SEPARATION_DAYS + 1)
+
+IMMUTABLE_APP_FIELDS = ("packageName", "type", "space", "id", "createTime", "updateTime",
+                        "etag")
+IMMUTABLE_WIFI_FIELDS = ("space", "id", "hasPassphrase", "createTime", "updateTime", "etag")
+IMMUTABLE_VPN_FIELDS = ("space", "id", "createTime", "updateTime", "etag")
+IMMUTABLE_COSU_FIELDS = ("space", "id", "policyName", "createTime", "updateTime", "etag")
+
+
+def _one_of(choices: Sequence[str]) -> validate.OneOf:
+    return validate.OneOf(choices, error="must be one of " + ", ".join(choices))
+
+
+def _space_field() -> fields.String:
+    return fields.String(load_default=GLOBAL,
+                         validate=validate.Regexp(SPACE_ID, error=SPACE_ID_RULE))
+
+
+def _package_name_field(**options: Any) -> fields.String:
+    return fields.String(validate=[
+        validate.Length(max=MAX_PACKAGE_NAME,
+                        error=f"must be at most {MAX_PACKAGE_NAME} characters"),
+        validate.Regexp(PACKAGE_NAME, error=PACKAGE_NAME_RULE)], **options)
+
+
+def _name_field() -> fields.String:
+    return fields.String(required=True, validate=validate.Length(
+        min=1, max=100, error="must be 1-100 characters"))
+
+
+def _defaults_of(schema: type[Schema]) -> Callable[[], Any]:
+    """A load_default that is the nested object with every default filled in."""
+    return lambda: schema().load({})
+
+
+def _managed_configuration_size(value: Mapping[str, Any]) -> None:
+    size = len(json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    if size > MAX_MANAGED_CONFIGURATION_BYTES:
+        raise ValidationError(
+            f"is {size} bytes of JSON; at most {MAX_MANAGED_CONFIGURATION_BYTES} are accepted")
+
+
+def _managed_configuration_field() -> fields.Dict:
+    return fields.Dict(keys=fields.String(), validate=_managed_configuration_size, metadata={
+        "description": "the app's managed configuration: keys are its managed properties "
+                       "(OEMConfig apps are configured this way too)"})
+
+
+def _duplicate_errors(values: Iterable[Any]) -> dict[int, list[str]]:
+    seen: set[Any] = set()
+    errors: dict[int, list[str]] = {}
+    for index, value in enumerate(values):
+        if value in seen:
+            errors[index] = [f"duplicates {value!r}"]
+        seen.add(value)
+    return errors
+
+
+def _refuse_duplicates(data: Mapping[str, Any], *names: str) -> None:
+    errors: dict[str, Any] = {}
+    for name in names:
+        duplicates = _duplicate_errors(data.get(name) or ())
+        if duplicates:
+            errors[name] = duplicates
+    if errors:
+        raise ValidationError(errors)
+
+
+def _delegated_spaces_field() -> fields.List[str]:
+    return fields.List(
+        fields.String(validate=validate.Regexp(SPACE_ID, error=SPACE_ID_RULE)),
+        load_default=list,
+        validate=validate.Length(max=MAX_DELEGATED_SPACES,
+                                 error=f"must list at most {MAX_DELEGATED_SPACES} spaces"),
+        metadata={"description": "child spaces whose devices this also applies to"})
+
+
+def _optional_without_default(field: fields.Field[Any]) -> bool:
+    return field.load_default is missing and not field.required
+
+
+class _ResourceSchema(Schema):
+    """Base of create bodies: `null` on an optional field without default means "not set"."""
+
+    keeps_nulls: ClassVar[bool] = False
+
+    @pre_load
+    def _null_means_not_set(self, data: Any, **_: Any) -> Any:
+        if self.keeps_nulls or not isinstance(data, Mapping):
+            return data
+        return {key: value for key, value in data.items()
+                if not (value is None and key in self.load_fields
+                        and _optional_without_default(self.load_fields[key]))}
+
+
+class _PatchSchema(_ResourceSchema):
+    """Base of PATCH bodies: every top-level field optional; omitted fields stay untouched."""
+
+    keeps_nulls = True  # null is how a patch clears an optional field
+    immutable_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            # null clears an optional field; a field with a default can only get a new value.
+            field.allow_none = _optional_without_default(field)
+            field.required = False
+            field.load_default = missing
+
+    def load(self, data: Mapping[str, Any] | Sequence[Mapping[str, Any]], *,
+             many: bool | None = None, partial: bool | types.StrSequenceOrSet | None = None,
+             unknown: types.UnknownOption | None = None) -> Any:
+        """Load a PATCH body; `partial` is ignored, as every top-level field is optional."""
+        # partial=True would reach nested objects too and skip the defaults of an object that
+        # replaces the stored one whole.
+        return super().load(data, many=many, unknown=unknown)
+
+    @pre_load
+    def _refuse_immutable_fields(self, data: Any, **_: Any) -> Any:
+        if isinstance(data, Mapping):
+            given = [name for name in data if name in self.immutable_fields]
+            if given:
+                raise ValidationError({name: ["is immutable and cannot be changed"]
+                                       for name in given})
+        return data
+
+
+class DistributionSchema(Schema):
+    """Which devices receive a resource: all, none, or the listed devices, labels and users."""
+
+    mode = fields.String(load_default="NONE", validate=_one_of(DISTRIBUTION_MODES))
+    deviceIds = fields.List(fields.String(validate=validate.Length(min=1, max=128)),
+                            load_default=list, validate=validate.Length(max=MAX_TARGETS))
+    labels = fields.List(fields.String(validate=validate.Length(min=1, max=128)),
+                         load_default=list, validate=validate.Length(max=MAX_TARGETS))
+    userNames = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
+                            load_default=list, validate=validate.Length(max=MAX_TARGETS))
+
+    @validates_schema
+    def _targets_fit_the_mode(self, data: dict[str, Any], **_: Any) -> None:
+        mode = data["mode"]
+        given = [name for name in DISTRIBUTION_TARGETS if data.get(name)]
+        if mode == "CUSTOM" and not given:
+            raise ValidationError({"mode": [
+                "CUSTOM needs at least one of deviceIds, labels or userNames"]})
+        if mode != "CUSTOM" and given:
+            raise ValidationError({name: [f"only allowed when mode is CUSTOM, not {mode}"]
+                                   for name in given})
+        _refuse_duplicates(data, *DISTRIBUTION_TARGETS)
+
+
+def _distribution_field() -> fields.Nested:
+    return fields.Nested(DistributionSchema, load_default=_defaults_of(DistributionSchema))
+
+
+# --- App catalog -------------------------------------------------------------------------------
+
+class InstallConstraintSchema(Schema):
+    """When a force-installed app may be installed or updated."""
+
+    network = fields.String(load_default="ANY", validate=_one_of(NETWORK_CONSTRAINTS))
+    charging = StrictBoolean(load_default=False)
+    idle = StrictBoolean(load_default=False)
+
+
+class AppCreateSchema(_ResourceSchema):
+    """POST /apps: a catalog app. Only PUBLIC and PRIVATE apps ever reach AMAPI devices."""
+
+    packageName = _package_name_field(required=True)
+    title = fields.String(validate=validate.Length(min=1, max=255,
+                                                   error="must be 1-255 characters"))
+    type = fields.String(required=True, validate=_one_of(APP_TYPES))
+    installOnDevice = StrictBoolean(load_default=False)
+    silentInstall = StrictBoolean(load_default=False)
+    managedConfiguration = _managed_configuration_field()
+    autoUpdateMode = fields.String(validate=_one_of(AUTO_UPDATE_MODES))
+    minimumVersionCode = fields.Integer(strict=True, validate=validate.Range(
+        min=1, max=MAX_VERSION_CODE, error=f"must be an integer between 1 and {MAX_VERSION_CODE}"))
+    trackIds = fields.List(fields.String(validate=validate.Length(min=1, max=100)),
+                           validate=validate.Length(max=MAX_TRACK_IDS,
+                                                    error=f"must list at most {MAX_TRACK_IDS}"))
+    installConstraint = fields.Nested(InstallConstraintSchema)
+    distribution = _distribution_field()
+    delegatedSpaces = _delegated_spaces_field()
+    space = _space_field()
+
+    @validates_schema
+    def _lists_have_no_duplicates(self, data: dict[str, Any], **_: Any) -> None:
+        _refuse_duplicates(data, "trackIds", "delegatedSpaces")
+
+
+class AppPatchSchema(_PatchSchema, AppCreateSchema):
+    """PATCH /apps/{packageName}."""
+
+    immutable_fields = IMMUTABLE_APP_FIELDS
+
+    class Meta:
+        exclude = ("packageName", "type", "space")
+
+
+class AppSchema(AppCreateSchema):
+    """A catalog app."""
+
+    id = fields.String()
+    createTime = fields.String()
+    updateTime = fields.String()
+    etag = fields.String()
+
+
+class AppListSchema(Schema):
+    """GET /apps."""
+
+    apps = fields.List(fields.Nested(AppSchema))
+    nextPageToken = fields.String()
+
+
+class SeverityCountsSchema(Schema):
+    """How many keyed app states have each severity."""
+
+    ERROR = fields.Integer()
+    INFO = fields.Integer()
+
+
+class KeyedAppStateSchema(Schema):
+    """One keyed app state an app reported on one device."""
+
+    deviceId = fields.String()
+    key = fields.String()
+    severity = fields.String(validate=_one_of(FEEDBACK_SEVERITIES))
+    message = fields.String()
+    data = fields.String()
+    lastUpdateTime = fields.String()
+
+
+class AppFeedbackSchema(Schema):
+    """GET /apps/{packageName}/feedback: keyed app states aggregated over devices."""
+
+    packageName = fields.String()
+    devicesReporting = fields.Integer()
+    bySeverity = fields.Nested(SeverityCountsSchema)
+    states = fields.List(fields.Nested(KeyedAppStateSchema))
+
+
+# --- Wi-Fi -------------------------------------------------------------------------------------
+
+def _ssid(value: str) -> None:
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ValidationError("must be valid Unicode") from None
+    if not 1 <= size <= 32:
+        raise ValidationError("must be 1-32 bytes in UTF-8")
+
+
+def _printable_ascii(value: str) -> bool:
+    return all(" " <= char <= "~" for char in value)
+
+
+def _is_hex(value: str, *lengths: int) -> bool:
+    return len(value) in lengths and HEX.fullmatch(value) is not None
+
+
+def _passphrase_problem(security: str, passphrase: str) -> str | None:
+    if security == "WPA_PSK":
+        if _is_hex(passphrase, 64) or (8 <= len(passphrase) <= 63
+                                       and _printable_ascii(passphrase)):
+            return None
+        return "must be 8-63 printable ASCII characters, or 64 hexadecimal digits"
+    if security == "WEP_PSK":
+        if _is_hex(passphrase, 10, 26) or (len(passphrase) in (5, 13)
+                                           and _printable_ascii(passphrase)):
+            return None
+        return "must be 5 or 13 printable ASCII characters, or 10 or 26 hexadecimal digits"
+    return None
+
+
+def wifi_security_errors(config: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Field → reasons where a Wi-Fi configuration's secrets do not fit its security."""
+    security = config.get("security")
+    passphrase = config.get("passphrase")
+    eap = config.get("eap")
+    errors: dict[str, list[str]] = {}
+    if security in ("WEP_PSK", "WPA_PSK"):
+        if passphrase is None:
+            errors["passphrase"] = [f"is required when security is {security}"]
+        else:
+            problem = _passphrase_problem(security, passphrase)
+            if problem:
+                errors["passphrase"] = [problem]
+    elif passphrase is not None:
+        hint = "; the EAP password goes in eap.password" if security == "WPA_EAP" else ""
+        errors["passphrase"] = [f"must not be set when security is {security}{hint}"]
+    if security == "WPA_EAP" and eap is None:
+        errors["eap"] = ["is required when security is WPA_EAP"]
+    elif security != "WPA_EAP" and eap is not None:
+        errors["eap"] = ["is only allowed when security is WPA_EAP"]
+    return errors
+
+
+class EapSchema(Schema):
+    """802.1X settings of a WPA_EAP network."""
+
+    outer = fields.String(required=True, validate=_one_of(EAP_OUTER_METHODS))
+    inner = fields.String(validate=_one_of(EAP_INNER_METHODS))
+    identity = fields.String(validate=validate.Length(min=1, max=255))
+    password = fields.String(load_only=True, validate=validate.Length(min=1, max=255),
+                             metadata={"description": "write-only"})
+
+    @validates_schema
+    def _inner_needs_a_tunnel(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("inner") is not None and data["outer"] == "EAP-TLS":
+            raise ValidationError({"inner": ["is not used with EAP-TLS"]})
+
+
+class WifiConfigCreateSchema(_ResourceSchema):
+    """POST /wifi-configs. The passphrase and EAP password are write-only."""
+
+    checks_secrets: ClassVar[bool] = True
+
+    name = _name_field()
+    ssid = fields.String(required=True, validate=_ssid)
+    security = fields.String(required=True, validate=_one_of(WIFI_SECURITIES))
+    passphrase = fields.String(load_only=True, metadata={"description": "write-only"})
+    hiddenSsid = StrictBoolean(load_default=False)
+    autoConnect = StrictBoolean(load_default=True)
+    eap = fields.Nested(EapSchema)
+    distribution = _distribution_field()
+    delegatedSpaces = _delegated_spaces_field()
+    space = _space_field()
+
+    @validates_schema
+    def _secrets_fit_the_security(self, data: dict[str, Any], **_: Any) -> None:
+        errors = wifi_security_errors(data) if self.checks_secrets else {}
+        if errors:
+            raise ValidationError(errors)
+
+    @validates_schema
+    def _lists_have_no_duplicates(self, data: dict[str, Any], **_: Any) -> None:
+        _refuse_duplicates(data, "delegatedSpaces")
+
+
+class WifiConfigPatchSchema(_PatchSchema, WifiConfigCreateSchema):
+    """PATCH /wifi-configs/{id}; check `wifi_security_errors` on the merged configuration."""
+
+    # A patch may change the passphrase alone: only the merge with the stored one can tell.
+    checks_secrets = False
+    immutable_fields = IMMUTABLE_WIFI_FIELDS
+
+    class Meta:
+        exclude = ("space",)
+
+
+class EapPublicSchema(Schema):
+    """802.1X settings as returned: the password never is."""
+
+    outer = fields.String()
+    inner = fields.String()
+    identity = fields.String()
+    hasPassword = fields.Boolean()
+
+
+class WifiConfigSchema(Schema):
+    """A Wi-Fi configuration as returned: no passphrase, only whether one is set."""
+
+    id = fields.String()
+    name = fields.String()
+    ssid = fields.String()
+    security = fields.String()
+    hasPassphrase = fields.Boolean()
+    hiddenSsid = fields.Boolean()
+    autoConnect = fields.Boolean()
+    eap = fields.Nested(EapPublicSchema)
+    distribution = fields.Nested(DistributionSchema)
+    delegatedSpaces = fields.List(fields.String())
+    space = fields.String()
+    createTime = fields.String()
+    updateTime = fields.String()
+    etag = fields.String()
+
+    @pre_dump
+    def _replace_secrets_by_flags(self, config: Mapping[str, Any], **_: Any) -> dict[str, Any]:
+        shown = {key: value for key, value in config.items() if key != "passphrase"}
+        if "passphrase" in config:
+            shown["hasPassphrase"] = config["passphrase"] is not None
+        shown.setdefault("hasPassphrase", False)
+        eap = config.get("eap")
+        if isinstance(eap, Mapping):
+            shown["eap"] = {key: value for key, value in eap.items() if key != "password"}
+            if "password" in eap:
+                shown["eap"]["hasPassword"] = eap["password"] is not None
+            shown["eap"].setdefault("hasPassword", False)
+        return shown
+
+
+class WifiConfigListSchema(Schema):
+    """GET /wifi-configs."""
+
+    wifiConfigs = fields.List(fields.Nested(WifiConfigSchema))
+    nextPageToken = fields.String()
+
+
+# --- Always-on VPN -----------------------------------------------------------------------------
+
+class VpnConfigCreateSchema(_ResourceSchema):
+    """POST /vpn-configs: an always-on VPN app (in the catalog) and its managed configuration."""
+
+    name = _name_field()
+    packageName = _package_name_field(required=True)
+    lockdownEnabled = StrictBoolean(load_default=False)
+    managedConfiguration = _managed_configuration_field()
+    distribution = _distribution_field()
+    delegatedSpaces = _delegated_spaces_field()
+    space = _space_field()
+
+    @validates_schema
+    def _lists_have_no_duplicates(self, data: dict[str, Any], **_: Any) -> None:
+        _refuse_duplicates(data, "delegatedSpaces")
+
+
+class VpnConfigPatchSchema(_PatchSchema, VpnConfigCreateSchema):
+    """PATCH /vpn-configs/{id}."""
+
+    immutable_fields = IMMUTABLE_VPN_FIELDS
+
+    class Meta:
+        exclude = ("space",)
+
+
+class VpnConfigSchema(VpnConfigCreateSchema):
+    """An always-on VPN configuration."""
+
+    id = fields.String()
+    createTime = fields.String()
+    updateTime = fields.String()
+    etag = fields.String()
+
+
+class VpnConfigListSchema(Schema):
+    """GET /vpn-configs."""
+
+    vpnConfigs = fields.List(fields.Nested(VpnConfigSchema))
+    nextPageToken = fields.String()
+
+
+# --- Dedicated-device (COSU) configurations ----------------------------------------------------
+
+class KioskAppSchema(Schema):
+    """The app pinned on screen; a PUBLIC or PRIVATE catalog app."""
+
+    packageName = _package_name_field(required=True)
+
+
+class LockdownSchema(Schema):
+    """General lockdown; defaults are the seed's."""
+
+    keepScreenOn = fields.List(fields.String(validate=_one_of(PLUGGED_MODES)), load_default=list,
+                               metadata={"description": "power sources that keep the screen "
+                                                        "on; all three mean any"})
+    disallowSetTime = StrictBoolean(load_default=True)
+    disallowUnknownApps = StrictBoolean(load_default=True)
+    disableOsGames = StrictBoolean(load_default=True)
+    disallowInstallApps = StrictBoolean(load_default=False)
+    disableKeyguard = StrictBoolean(load_default=False)
+    disallowModifyAccounts = StrictBoolean(load_default=True)
+    networkEscapeHatch = StrictBoolean(load_default=True)
+    disableNetworkReset = StrictBoolean(load_default=False)
+    allowCertificateSelection = StrictBoolean(load_default=True)
+    disallowDisableAccounts = StrictBoolean(load_default=True)
+    disallowUserIconChange = StrictBoolean(load_default=True)
+    disallowWallpaperChange = StrictBoolean(load_default=True)
+    disableStatusBar = StrictBoolean(load_default=False)
+    disallowUninstallApps = StrictBoolean(load_default=False)
+    disallowAccountCreation = StrictBoolean(load_default=True)
+
+    @validates_schema
+    def _plugged_modes_are_unique(self, data: dict[str, Any], **_: Any) -> None:
+        _refuse_duplicates(data, "keepScreenOn")
+
+
+class KioskSchema(Schema):
+    """Kiosk customisation."""
+
+    statusBar = fields.String(load_default="HIDDEN", validate=_one_of(STATUS_BAR_MODES))
+    navigation = fields.String(load_default="DISABLED", validate=_one_of(NAVIGATION_MODES))
+    globalActions = StrictBoolean(load_default=True, metadata={
+        "description": "the power button's menu (restart, power off)"})
+    errorDialogs = StrictBoolean(load_default=False, metadata={
+        "description": "show crash and not-responding dialogs"})
+
+
+def _minute_of_day(**options: Any) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(
+        min=0, max=LAST_MINUTE_OF_DAY,
+        error=f"must be an integer between 0 and {LAST_MINUTE_OF_DAY} (minutes after "
+              "local midnight)"), **options)
+
+
+class UpdateWindowSchema(Schema):
+    """Daily maintenance window; an end before the start spans midnight."""
+
+    startMinutes = _minute_of_day(required=True)
+    endMinutes = _minute_of_day(required=True)
+
+
+def _month_day(value: str) -> None:
+    try:
+        parse_month_day(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+class FreezePeriodSchema(Schema):
+    """Days when no system update is installed, both included; end < start wraps the year."""
+
+    start = fields.String(required=True, validate=_month_day, metadata={"example": "12-01"})
+    end = fields.String(required=True, validate=_month_day, metadata={"example": "01-15"})
+
+
+class SystemUpdateSchema(Schema):
+    """System update policy."""
+
+    type = fields.String(load_default="AUTOMATIC", validate=_one_of(SYSTEM_UPDATE_TYPES))
+    window = fields.Nested(UpdateWindowSchema)
+    freezePeriods = fields.List(
+        fields.Nested(FreezePeriodSchema), load_default=list,
+        validate=validate.Length(max=MAX_FREEZE_PERIODS, error=(
+            f"must list at most {MAX_FREEZE_PERIODS} periods: no more fit in a year "
+            f"{MIN_SEPARATION_DAYS} days apart")),
+        metadata={"description": f"each at most {MAX_LENGTH_DAYS} days long, at least "
+                                 f"{MIN_SEPARATION_DAYS} days apart, also across the year end"})
+
+    @validates_schema
+    def _window_fits_the_type(self, data: dict[str, Any], **_: Any) -> None:
+        if data["type"] == "WINDOWED" and data.get("window") is None:
+            raise ValidationError({"window": ["is required when type is WINDOWED"]})
+        if data["type"] != "WINDOWED" and data.get("window") is not None:
+            raise ValidationError({"window": [
+                f"is only allowed when type is WINDOWED, not {data['type']}"]})
+
+    @validates_schema
+    def _freeze_periods_follow_android_rules(self, data: dict[str, Any], **_: Any) -> None:
+        periods = [(parse_month_day(period["start"]), parse_month_day(period["end"]))
+                   for period in data.get("freezePeriods") or ()]
+        problems = validate_freeze_periods(periods)
+        if problems:
+            raise ValidationError({"freezePeriods": {index: [reason]
+                                                     for index, reason in problems}})
+
+
+class CosuConfigCreateSchema(_ResourceSchema):
+    """POST /cosu-configs: a dedicated-device configuration."""
+
+    name = _name_field()
+    description = fields.String(validate=validate.Length(max=1000))
+    priority = fields.Integer(required=True, strict=True, validate=validate.Range(
+        min=0, max=MAX_PRIORITY, error=f"must be an integer between 0 and {MAX_PRIORITY}"),
+        metadata={"description": "the highest priority distributed to a device wins"})
+    space = _space_field()
+    app = fields.Nested(KioskAppSchema, required=True)
+    lockdown = fields.Nested(LockdownSchema, load_default=_defaults_of(LockdownSchema))
+    kiosk = fields.Nested(KioskSchema, load_default=_defaults_of(KioskSchema))
+    systemUpdate = fields.Nested(SystemUpdateSchema,
+                                 load_default=_defaults_of(SystemUpdateSchema))
+    distribution = _distribution_field()
+    delegatedSpaces = _delegated_spaces_field()
+
+    @validates_schema
+    def _lists_have_no_duplicates(self, data: dict[str, Any], **_: Any) -> None:
+        _refuse_duplicates(data, "delegatedSpaces")
+
+
+class CosuConfigPatchSchema(_PatchSchema, CosuConfigCreateSchema):
+    """PATCH /cosu-configs/{id}: a given lockdown, kiosk or systemUpdate replaces the stored one."""
+
+    immutable_fields = IMMUTABLE_COSU_FIELDS
+
+    class Meta:
+        exclude = ("space",)
+
+
+class CosuConfigSchema(CosuConfigCreateSchema):
+    """A dedicated-device configuration."""
+
+    id = fields.String()
+    policyName = fields.String(metadata={"description": "the AMAPI policy it compiles to"})
+    createTime = fields.String()
+    updateTime = fields.String()
+    etag = fields.String()
+
+
+class CosuConfigListSchema(Schema):
+    """GET /cosu-configs."""
+
+    cosuConfigs = fields.List(fields.Nested(CosuConfigSchema))
+    nextPageToken = fields.String()
+
+
+def default_device_settings() -> dict[str, Any]:
+    """The lockdown, kiosk and systemUpdate objects of a configuration that sets none."""
+    return {"lockdown": LockdownSchema().load({}), "kiosk": KioskSchema().load({}),
+            "systemUpdate": SystemUpdateSchema().load({})}

@@ -1,0 +1,110 @@
+"""Collections `apps`, `wifiConfigs`, `vpnConfigs`, `cosuConfigs`: what policies are made of.
+
+One module for the four because they are stored alike: a document per resource, a `space`, and
+writes guarded by the update time they were read at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from shared.store.client import bounded, db
+
+APPS = "apps"
+WIFI = "wifiConfigs"
+VPN = "vpnConfigs"
+COSU = "cosuConfigs"
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A stored resource and the version it was read at."""
+
+    id: str
+    data: dict[str, Any]
+    update_time: Any = None
+
+
+class AlreadyStored(Exception):
+    """A resource with this id exists."""
+
+
+class ChangedConcurrently(Exception):
+    """The resource changed (or vanished) since it was read."""
+
+
+def _snapshot(snapshot: Any) -> Stored:
+    return Stored(snapshot.id, snapshot.to_dict() or {}, snapshot.update_time)
+
+
+def get(collection: str, resource_id: str) -> Stored | None:
+    """One resource, or None."""
+    snapshot = db().collection(collection).document(resource_id).get(**bounded())
+    return _snapshot(snapshot) if snapshot.exists else None
+
+
+def get_many(collection: str, resource_ids: list[str]) -> dict[str, Stored]:
+    """Several resources in one round trip, keyed by id (missing ones left out)."""
+    if not resource_ids:
+        return {}
+    refs = [db().collection(collection).document(i) for i in sorted(set(resource_ids))]
+    return {s.id: _snapshot(s) for s in db().get_all(refs, **bounded()) if s.exists}
+
+
+def in_space(collection: str, space: str) -> list[Stored]:
+    """Every resource of a space (configurations are few: tens, not thousands)."""
+    from google.cloud.firestore import FieldFilter
+
+    query = db().collection(collection).where(filter=FieldFilter("space", "==", space))
+    return [_snapshot(s) for s in query.stream(**bounded())]
+
+
+def page(collection: str, space: str, limit: int, after: str | None) -> list[Stored]:
+    """Resources of a space by id, starting after id `after`."""
+    from google.cloud.firestore import FieldFilter
+
+    query = (db().collection(collection).where(filter=FieldFilter("space", "==", space))
+             .order_by("__name__").limit(limit))
+    if after:
+        query = query.start_after({"__name__": db().collection(collection).document(after)})
+    return [_snapshot(s) for s in query.stream(**bounded())]
+
+
+def write_batch() -> Any:
+    """A batch for writing a resource together with what it changes."""
+    return db().batch()
+
+
+def stage_create(batch: Any, collection: str, resource_id: str, data: dict[str, Any]) -> None:
+    """Add the creation of a resource to `batch` (fails the batch if the id exists)."""
+    batch.create(db().collection(collection).document(resource_id), data)
+
+
+def stage_replace(batch: Any, collection: str, current: Stored, data: dict[str, Any]) -> None:
+    """Add a whole-document replacement guarded by `current`'s version to `batch`."""
+    from google.cloud import firestore
+
+    changes: dict[str, Any] = dict(data)
+    for dropped in current.data.keys() - data.keys():
+        changes[dropped] = firestore.DELETE_FIELD
+    batch.update(db().collection(collection).document(current.id), changes,
+                 option=db().write_option(last_update_time=current.update_time))
+
+
+def stage_delete(batch: Any, collection: str, current: Stored) -> None:
+    """Add a guarded deletion to `batch`."""
+    batch.delete(db().collection(collection).document(current.id),
+                 option=db().write_option(last_update_time=current.update_time))
+
+
+def commit(batch: Any) -> None:
+    """Commit; AlreadyStored or ChangedConcurrently when a guard fails."""
+    from google.api_core import exceptions
+
+    try:
+        batch.commit(**bounded())
+    except (exceptions.AlreadyExists, exceptions.Conflict) as exc:
+        raise AlreadyStored(str(exc)) from exc
+    except (exceptions.FailedPrecondition, exceptions.NotFound, exceptions.Aborted) as exc:
+        raise ChangedConcurrently(str(exc)) from exc

@@ -1,0 +1,53 @@
+"""Collection `devices`: the inventory, one document per AMAPI device id.
+
+Written from notifications; read here by the effective-policy resolver, which needs each
+device's space, user, labels, enrollment decision and the policy it was moved to.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.store.client import bounded, db
+
+COLLECTION = "devices"
+
+
+def device_id(device_name: str) -> str:
+    """`enterprises/E/devices/ID` → `ID`."""
+    return device_name.rsplit("/", 1)[-1]
+
+
+def get(device: str) -> dict[str, Any] | None:
+    """One device by id or AMAPI name, or None."""
+    snapshot = db().collection(COLLECTION).document(device_id(device)).get(**bounded())
+    return {"id": snapshot.id, **(snapshot.to_dict() or {})} if snapshot.exists else None
+
+
+def managed_in_space(space: str) -> list[dict[str, Any]]:
+    """Devices of a space that passed enrollment and are not deleted."""
+    from google.cloud.firestore import FieldFilter
+
+    query = (db().collection(COLLECTION)
+             .where(filter=FieldFilter("space", "==", space))
+             .where(filter=FieldFilter("enrollmentDecision.result", "==", "ALLOWED"))
+             .select(["name", "space", "userName", "labels", "effectivePolicy", "state"]))
+    return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())
+            if (s.to_dict() or {}).get("state") != "DELETED"]
+
+
+def put(device: str, fields: dict[str, Any]) -> None:
+    """Create or merge fields of a device document."""
+    db().collection(COLLECTION).document(device_id(device)).set(fields, merge=True,
+                                                                **bounded())
+
+
+def set_effective_policies(assignments: dict[str, str | None]) -> None:
+    """Record the effective policy key of many devices (batches of 500 writes)."""
+    items = list(assignments.items())
+    for start in range(0, len(items), 500):
+        batch = db().batch()
+        for device, key in items[start:start + 500]:
+            batch.update(db().collection(COLLECTION).document(device_id(device)),
+                         {"effectivePolicy": key})
+        batch.commit(**bounded())

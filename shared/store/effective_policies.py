@@ -1,0 +1,42 @@
+"""Collection `effectivePolicies`: one document per distinct AMAPI policy the suite maintains.
+
+Devices whose inputs (COSU configuration, apps, Wi-Fi, VPN) are the same share one policy; the
+document keeps those input ids, so that a change to one input finds its policies by an
+array-contains query, and the fingerprint of what was last pushed, so that an unchanged
+compilation costs no AMAPI call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.store.client import bounded, db
+
+COLLECTION = "effectivePolicies"
+
+
+def get_many(keys: list[str]) -> dict[str, dict[str, Any]]:
+    """Several effective policies by key, in one round trip."""
+    if not keys:
+        return {}
+    refs = [db().collection(COLLECTION).document(k) for k in sorted(set(keys))]
+    return {s.id: s.to_dict() or {} for s in db().get_all(refs, **bounded()) if s.exists}
+
+
+def using(input_id: str) -> dict[str, dict[str, Any]]:
+    """Effective policies compiled from `input_id` (e.g. `cosu:<id>`, `app:<pkg>`)."""
+    from google.cloud.firestore import FieldFilter
+
+    query = db().collection(COLLECTION).where(
+        filter=FieldFilter("inputIds", "array_contains", input_id))
+    return {s.id: s.to_dict() or {} for s in query.stream(**bounded())}
+
+
+def put_many(policies: dict[str, dict[str, Any]]) -> None:
+    """Store effective policies (inputs, AMAPI name, fingerprint, version)."""
+    items = list(policies.items())
+    for start in range(0, len(items), 500):
+        batch = db().batch()
+        for key, data in items[start:start + 500]:
+            batch.set(db().collection(COLLECTION).document(key), data)
+        batch.commit(**bounded())
