@@ -10,6 +10,7 @@ pushed is put back and nothing is stored.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -250,3 +251,24 @@ def apply_change(kind: str, space: str, before: Stored | None, after: Stored | N
              policiesPatched=len(plan.updates), devicesMoved=len(plan.moves),
              unchanged=plan.unchanged)
     return plan
+
+
+def assign_device(device: dict[str, Any], space: str) -> dict[str, Any]:
+    """Move one vetted device onto its effective policy (upserted first); returns the fields
+    the inventory records: `effectivePolicy` (key, or None for the holding policy) and
+    `policyName`."""
+    inputs = load_space(space)
+    choice = choose(device, inputs)
+    enterprise = settings().enterprise
+    if choice.key is None:
+        target = holding_policy_name(enterprise, space)
+        amapi().patch_policy(target, holding_policy())
+    else:
+        policy = compile_choice(choice, inputs)
+        entry = _record(space, choice, policy)
+        entry["version"] = amapi().patch_policy(entry["name"], policy).get("version")
+        effective_policies.put_many({choice.key: entry})
+        target = entry["name"]
+    with contextlib.suppress(AmapiNotFound):  # deleted meanwhile: its DELETED report follows
+        amapi().patch_device(device["name"], {"policyName": target}, "policyName")
+    return {"effectivePolicy": choice.key, "policyName": target}

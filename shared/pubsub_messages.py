@@ -66,3 +66,20 @@ def resource_name(notification: Notification) -> str:
         if isinstance(value, str):
             return value
     return ""
+
+
+def shape_problem(notification: Notification) -> str | None:
+    """Why a well-formed message still cannot be applied (missing resource names), or None."""
+    payload = notification.payload or {}
+    kind = notification.notification_type
+    if kind in ("ENROLLMENT", "STATUS_REPORT"):
+        name = payload.get("name")
+        if not isinstance(name, str) or "/devices/" not in name:
+            return "device notification without a device name"
+    elif kind == "COMMAND":
+        name = payload.get("name")
+        if not isinstance(name, str) or "/operations/" not in name:
+            return "command notification without an operation name"
+    elif kind == "USAGE_LOGS" and not isinstance(payload.get("device"), str):
+        return "usage logs without a device name"
+    return None

@@ -16,7 +16,7 @@ def notifications(cloud_event: CloudEvent) -> None:
 @functions_framework.errorhandler(HTTPException)
 def acknowledge_unparseable(exc: HTTPException) -> flask.Response | HTTPException:
     # A body that is neither a CloudEvent nor a Pub/Sub push would be redelivered forever.
-    if exc.code is not None and 400 <= exc.code < 500:
+    if flask.request.method == "POST" and exc.code is not None and 400 <= exc.code < 500:
         notification_intake.keep_unparseable(flask.request.get_data())
         return flask.Response(status=204)
     return exc

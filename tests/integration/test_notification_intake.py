@@ -31,7 +31,7 @@ def eventarc(client, message):
         "message": message, "subscription": "projects/p/subscriptions/eventarc-sub"})
 
 
-def test_pubsub_push_is_received_once(function_apps, firestore):
+def test_pubsub_push_is_received_once(function_apps, firestore, amapi_emulator):
     client = function_apps["notifications"].test_client()
     assert push(client, pubsub_message(DEVICE)).status_code == 200
     receipt = notification_receipts.get_receipt("1001")
@@ -40,14 +40,14 @@ def test_pubsub_push_is_received_once(function_apps, firestore):
     assert receipt["source"].endswith("projects/p/topics/amapi-events")
 
 
-def test_eventarc_cloud_event_is_received(function_apps, firestore):
+def test_eventarc_cloud_event_is_received(function_apps, firestore, amapi_emulator):
     client = function_apps["notifications"].test_client()
     response = eventarc(client, pubsub_message(DEVICE, "STATUS_REPORT", "2002"))
     assert response.status_code == 200
     assert notification_receipts.get_receipt("2002")["notificationType"] == "STATUS_REPORT"
 
 
-def test_redelivery_is_acknowledged_and_recorded_once(function_apps, firestore):
+def test_redelivery_is_acknowledged_and_recorded_once(function_apps, firestore, amapi_emulator):
     client = function_apps["notifications"].test_client()
     for _ in range(3):
         assert push(client, pubsub_message(DEVICE, message_id="3003")).status_code == 200
@@ -55,7 +55,7 @@ def test_redelivery_is_acknowledged_and_recorded_once(function_apps, firestore):
     assert len(notification_receipts.receipts_for(DEVICE["name"])) == 1
 
 
-def test_malformed_message_is_acknowledged_and_kept(function_apps, firestore):
+def test_malformed_message_is_acknowledged_and_kept(function_apps, firestore, amapi_emulator):
     client = function_apps["notifications"].test_client()
     message = pubsub_message(DEVICE, message_id="4004")
     message["data"] = base64.b64encode(b"{not json").decode()
@@ -65,14 +65,14 @@ def test_malformed_message_is_acknowledged_and_kept(function_apps, firestore):
     assert notification_receipts.get_receipt("4004") is None
 
 
-def test_unparseable_delivery_is_acknowledged_not_retried(function_apps, firestore):
+def test_unparseable_delivery_is_acknowledged_not_retried(function_apps, firestore, amapi_emulator):
     client = function_apps["notifications"].test_client()
     response = client.post("/", data=b"\x00garbage", headers={"Content-Type": "text/plain"})
     assert response.status_code == 204
     assert notification_receipts.malformed()[0]["data"].endswith("garbage")
 
 
-def test_test_and_unknown_types_are_acknowledged(function_apps, firestore):
+def test_test_and_unknown_types_are_acknowledged(function_apps, firestore, amapi_emulator):
     client = function_apps["notifications"].test_client()
     test_message = {"attributes": {"notificationType": "test"}, "data": "",
                     "messageId": "5005"}

@@ -1,0 +1,210 @@
+"""What each AMAPI notification does to the inventory, enrollment gating, app feedback and
+command results.
+
+AMAPI actions (wiping a rejected device, moving a vetted one onto its policy) happen before the
+Firestore commit and are idempotent, so a failure anywhere raises, Pub/Sub redelivers, and the
+redelivery either finds the receipt (nothing to do) or redoes the same actions harmlessly.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from shared import device_inventory, enrollment_gate, logs, policy_push
+from shared.amapi.client import amapi
+from shared.clock import utcnow
+from shared.config import settings
+from shared.errors import InvalidArgument
+from shared.pubsub_messages import Notification, resource_name
+from shared.spaces import GLOBAL
+from shared.store import devices, enrollment_rules, notification_effects, notification_receipts
+from shared.store.notification_effects import DeviceWrite
+
+MAX_USAGE_EVENTS = 100
+_STATUS_FIELDS = ("clearAppsDataStatus", "startLostModeStatus", "stopLostModeStatus",
+                  "esimStatus", "requestDeviceInfoStatus")
+_FINAL = (enrollment_gate.ALLOWED, enrollment_gate.REJECTED)
+
+
+def _receipt(notification: Notification, source: str) -> dict[str, Any]:
+    return {"notificationType": notification.notification_type,
+            "resource": resource_name(notification),
+            "publishTime": notification.publish_time, "source": source}
+
+
+def _ours(resource: str) -> bool:
+    return resource.startswith(settings().enterprise + "/")
+
+
+def handle(notification: Notification, source: str) -> bool:
+    """Apply one decoded notification; False when it was a duplicate."""
+    kind = notification.notification_type
+    resource = resource_name(notification)
+    if kind in ("ENROLLMENT", "STATUS_REPORT", "COMMAND", "USAGE_LOGS") and not _ours(resource):
+        logs.log(logging.WARNING, "notification for another enterprise acknowledged",
+                 messageId=notification.message_id, resource=resource)
+        kind = "foreign"
+    receipt = _receipt(notification, source)
+    now = utcnow()
+    if kind in ("ENROLLMENT", "STATUS_REPORT"):
+        return handle_device(notification, receipt)
+    if kind == "COMMAND":
+        return handle_operation(notification, receipt)
+    if kind == "USAGE_LOGS":
+        return handle_usage_logs(notification, receipt)
+    return notification_receipts.record_receipt(notification.message_id, receipt, now)
+
+
+def _gate_view(device: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
+    """The payload completed with what an earlier notification already told us."""
+    return {"hardwareInfo": device.get("hardwareInfo") or stored.get("hardware") or {},
+            "softwareInfo": device.get("softwareInfo") or stored.get("software") or {},
+            "networkInfo": device.get("networkInfo") or stored.get("network") or {},
+            "apiLevel": device.get("apiLevel") or stored.get("apiLevel")}
+
+
+def _enforce(name: str, action: str, decision: enrollment_gate.Decision) -> None:
+    if action == "DISABLE":
+        amapi().patch_device(name, {"state": "DISABLED",
+                                    "disabledReason": {"defaultMessage": decision.reason}},
+                             "state,disabledReason")
+    else:
+        amapi().delete_device(name, ["WIPE_EXTERNAL_STORAGE"], decision.reason[:200])
+
+
+def _carried_labels(device: dict[str, Any]) -> list[str]:
+    labels: list[str] = []
+    for previous in device.get("previousDeviceNames") or []:
+        stored = devices.get(previous)
+        for label in (stored or {}).get("labels") or []:
+            if label not in labels:
+                labels.append(label)
+    return labels
+
+
+def handle_device(notification: Notification, receipt: dict[str, Any]) -> bool:
+    """ENROLLMENT and STATUS_REPORT: inventory, enrollment gating, app feedback."""
+    device = notification.payload or {}
+    name = str(device["name"])
+    if notification_effects.seen(notification.message_id):
+        return False
+    stored = devices.get(name) or {}
+    data = device_inventory.token_data(device)
+    space = stored.get("space") or data.get("space") or GLOBAL
+    deleted = device_inventory.is_deleted(device) or stored.get("state") == "DELETED"
+    decided: dict[str, Any] = {}
+    if not deleted and stored.get("enrollmentDecision", {}).get("result") not in _FINAL:
+        rules = enrollment_rules.get(space) or {}
+        decision = enrollment_gate.evaluate(rules, _gate_view(device, stored))
+        decided["enrollmentDecision"] = {**decision.to_json(), "decideTime": utcnow()}
+        if decision.result == enrollment_gate.REJECTED:
+            _enforce(name, rules.get("action", "WIPE"), decision)
+            logs.log(logging.WARNING, "device rejected at enrollment", device=name,
+                     rule=decision.rule, reason=decision.reason)
+        elif decision.result == enrollment_gate.ALLOWED:
+            view = {"id": devices.device_id(name), "name": name,
+                    "userName": stored.get("userName") or data.get("userName"),
+                    "labels": stored.get("labels") or _carried_labels(device)}
+            try:
+                decided.update(policy_push.assign_device(view, space))
+            except InvalidArgument as exc:
+                # A configuration that cannot compile is fixed by an administrator, not by
+                # redelivery: the device stays on its locked-down holding policy meanwhile.
+                logs.log(logging.ERROR, "effective policy does not compile", device=name,
+                         reason=exc.message)
+    labels = [] if stored else _carried_labels(device)
+
+    def build(current: dict[str, Any] | None, profile_exists: bool) -> DeviceWrite:
+        current = current or {}
+        fields: dict[str, Any] = {"name": name, "space": space}
+        if not current:
+            fields["labels"] = labels
+        if device_inventory.is_newer(device_inventory.report_time(device),
+                                     current.get("reportTime")):
+            fields.update(device_inventory.project(device))
+        write = DeviceWrite(device=fields)
+        if data.get("profileId") and not current.get("profileId"):
+            fields.update({"profileId": data["profileId"], "userName": data.get("userName"),
+                           "customAttributes": [{"name": k, "value": v}
+                                                for k, v in (data.get("attrs") or {}).items()]})
+        if data.get("profileId") and not current.get("countedInProfile") and profile_exists:
+            fields["countedInProfile"] = True
+            write.count_in_profile = data["profileId"]
+        if device.get("previousDeviceNames"):
+            fields["previousDeviceNames"] = device["previousDeviceNames"]
+        if deleted or current.get("state") == "DELETED":
+            fields.update({"state": "DELETED", "appliedState": "DELETED"})
+        if decided and current.get("enrollmentDecision", {}).get("result") not in _FINAL:
+            fields.update(decided)
+        if "apps" in fields:
+            write.feedback = [{**state, "deviceId": devices.device_id(name), "space": space}
+                              for state in device_inventory.keyed_app_states(device)]
+        return write
+
+    applied = notification_effects.apply_device(
+        notification.message_id, receipt, name, str(data.get("profileId") or ""), build,
+        utcnow())
+    logs.log(logging.INFO, "device notification applied" if applied else "duplicate ignored",
+             messageId=notification.message_id, device=name,
+             notificationType=notification.notification_type)
+    return applied
+
+
+def command_outcome(operation: dict[str, Any]) -> dict[str, Any]:
+    """A finished Operation as a command result: command status, then errorCode, then error."""
+    metadata = operation.get("metadata") or {}
+    statuses = {k: metadata[k] for k in _STATUS_FIELDS if k in metadata}
+    problems = []
+    for field, status in statuses.items():
+        if field == "clearAppsDataStatus":
+            results = (status.get("results") or {}).items()
+            failing = {pkg: r.get("clearingResult") for pkg, r in results
+                       if r.get("clearingResult") != "SUCCESS"}
+            if failing:
+                problems.append(f"{field}: {failing}")
+        elif isinstance(status, dict) and status.get("status") not in (None, "SUCCESS"):
+            problems.append(f"{field}: {status.get('status')}")
+    error = operation.get("error") or {}
+    if metadata.get("errorCode"):
+        problems.append(f"errorCode: {metadata['errorCode']}")
+    if error:
+        problems.append(str(error.get("message") or f"error code {error.get('code')}"))
+    if not problems:
+        return {"state": "SUCCEEDED", "result": statuses}
+    state = "CANCELLED" if error.get("code") == 1 else "FAILED"
+    return {"state": state, "result": statuses,
+            "error": {"code": error.get("code"), "message": "; ".join(problems),
+                      "errorCode": metadata.get("errorCode")}}
+
+
+def handle_operation(notification: Notification, receipt: dict[str, Any]) -> bool:
+    """COMMAND: settle the command of this operation (or keep the outcome for it)."""
+    operation = notification.payload or {}
+    if not operation.get("done"):
+        return notification_receipts.record_receipt(notification.message_id, receipt, utcnow())
+    return notification_effects.apply_operation(
+        notification.message_id, receipt, str(operation["name"]), command_outcome(operation),
+        utcnow())
+
+
+def merge_usage_events(stored: list[dict[str, Any]],
+                       incoming: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Union by event id, newest MAX_USAGE_EVENTS kept (order of delivery does not matter)."""
+    by_id = {str(e.get("eventId")): e for e in stored}
+    for event in incoming:
+        if isinstance(event, dict) and event.get("eventId") is not None:
+            by_id[str(event["eventId"])] = {k: event[k] for k in ("eventId", "eventTime",
+                                                                  "eventType") if k in event}
+    ordered = sorted(by_id.values(), key=lambda e: (str(e.get("eventTime", "")),
+                                                    str(e.get("eventId"))))
+    return ordered[-MAX_USAGE_EVENTS:]
+
+
+def handle_usage_logs(notification: Notification, receipt: dict[str, Any]) -> bool:
+    """USAGE_LOGS: keep the device's latest events, bounded."""
+    batch = notification.payload or {}
+    incoming = batch.get("usageLogEvents") or []
+    return notification_effects.apply_usage_logs(
+        notification.message_id, receipt, str(batch["device"]),
+        lambda stored: merge_usage_events(stored, incoming), utcnow())
