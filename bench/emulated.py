@@ -1,4 +1,4 @@
-"""Benchmarks' own Firestore emulator and AMAPI emulator, on free ports."""
+"""Benchmarks' own Firestore, Pub/Sub and AMAPI emulators, on free ports."""
 
 from __future__ import annotations
 
@@ -13,26 +13,41 @@ from devstack import emulators
 
 
 @contextlib.contextmanager
-def emulated_backends(project: str = "amapi-cosu-bench") -> Iterator[dict[str, Any]]:
-    """Start Firestore and AMAPI emulators and point this process's configuration at them."""
-    from devstack.amapi_emulator.pubsub import NullPublisher
+def emulated_backends(project: str = "amapi-cosu-bench",
+                      with_pubsub: bool = False) -> Iterator[dict[str, Any]]:
+    """Start the emulators and point this process's configuration at them."""
+    from devstack.amapi_emulator.pubsub import NullPublisher, PubSubEmulatorPublisher
     from devstack.amapi_emulator.server import EmulatorServer
 
     logs = Path(tempfile.mkdtemp(prefix="amapi-cosu-bench-"))
-    firestore_port = emulators.free_port()
-    firestore = emulators.firestore_emulator("127.0.0.1", firestore_port, logs)
-    firestore.start()
-    amapi = EmulatorServer(project=project, enterprise_id="LC00bench",
-                           publisher=NullPublisher()).start()
+    firestore_host = f"127.0.0.1:{emulators.free_port()}"
+    pubsub_host = f"127.0.0.1:{emulators.free_port()}"
+    topic = f"projects/{project}/topics/amapi-events"
+    children = [emulators.firestore_emulator("127.0.0.1", int(firestore_host.split(":")[1]),
+                                             logs)]
+    if with_pubsub:
+        children.append(emulators.pubsub_emulator("127.0.0.1", int(pubsub_host.split(":")[1]),
+                                                  logs))
+    for child in children:
+        child.start()
+    amapi = None
     try:
-        emulators.wait_for_http(f"http://127.0.0.1:{firestore_port}/", 90, firestore.process)
+        emulators.wait_for_http(f"http://{firestore_host}/", 90, children[0].process)
+        if with_pubsub:
+            emulators.wait_for_http(f"http://{pubsub_host}/", 90, children[1].process)
+            emulators.ensure_topic(pubsub_host, topic)
+        publisher = PubSubEmulatorPublisher(pubsub_host) if with_pubsub else NullPublisher()
+        amapi = EmulatorServer(project=project, enterprise_id="LC00bench", topic=topic,
+                               publisher=publisher).start()
         os.environ.update({
             "GOOGLE_CLOUD_PROJECT": project, "AUTH_MODE": "local",
-            "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{firestore_port}",
+            "FIRESTORE_EMULATOR_HOST": firestore_host, "PUBSUB_EMULATOR_HOST": pubsub_host,
             "AMAPI_ENDPOINT": amapi.url, "AMAPI_ENTERPRISE": "enterprises/LC00bench",
-            "LOG_LEVEL": "WARNING"})
-        yield {"firestore_host": f"127.0.0.1:{firestore_port}", "project": project,
-               "amapi": amapi}
+            "PUBSUB_TOPIC": topic, "LOG_LEVEL": "WARNING"})
+        yield {"firestore_host": firestore_host, "pubsub_host": pubsub_host, "topic": topic,
+               "project": project, "amapi": amapi}
     finally:
-        amapi.stop()
-        firestore.stop()
+        if amapi is not None:
+            amapi.stop()
+        for child in reversed(children):
+            child.stop()

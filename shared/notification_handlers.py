@@ -87,14 +87,18 @@ def handle_device(notification: Notification, receipt: dict[str, Any]) -> bool:
     """ENROLLMENT and STATUS_REPORT: inventory, enrollment gating, app feedback."""
     device = notification.payload or {}
     name = str(device["name"])
-    if notification_effects.seen(notification.message_id):
-        return False
-    stored = devices.get(name) or {}
+    first_read = notification_effects.read_device(name)
+    stored = first_read.data or {}
     data = device_inventory.token_data(device)
     space = stored.get("space") or data.get("space") or GLOBAL
     deleted = device_inventory.is_deleted(device) or stored.get("state") == "DELETED"
     decided: dict[str, Any] = {}
-    if not deleted and stored.get("enrollmentDecision", {}).get("result") not in _FINAL:
+    undecided = stored.get("enrollmentDecision", {}).get("result") not in _FINAL
+    # Only a device still to be vetted triggers AMAPI actions; skip them for a redelivery.
+    # (Every other effect is deduplicated by the transaction below.)
+    if not deleted and undecided and notification_effects.seen(notification.message_id):
+        return False
+    if not deleted and undecided:
         rules = enrollment_rules.get(space) or {}
         decision = enrollment_gate.evaluate(rules, _gate_view(device, stored))
         decided["enrollmentDecision"] = {**decision.to_json(), "decideTime": utcnow()}
@@ -113,12 +117,12 @@ def handle_device(notification: Notification, receipt: dict[str, Any]) -> bool:
                 # redelivery: the device stays on its locked-down holding policy meanwhile.
                 logs.log(logging.ERROR, "effective policy does not compile", device=name,
                          reason=exc.message)
-    labels = [] if stored else _carried_labels(device)
+    labels = _carried_labels(device) if "labels" not in stored else []
 
-    def build(current: dict[str, Any] | None, profile_exists: bool) -> DeviceWrite:
+    def build(current: dict[str, Any] | None) -> DeviceWrite:
         current = current or {}
         fields: dict[str, Any] = {"name": name, "space": space}
-        if not current:
+        if "labels" not in current:
             fields["labels"] = labels
         if device_inventory.is_newer(device_inventory.report_time(device),
                                      current.get("reportTime")):
@@ -128,9 +132,9 @@ def handle_device(notification: Notification, receipt: dict[str, Any]) -> bool:
             fields.update({"profileId": data["profileId"], "userName": data.get("userName"),
                            "customAttributes": [{"name": k, "value": v}
                                                 for k, v in (data.get("attrs") or {}).items()]})
-        if data.get("profileId") and not current.get("countedInProfile") and profile_exists:
+        if data.get("profileId") and not current.get("countedInProfile"):
             fields["countedInProfile"] = True
-            write.count_in_profile = data["profileId"]
+            write.count_in_profile = str(data["profileId"])
         if device.get("previousDeviceNames"):
             fields["previousDeviceNames"] = device["previousDeviceNames"]
         if deleted or current.get("state") == "DELETED":
@@ -142,9 +146,9 @@ def handle_device(notification: Notification, receipt: dict[str, Any]) -> bool:
                               for state in device_inventory.keyed_app_states(device)]
         return write
 
-    applied = notification_effects.apply_device(
-        notification.message_id, receipt, name, str(data.get("profileId") or ""), build,
-        utcnow())
+    # After AMAPI actions the device may have changed (its DELETED report): read it again.
+    applied = notification_effects.apply_device(notification.message_id, receipt, name, build,
+                                                utcnow(), None if decided else first_read)
     logs.log(logging.INFO, "device notification applied" if applied else "duplicate ignored",
              messageId=notification.message_id, device=name,
              notificationType=notification.notification_type)

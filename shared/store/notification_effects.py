@@ -12,11 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.store import app_feedback, devices, enrollment_profiles, notification_receipts
-from shared.store.client import db
+from shared.store.client import bounded, db
 from shared.store.keys import natural_key
 
 OPERATION_RESULTS = "operationResults"
 COMMANDS = "commands"
+
+
+class DeviceContention(RuntimeError):
+    """Concurrent notifications for one device outran the retries (transient)."""
 
 
 @dataclass
@@ -24,7 +28,7 @@ class DeviceWrite:
     """What one device notification changes."""
 
     device: dict[str, Any] = field(default_factory=dict)
-    feedback: list[dict[str, Any]] = field(default_factory=list)
+    feedback: list[dict[str, Any]] | None = None  # None: the report carried no app states
     count_in_profile: str | None = None
 
 
@@ -40,39 +44,73 @@ def _receipt(transaction: Any, message_id: str, fields: dict[str, Any],
                              "expireTime": now + notification_receipts.RETENTION})
 
 
-def apply_device(message_id: str, receipt: dict[str, Any], device_name: str, profile_id: str,
-                 build: Callable[[dict[str, Any] | None, bool], DeviceWrite],
-                 now: datetime.datetime) -> bool:
-    """Apply `build(stored device, profile exists)` with the receipt; False for a duplicate."""
+@dataclass(frozen=True)
+class DeviceRead:
+    """A device document (or its absence) and the version it was read at."""
+
+    data: dict[str, Any] | None
+    update_time: Any
+
+
+def read_device(device_name: str) -> DeviceRead:
+    """Read a device once, for both the decisions and the guarded write that follows."""
+    snapshot = db().collection(devices.COLLECTION).document(
+        devices.device_id(device_name)).get(**bounded())
+    return DeviceRead(snapshot.to_dict() if snapshot.exists else None, snapshot.update_time)
+
+
+def apply_device(message_id: str, receipt: dict[str, Any], device_name: str,
+                 build: Callable[[dict[str, Any] | None], DeviceWrite],
+                 now: datetime.datetime, first_read: DeviceRead | None = None,
+                 attempts: int = 5) -> bool:
+    """Apply `build(stored device)` with the receipt in one commit; False for a duplicate.
+
+    Optimistic: one read and one guarded batch (the device's update time, the receipt's
+    absence) instead of a transaction's three round trips; a concurrent change to the same
+    device makes the batch fail and the whole step is redone on fresh data.
+    """
+    from google.api_core import exceptions
     from google.cloud import firestore
 
     client = db()
     receipt_ref = client.collection(notification_receipts.RECEIPTS).document(message_id)
     device_ref = client.collection(devices.COLLECTION).document(devices.device_id(device_name))
-    profile_ref = (client.collection(enrollment_profiles.COLLECTION).document(profile_id)
-                   if profile_id else None)
-
-    @firestore.transactional
-    def run(transaction: Any) -> bool:
-        refs = [receipt_ref, device_ref] + ([profile_ref] if profile_ref else [])
-        snapshots = {s.reference.path: s for s in transaction.get_all(refs)}
-        if snapshots[receipt_ref.path].exists:
-            return False
-        stored = snapshots[device_ref.path]
-        profile_exists = bool(profile_ref and snapshots[profile_ref.path].exists)
-        write = build(stored.to_dict() if stored.exists else None, profile_exists)
-        transaction.set(device_ref, write.device, merge=True)
-        for state in write.feedback:
-            ref = client.collection(app_feedback.COLLECTION).document(app_feedback.state_id(
-                state["deviceId"], state["packageName"], state["key"]))
-            transaction.set(ref, state)
-        if write.count_in_profile and profile_ref is not None and profile_exists:
-            transaction.update(profile_ref, {"enrolledDevices": firestore.Increment(1)})
-        _receipt(transaction, message_id, receipt, now)
-        return True
-
-    result: bool = run(client.transaction())
-    return result
+    read = first_read
+    for _ in range(attempts):
+        read = read or read_device(device_name)
+        current = read.data
+        write = build(current)
+        batch = client.batch()
+        if write.feedback is not None:
+            # App feedback mirrors the newest report: states it no longer carries are gone.
+            fresh = {app_feedback.state_id(s["deviceId"], s["packageName"], s["key"]): s
+                     for s in write.feedback}
+            for stale in set((current or {}).get("feedbackIds") or []) - set(fresh):
+                batch.delete(client.collection(app_feedback.COLLECTION).document(stale))
+            for state_id, state in fresh.items():
+                batch.set(client.collection(app_feedback.COLLECTION).document(state_id), state)
+            write.device["feedbackIds"] = sorted(fresh)
+        if current is None:
+            batch.create(device_ref, write.device)
+        else:
+            batch.update(device_ref, write.device,
+                         option=client.write_option(last_update_time=read.update_time))
+        if write.count_in_profile:
+            profile_ref = client.collection(enrollment_profiles.COLLECTION).document(
+                write.count_in_profile)
+            if profile_ref.get(**bounded()).exists:
+                batch.update(profile_ref, {"enrolledDevices": firestore.Increment(1)})
+        batch.create(receipt_ref, {**receipt, "receiveTime": now,
+                                   "expireTime": now + notification_receipts.RETENTION})
+        try:
+            batch.commit(**bounded())
+            return True
+        except (exceptions.AlreadyExists, exceptions.Conflict,
+                exceptions.FailedPrecondition, exceptions.Aborted):
+            if receipt_ref.get(**bounded()).exists:
+                return False
+            read = None
+    raise DeviceContention(f"device {device_name} kept changing; Pub/Sub will redeliver")
 
 
 def apply_operation(message_id: str, receipt: dict[str, Any], operation_name: str,

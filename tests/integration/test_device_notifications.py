@@ -9,7 +9,7 @@ from shared.clock import rfc3339, utcnow
 from shared.store import devices, notification_receipts
 from shared.store.client import db
 from shared.store.keys import natural_key
-from tests.integration.enroll_helpers import EnrollApi, emulator_call, enroll_device
+from tests.integration.enroll_helpers import EnrollApi, emulator_call
 from tests.integration.notification_helpers import deliver
 
 
@@ -74,7 +74,7 @@ def test_allowed_device_moves_to_its_effective_policy(stack):
     assert created.status_code == 201
     device = enrolled(stack)
     notify(stack, "ENROLLMENT", device)
-    status, seen = amapi_device(stack, device["name"])
+    _, seen = amapi_device(stack, device["name"])
     assert "/policies/cosu-" in seen["policyName"]
     assert devices.get(device["name"])["policyName"] == seen["policyName"]
 

@@ -1,0 +1,143 @@
+"""Notifications: STATUS_REPORTs per second through one function process, next to the Firestore
+emulator's raw single-document write rate, and enrollment → inventory latency through Pub/Sub."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from bench.emulated import emulated_backends
+from devstack import emulators
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORTS = 1000
+DEVICES = 50
+CLIENTS = 8
+
+
+def _post(url: str, body: dict[str, Any]) -> int:
+    request = urllib.request.Request(url, method="POST", data=json.dumps(body).encode(),
+                                      headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return int(response.status)
+
+
+def _envelope(kind: str, payload: dict[str, Any], message_id: str) -> dict[str, Any]:
+    return {"message": {"attributes": {"notificationType": kind}, "messageId": message_id,
+                        "data": base64.b64encode(json.dumps(payload).encode()).decode(),
+                        "publishTime": "2026-11-21T10:00:00Z"},
+            "subscription": "projects/p/subscriptions/bench"}
+
+
+def _rate(count: int, work: Any) -> float:
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        list(pool.map(work, range(count)))
+    return count / (time.perf_counter() - started)
+
+
+def main() -> None:
+    """Print both rates, their ratio, and the Pub/Sub latency."""
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    with emulated_backends(with_pubsub=True) as backends:
+        from shared.store import devices
+        from shared.store.client import db
+
+        enterprise = os.environ["AMAPI_ENTERPRISE"]
+        names = [f"{enterprise}/devices/bench{i:04d}" for i in range(DEVICES)]
+        for name in names:
+            devices.put(name, {"name": name, "space": "global", "labels": [],
+                               "enrollmentDecision": {"result": "ALLOWED"}})
+        raw = _rate(REPORTS, lambda i: db().collection("rawWrites").document(f"d{i}").set(
+            {"n": i, "payload": "x" * 200}))
+
+        port = emulators.free_port()
+        function = emulators.ManagedProcess("notifications", [
+            sys.executable, "-m", "functions_framework", "--target", "notifications",
+            "--source", str(ROOT / "functions/notifications/main.py"),
+            "--signature-type", "cloudevent", "--host", "127.0.0.1", "--port", str(port)],
+            Path(tempfile.mkdtemp()) / "function.log", env=dict(os.environ))
+        function.start()
+        try:
+            url = f"http://127.0.0.1:{port}/projects/p/topics/amapi-events"
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    _post(url, _envelope("test", {}, "warm-up"))
+                    break
+                except OSError:
+                    time.sleep(0.2)
+
+            def report(i: int) -> int:
+                payload = {"name": names[i % DEVICES], "state": "ACTIVE",
+                           "lastStatusReportTime": f"2026-11-21T10:{i // 60 % 60:02d}:"
+                                                   f"{i % 60:02d}.{i:06d}Z",
+                           "hardwareInfo": {"manufacturer": "Zebra", "model": "TC58"},
+                           "softwareInfo": {"androidVersion": "14"}}
+                return _post(url, _envelope("STATUS_REPORT", payload, f"r{i}"))
+
+            handled = _rate(REPORTS, report)
+        finally:
+            function.stop()
+        print(f"notifications ({REPORTS} messages, {CLIENTS} concurrent clients, "
+              f"one function process)")
+        print(f"  Firestore emulator raw single-document writes  {raw:8.0f} /s")
+        print(f"  STATUS_REPORT notifications handled            {handled:8.0f} /s")
+        print(f"  ratio                                          {handled / raw:8.2f}")
+        print(f"  enrollment → inventory through Pub/Sub        "
+              f"{_pubsub_latency(backends):8.2f} s")
+
+
+def _pubsub_latency(backends: dict[str, Any]) -> float:
+    """Median of 5 enrollments from the AMAPI emulator to the inventory via a push subscription."""
+    import statistics
+
+    from werkzeug.serving import make_server
+
+    from devstack.gateway import build_gateway
+    from shared.amapi.client import amapi
+    from shared.store import devices
+
+    server = make_server("127.0.0.1", 0, build_gateway(), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        topic = backends["topic"]
+        emulators.ensure_subscription(
+            backends["pubsub_host"], f"projects/{backends['project']}/subscriptions/push",
+            topic, push_endpoint=f"http://127.0.0.1:{server.server_port}/notifications/{topic}")
+        amapi_server = backends["amapi"]
+        token = amapi().create_enrollment_token(os.environ["AMAPI_ENTERPRISE"],
+                                                {"duration": "3600s"})
+        latencies = []
+        for index in range(5):
+            started = time.monotonic()
+            request = urllib.request.Request(
+                f"{amapi_server.url}/emulator/v1/enroll", method="POST",
+                headers={"Content-Type": "application/json"},
+                data=json.dumps({"enrollmentToken": token["value"], "apiLevel": 34,
+                                 "hardwareInfo": {"serialNumber": f"L-{index}",
+                                                  "manufacturer": "Zebra", "brand": "Zebra",
+                                                  "model": "TC58"}}).encode())
+            with urllib.request.urlopen(request, timeout=10) as response:
+                name = json.loads(response.read())["name"]
+            while devices.get(name) is None and time.monotonic() - started < 15:
+                time.sleep(0.02)
+            latencies.append(time.monotonic() - started)
+        return statistics.median(latencies)
+    finally:
+        server.shutdown()
+
+
+if __name__ == "__main__":
+    main()
