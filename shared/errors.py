@@ -112,10 +112,3 @@ class Unavailable(ApiError):
 
     http_status = 503
     status = "UNAVAILABLE"
-
-
-class Unimplemented(ApiError):
-    """501: the route is declared but its capability has not shipped."""
-
-    http_status = 501
-    status = "UNIMPLEMENTED"

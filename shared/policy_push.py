@@ -253,11 +253,12 @@ def apply_change(kind: str, space: str, before: Stored | None, after: Stored | N
     return plan
 
 
-def assign_device(device: dict[str, Any], space: str) -> dict[str, Any]:
+def assign_device(device: dict[str, Any], space: str,
+                  inputs: SpaceInputs | None = None) -> dict[str, Any]:
     """Move one vetted device onto its effective policy (upserted first); returns the fields
     the inventory records: `effectivePolicy` (key, or None for the holding policy) and
     `policyName`."""
-    inputs = load_space(space)
+    inputs = inputs or load_space(space)
     choice = choose(device, inputs)
     enterprise = settings().enterprise
     if choice.key is None:
@@ -272,3 +273,11 @@ def assign_device(device: dict[str, Any], space: str) -> dict[str, Any]:
     with contextlib.suppress(AmapiNotFound):  # deleted meanwhile: its DELETED report follows
         amapi().patch_device(device["name"], {"policyName": target}, "policyName")
     return {"effectivePolicy": choice.key, "policyName": target}
+
+
+def reassign_device(device: dict[str, Any], space: str) -> dict[str, Any] | None:
+    """Move a device whose inputs changed (e.g. its labels); None when its policy is the same."""
+    inputs = load_space(space)
+    if choose(device, inputs).key == device.get("effectivePolicy"):
+        return None
+    return assign_device(device, space, inputs)

@@ -3,22 +3,94 @@
 Also hosts the scheduled target `reconcile_commands`, deployed as its own function.
 """
 
+import datetime
+from typing import Any
+
 import functions_framework
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
-from shared.errors import Unimplemented
-from shared.http import Context, Router
+from shared import command_schemas as schemas
+from shared import device_commands, device_views, errors
+from shared.clock import utcnow
+from shared.http import Context, Reply, Router
+from shared.pagination import page_size
+from shared.spaces import SPACE_ID, SPACE_ID_RULE
 
 router = Router("amapi-cosu commands", "Device inventory and device commands "
                 "(lock, reboot, sync, wipe and more).")
 reconcile = Router("amapi-cosu reconcile_commands",
-                   "Scheduled target: re-send pending commands and settle stale ones.")
+                   "Scheduled target: re-send pending commands and settle unanswered ones.")
+SETTLE_AFTER = datetime.timedelta(minutes=2)
 
 
-@reconcile.route("POST", "/", "Re-send pending commands and settle unanswered ones")
-def run_reconciliation(ctx: Context) -> dict:
-    raise Unimplemented("command reconciliation ships with device commands")
+def _filters(ctx: Context) -> dict[str, Any]:
+    filters: dict[str, Any] = {}
+    for name in device_views.FILTERS:
+        value = ctx.query(name)
+        if value is None or value == "":
+            continue
+        if name == "compliant":
+            if value not in ("true", "false"):
+                raise errors.InvalidArgument.field("compliant", "must be true or false")
+            filters[name] = value == "true"
+        elif name == "space" and not SPACE_ID.match(value):
+            raise errors.InvalidArgument.field("space", SPACE_ID_RULE)
+        else:
+            filters[name] = value
+    return filters
+
+
+@router.route("GET", "/devices", "List devices (filters: space, state, compliant, label, "
+              "profileId, userName)", query_schema=schemas.DeviceQuerySchema,
+              response_schema=schemas.DeviceListSchema)
+def list_devices(ctx: Context) -> dict[str, Any]:
+    return device_views.list_devices(_filters(ctx), page_size(ctx.query("pageSize")),
+                                     ctx.query("pageToken"))
+
+
+@router.route("GET", "/devices/<device_id>", "Device details",
+              response_schema=schemas.DeviceSchema)
+def get_device(ctx: Context) -> dict[str, Any]:
+    return device_views.get_device(ctx.params["device_id"])
+
+
+@router.route("PATCH", "/devices/<device_id>", "Change a device's labels (may move it to "
+              "another policy)", request_schema=schemas.DevicePatchSchema,
+              response_schema=schemas.DeviceSchema)
+def patch_device(ctx: Context) -> dict[str, Any]:
+    body = ctx.body(schemas.DevicePatchSchema())
+    return device_views.set_labels(ctx.params["device_id"], body["labels"])
+
+
+@router.route("POST", "/devices/<device_id>/commands", "Send a command (202: recorded first, "
+              "settled by AMAPI's notification)", idempotent=True, success_status=202,
+              request_schema=schemas.CommandRequestSchema, response_schema=schemas.CommandSchema)
+def issue_command(ctx: Context) -> Reply:
+    body = ctx.body(schemas.CommandRequestSchema())
+    principal = ctx.principal.email if ctx.principal else ""
+    command = device_commands.issue(ctx.params["device_id"], body, principal)
+    location = f"{ctx.request.script_root}/devices/{command['deviceId']}/commands/{command['id']}"
+    return Reply(command, 202, {"Location": location})
+
+
+@router.route("GET", "/devices/<device_id>/commands", "A device's command history",
+              response_schema=schemas.CommandListSchema)
+def command_history(ctx: Context) -> dict[str, Any]:
+    return device_commands.history(ctx.params["device_id"], page_size(ctx.query("pageSize")),
+                                   ctx.query("pageToken"))
+
+
+@router.route("GET", "/devices/<device_id>/commands/<command_id>", "One command",
+              response_schema=schemas.CommandSchema)
+def get_command(ctx: Context) -> dict[str, Any]:
+    return device_commands.get_command(ctx.params["device_id"], ctx.params["command_id"])
+
+
+@reconcile.route("POST", "/", "Re-send pending commands and settle unanswered ones",
+                 response_schema=schemas.ReconcileResultSchema)
+def run_reconciliation(ctx: Context) -> dict[str, int]:
+    return device_commands.reconcile(utcnow(), SETTLE_AFTER)
 
 
 functions_framework.errorhandler(HTTPException)(router.framework_error)

@@ -27,3 +27,11 @@ def for_package(space: str, package_name: str, limit: int) -> list[dict[str, Any
              .where(filter=FieldFilter("packageName", "==", package_name))
              .limit(limit))
     return [s.to_dict() or {} for s in query.stream(**bounded())]
+
+
+def for_device(device_id: str) -> list[dict[str, Any]]:
+    """Keyed app states last reported by one device."""
+    from google.cloud.firestore import FieldFilter
+
+    query = db().collection(COLLECTION).where(filter=FieldFilter("deviceId", "==", device_id))
+    return [s.to_dict() or {} for s in query.stream(**bounded())]

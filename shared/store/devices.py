@@ -51,3 +51,19 @@ def set_effective_policies(assignments: dict[str, str | None]) -> None:
             batch.update(db().collection(COLLECTION).document(device_id(device)),
                          {"effectivePolicy": key})
         batch.commit(**bounded())
+
+
+def page(filters: dict[str, Any], limit: int, after: str | None) -> list[dict[str, Any]]:
+    """Devices matching equality `filters` (and `label`), by id, starting after id `after`."""
+    from google.cloud.firestore import FieldFilter
+
+    query: Any = db().collection(COLLECTION)
+    for field, value in filters.items():
+        if field == "label":
+            query = query.where(filter=FieldFilter("labels", "array_contains", value))
+        else:
+            query = query.where(filter=FieldFilter(field, "==", value))
+    query = query.order_by("__name__").limit(limit)
+    if after:
+        query = query.start_after({"__name__": db().collection(COLLECTION).document(after)})
+    return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]

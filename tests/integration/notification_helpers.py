@@ -24,3 +24,37 @@ def deliver(app: Any, kind: str, payload: Any, message_id: str | None = None) ->
     response = app.test_client().post("/projects/p/topics/amapi-events",
                                       json=push_envelope(kind, payload, message_id))
     return int(response.status_code)
+
+
+class Relay:
+    """Pub/Sub between the AMAPI emulator and the notifications function, stepped by hand.
+
+    A pull subscription on the enterprise's topic receives exactly what the emulator
+    publishes; `deliver_all` hands each message to the function as a push would.
+    """
+
+    def __init__(self, app: Any, pubsub_host: str, topic: str, name: str) -> None:
+        from devstack import emulators
+
+        self.app = app
+        self.pubsub_host = pubsub_host
+        self.subscription = topic.replace("/topics/", "/subscriptions/") + f"-{name}"
+        emulators.ensure_subscription(pubsub_host, self.subscription, topic)
+
+    def deliver_all(self, settle: float = 0.3) -> list[str]:
+        """Deliver everything published so far (after `settle` seconds); returns the types."""
+        import time
+
+        from devstack import emulators
+
+        time.sleep(settle)
+        kinds = []
+        while messages := emulators.pull(self.pubsub_host, self.subscription):
+            for message in messages:
+                kind = message.get("attributes", {}).get("notificationType", "")
+                envelope = {"message": message, "subscription": self.subscription}
+                response = self.app.test_client().post("/projects/p/topics/amapi-events",
+                                                       json=envelope)
+                assert response.status_code in (200, 204), response.get_data(as_text=True)
+                kinds.append(kind)
+        return kinds

@@ -46,11 +46,6 @@ def test_protected_route_with_garbage_token_is_401(function_apps, target):
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_placeholder_target_says_it_is_not_there_yet(function_apps, admin_headers):
-    response = function_apps["reconcile_commands"].test_client().post("/", headers=admin_headers)
-    assert envelope_of(response, 501)["status"] == "UNIMPLEMENTED"
-
-
 @pytest.mark.parametrize("target", HTTP_FUNCTIONS)
 def test_unknown_route_is_404_in_the_envelope(function_apps, target, admin_headers):
     response = function_apps[target].test_client().get("/no/such/thing", headers=admin_headers)

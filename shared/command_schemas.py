@@ -1,0 +1,171 @@
+"""Request and response schemas of the commands function."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+COMMAND_TYPES = ("LOCK", "REBOOT", "SYNC", "WIPE", "RESET_PASSWORD", "CLEAR_APP_DATA",
+                 "START_LOST_MODE", "STOP_LOST_MODE")
+WIPE_FLAGS = ("PRESERVE_RESET_PROTECTION_DATA", "WIPE_EXTERNAL_STORAGE", "WIPE_ESIMS")
+RESET_PASSWORD_FLAGS = ("REQUIRE_ENTRY", "DO_NOT_ASK_CREDENTIALS_ON_BOOT", "LOCK_NOW")
+LOST_MODE_CONTACTS = ("lostMessage", "lostPhoneNumber", "lostEmailAddress", "lostStreetAddress")
+PACKAGE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*(\.[a-zA-Z][a-zA-Z0-9_]*)+\Z")
+LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}\Z")
+
+
+def _text(limit: int) -> fields.String:
+    return fields.String(validate=validate.Length(min=1, max=limit))
+
+
+class ClearAppDataParams(Schema):
+    """CLEAR_APP_DATA."""
+
+    packageNames = fields.List(fields.String(validate=validate.Regexp(
+        PACKAGE, error="must be an Android package name")), required=True,
+        validate=validate.Length(min=1, max=100))
+
+
+class ResetPasswordParams(Schema):
+    """RESET_PASSWORD."""
+
+    newPassword = fields.String(required=True, validate=validate.Length(min=4, max=64))
+    resetPasswordFlags = fields.List(fields.String(validate=validate.OneOf(RESET_PASSWORD_FLAGS)))
+
+
+class StartLostModeParams(Schema):
+    """START_LOST_MODE: a message or a way to contact the owner is required."""
+
+    lostMessage = _text(4096)
+    lostPhoneNumber = _text(100)
+    lostEmailAddress = fields.Email()
+    lostStreetAddress = _text(1000)
+    lostOrganization = _text(200)
+
+    @validates_schema
+    def _needs_a_contact(self, data: dict[str, Any], **_: Any) -> None:
+        if not any(data.get(key) for key in LOST_MODE_CONTACTS):
+            raise ValidationError(f"needs one of {', '.join(LOST_MODE_CONTACTS)}")
+
+
+class WipeParams(Schema):
+    """WIPE."""
+
+    wipeDataFlags = fields.List(fields.String(validate=validate.OneOf(WIPE_FLAGS)))
+
+
+class NoParams(Schema):
+    """Commands without parameters."""
+
+
+PARAMS: dict[str, type[Schema]] = {
+    "LOCK": NoParams, "REBOOT": NoParams, "SYNC": NoParams, "STOP_LOST_MODE": NoParams,
+    "WIPE": WipeParams, "RESET_PASSWORD": ResetPasswordParams,
+    "CLEAR_APP_DATA": ClearAppDataParams, "START_LOST_MODE": StartLostModeParams,
+}
+
+
+class CommandRequestSchema(Schema):
+    """POST /devices/{id}/commands."""
+
+    type = fields.String(required=True, validate=validate.OneOf(COMMAND_TYPES))
+    params = fields.Dict(keys=fields.String(), load_default=dict)
+    reason = fields.String(validate=validate.Length(min=1, max=200))
+
+    @validates_schema
+    def _params_fit_the_type(self, data: dict[str, Any], **_: Any) -> None:
+        kind = data.get("type")
+        if kind not in PARAMS:
+            return
+        try:
+            data["params"] = PARAMS[kind]().load(data.get("params") or {})
+        except ValidationError as exc:
+            raise ValidationError({"params": exc.messages}) from None
+        if kind == "WIPE" and not data.get("reason"):
+            raise ValidationError({"reason": ["a wipe needs a reason (it is audited)"]})
+
+
+class CommandSchema(Schema):
+    """A device command."""
+
+    id = fields.String()
+    deviceId = fields.String()
+    type = fields.String()
+    params = fields.Dict()
+    reason = fields.String()
+    state = fields.String(validate=validate.OneOf(
+        ["PENDING", "SENT", "SUCCEEDED", "FAILED", "EXPIRED", "CANCELLED"]))
+    operationName = fields.String()
+    error = fields.Dict()
+    result = fields.Dict()
+    createTime = fields.String()
+    updateTime = fields.String()
+
+
+class CommandListSchema(Schema):
+    """GET /devices/{id}/commands."""
+
+    commands = fields.List(fields.Nested(CommandSchema))
+    nextPageToken = fields.String()
+
+
+class DevicePatchSchema(Schema):
+    """PATCH /devices/{id}: labels only."""
+
+    labels = fields.List(fields.String(validate=validate.Regexp(
+        LABEL, error="must be 1-63 letters, digits or _ . : -, starting with a letter or digit")),
+        required=True, validate=validate.Length(max=50))
+
+
+class DeviceQuerySchema(Schema):
+    """Filters of GET /devices."""
+
+    space = fields.String()
+    state = fields.String()
+    compliant = fields.Boolean()
+    label = fields.String()
+    profileId = fields.String()
+    userName = fields.String()
+    pageSize = fields.Integer()
+    pageToken = fields.String()
+
+
+class DeviceSchema(Schema):
+    """A device of the inventory."""
+
+    id = fields.String()
+    name = fields.String()
+    space = fields.String()
+    userName = fields.String()
+    profileId = fields.String()
+    labels = fields.List(fields.String())
+    customAttributes = fields.List(fields.Dict())
+    state = fields.String()
+    appliedState = fields.String()
+    amapiEnabled = fields.Boolean()
+    managementMode = fields.String()
+    enrollTime = fields.String()
+    lastStatusReportTime = fields.String()
+    lastPolicySyncTime = fields.String()
+    policy = fields.Dict()
+    hardware = fields.Dict()
+    software = fields.Dict()
+    apps = fields.List(fields.Dict())
+    enrollmentDecision = fields.Dict()
+
+
+class DeviceListSchema(Schema):
+    """GET /devices."""
+
+    devices = fields.List(fields.Nested(DeviceSchema))
+    nextPageToken = fields.String()
+
+
+class ReconcileResultSchema(Schema):
+    """What a run of reconcile_commands did."""
+
+    sent = fields.Integer()
+    settled = fields.Integer()
+    expired = fields.Integer()

@@ -1,0 +1,107 @@
+"""The device inventory as the API shows it: list with filters, details, labels."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from typing import Any
+
+from shared import errors, logs, policy_push
+from shared.clock import rfc3339
+from shared.pagination import paginate
+from shared.store import app_feedback, devices, effective_policies
+
+FILTERS = {"space": "space", "state": "state", "compliant": "compliance.compliant",
+           "label": "label", "profileId": "profileId", "userName": "userName"}
+
+
+def _text(value: Any) -> Any:
+    return rfc3339(value) if isinstance(value, datetime.datetime) else value
+
+
+def represent(device: dict[str, Any], pushed_version: str | None = None,
+              feedback: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The API representation of an inventory record."""
+    compliance = device.get("compliance") or {}
+    by_package: dict[str, list[dict[str, Any]]] = {}
+    for state in feedback or []:
+        by_package.setdefault(state["packageName"], []).append(
+            {k: _text(state.get(k)) for k in ("key", "severity", "message", "data",
+                                               "lastUpdateTime")})
+    apps = [{**app, **({"feedback": by_package.get(app["packageName"], [])}
+                       if feedback is not None else {})}
+            for app in device.get("apps") or []]
+    hardware = dict(device.get("hardware") or {})
+    if (device.get("network") or {}).get("imei"):
+        hardware["imei"] = device["network"]["imei"]
+    body = {
+        "id": device["id"], "name": device.get("name"), "space": device.get("space"),
+        "userName": device.get("userName"), "profileId": device.get("profileId"),
+        "labels": device.get("labels") or [],
+        "customAttributes": device.get("customAttributes") or [],
+        "state": device.get("state"), "appliedState": device.get("appliedState"),
+        "amapiEnabled": True, "managementMode": device.get("managementMode"),
+        "enrollTime": _text(device.get("enrollTime")),
+        "lastStatusReportTime": _text(device.get("lastStatusReportTime")),
+        "lastPolicySyncTime": _text(device.get("lastPolicySyncTime")),
+        "policy": {"name": device.get("policyName"), "version": pushed_version,
+                   "appliedVersion": compliance.get("appliedPolicyVersion"),
+                   "compliant": compliance.get("compliant"),
+                   "nonCompliance": compliance.get("nonCompliance") or []},
+        "hardware": hardware,
+        "software": {**(device.get("software") or {}), "apiLevel": device.get("apiLevel")},
+        "apps": apps,
+        "enrollmentDecision": {k: _text(v) for k, v in
+                               (device.get("enrollmentDecision") or {}).items()},
+    }
+    return body
+
+
+def _versions(records: list[dict[str, Any]]) -> dict[str, str | None]:
+    keys = [r["effectivePolicy"] for r in records if r.get("effectivePolicy")]
+    return {k: v.get("version") for k, v in effective_policies.get_many(keys).items()}
+
+
+def list_devices(filters: dict[str, Any], size: int, token: str | None) -> dict[str, Any]:
+    """One page of devices matching the filters."""
+    scope = "devices|" + "|".join(f"{k}={filters[k]}" for k in sorted(filters))
+    wanted = {FILTERS[k]: v for k, v in filters.items()}
+
+    def render_page(limit: int, after: Any) -> list[dict[str, Any]]:
+        return devices.page(wanted, limit, after)
+
+    body = paginate("devices", scope, size, token, render_page, lambda d: d["id"], lambda d: d)
+    versions = _versions(body["devices"])
+    body["devices"] = [represent(d, versions.get(d.get("effectivePolicy") or ""))
+                       for d in body["devices"]]
+    return body
+
+
+def _existing(device_id: str) -> dict[str, Any]:
+    device = devices.get(device_id)
+    if device is None:
+        raise errors.NotFound(f"no device {device_id!r}")
+    return device
+
+
+def get_device(device_id: str) -> dict[str, Any]:
+    """One device with its apps' feedback and the version of the policy pushed to it."""
+    device = _existing(device_id)
+    return represent(device, _versions([device]).get(device.get("effectivePolicy") or ""),
+                     app_feedback.for_device(device["id"]))
+
+
+def set_labels(device_id: str, labels: list[str]) -> dict[str, Any]:
+    """Replace a device's labels; move it when that changes its effective policy."""
+    device = _existing(device_id)
+    labels = list(dict.fromkeys(labels))
+    moved: dict[str, Any] = {}
+    vetted = (device.get("enrollmentDecision") or {}).get("result") == "ALLOWED"
+    if vetted and device.get("state") != "DELETED":
+        view = {**device, "labels": labels}
+        moved = policy_push.reassign_device(view, str(device.get("space"))) or {}
+    devices.put(device["name"], {"labels": labels, **moved})
+    if moved:
+        logs.log(logging.INFO, "device moved by a label change", device=device["name"],
+                 policy=moved.get("policyName"))
+    return get_device(device_id)
