@@ -12,7 +12,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench.emulated import emulated_backends
+from bench.emulated import emulated_backends, write_all
 from devstack import emulators, local_auth
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,30 +22,19 @@ REQUESTS = 500
 
 
 def _seed() -> None:
-    from shared.store.client import db
     from shared.store.devices import COLLECTION
 
-    client = db()
     enterprise = os.environ["AMAPI_ENTERPRISE"]
-    batch, pending = client.batch(), 0
-    for index in range(DEVICES):
-        device_id = f"{index:016x}"
-        batch.set(client.collection(COLLECTION).document(device_id), {
-            "name": f"{enterprise}/devices/{device_id}", "space": "global",
-            "userName": f"user{index % 20}", "labels": ["lobby"] if index % 2 else [],
-            "state": "ACTIVE", "appliedState": "ACTIVE", "managementMode": "DEVICE_OWNER",
-            "hardware": {"manufacturer": "Zebra", "model": "TC58", "serialNumber": f"S{index}"},
-            "software": {"androidVersion": "14", "securityPatchLevel": "2026-10-01"},
-            "apiLevel": 34, "compliance": {"compliant": True, "nonCompliance": []},
-            "apps": [{"packageName": "com.example.kiosk", "versionName": "1.0",
-                      "state": "INSTALLED"}],
-            "enrollmentDecision": {"result": "ALLOWED", "reason": ""}})
-        pending += 1
-        if pending == 500:
-            batch.commit()
-            batch, pending = client.batch(), 0
-    if pending:
-        batch.commit()
+    write_all(COLLECTION, ((f"{index:016x}", {
+        "name": f"{enterprise}/devices/{index:016x}", "space": "global",
+        "userName": f"user{index % 20}", "labels": ["lobby"] if index % 2 else [],
+        "state": "ACTIVE", "appliedState": "ACTIVE", "managementMode": "DEVICE_OWNER",
+        "hardware": {"manufacturer": "Zebra", "model": "TC58", "serialNumber": f"S{index}"},
+        "software": {"androidVersion": "14", "securityPatchLevel": "2026-10-01"},
+        "apiLevel": 34, "compliance": {"compliant": True, "nonCompliance": []},
+        "apps": [{"packageName": "com.example.kiosk", "versionName": "1.0",
+                  "state": "INSTALLED"}],
+        "enrollmentDecision": {"result": "ALLOWED", "reason": ""}}) for index in range(DEVICES)))
 
 
 def main() -> None:

@@ -51,3 +51,19 @@ def emulated_backends(project: str = "amapi-cosu-bench",
             amapi.stop()
         for child in reversed(children):
             child.stop()
+
+
+def write_all(collection: str, documents: Any) -> None:
+    """Store `(id, data)` pairs in batches of 500 writes."""
+    from shared.store.client import db
+
+    client = db()
+    batch, pending = client.batch(), 0
+    for document_id, data in documents:
+        batch.set(client.collection(collection).document(document_id), data)
+        pending += 1
+        if pending == 500:
+            batch.commit()
+            batch, pending = client.batch(), 0
+    if pending:
+        batch.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import time
 
-from bench.emulated import emulated_backends
+from bench.emulated import emulated_backends, write_all
 from devstack import emulators
 
 DUE = 10
@@ -13,26 +13,19 @@ SIZES = (1_000, 10_000)
 
 
 def _seed(total: int, due: int, now: datetime.datetime) -> None:
-    from shared.store.client import db
     from shared.store.enrollment_profiles import COLLECTION
     from shared.store.keys import new_id
 
-    client = db()
-    batch, pending = client.batch(), 0
-    for index in range(total):
-        expires = now - datetime.timedelta(hours=1) if index < due else \
-            now + datetime.timedelta(days=1 + index % 29)
-        batch.set(client.collection(COLLECTION).document(new_id() + f"{index:05d}"), {
-            "name": f"Profile {index}", "space": "global", "status": "ACTIVE",
-            "validityDays": 30, "tokenExpireTime": expires, "createTime": now,
-            "updateTime": now, "token": {"name": f"enterprises/LC00bench/enrollmentTokens/t{index}",
-                                         "value": "X", "createTime": now}})
-        pending += 1
-        if pending == 500:
-            batch.commit()
-            batch, pending = client.batch(), 0
-    if pending:
-        batch.commit()
+    def profile(index: int) -> dict[str, object]:
+        expires = (now - datetime.timedelta(hours=1) if index < due
+                   else now + datetime.timedelta(days=1 + index % 29))
+        return {"name": f"Profile {index}", "space": "global", "status": "ACTIVE",
+                "validityDays": 30, "tokenExpireTime": expires, "createTime": now,
+                "updateTime": now,
+                "token": {"name": f"enterprises/LC00bench/enrollmentTokens/t{index}",
+                          "value": "X", "createTime": now}}
+
+    write_all(COLLECTION, ((new_id() + f"{index:05d}", profile(index)) for index in range(total)))
 
 
 def main() -> None:

@@ -170,13 +170,8 @@ def update(kind: Kind, space: str, resource: str, changes: dict[str, Any],
     inputs = _validate(kind, after, check)
 
     def store() -> None:
-        batch = configurations.write_batch()
-        configurations.stage_replace(batch, kind.collection, current, data)
-        try:
-            configurations.commit(batch)
-        except configurations.ChangedConcurrently:
-            raise errors.FailedPrecondition(
-                f"the {kind.label} changed meanwhile: fetch it and retry") from None
+        _commit_guarded(kind, lambda batch: configurations.stage_replace(
+            batch, kind.collection, current, data))
 
     apply_change(kind.name, space, current, after, store, inputs)
     return represent(kind, after)
@@ -192,15 +187,21 @@ def delete(kind: Kind, space: str, resource: str, if_match: str | None,
         check(inputs, current)
 
     def store() -> None:
-        batch = configurations.write_batch()
-        configurations.stage_delete(batch, kind.collection, current)
-        try:
-            configurations.commit(batch)
-        except configurations.ChangedConcurrently:
-            raise errors.FailedPrecondition(
-                f"the {kind.label} changed meanwhile: fetch it and retry") from None
+        _commit_guarded(kind, lambda batch: configurations.stage_delete(
+            batch, kind.collection, current))
 
     apply_change(kind.name, space, current, None, store, inputs)
+
+
+def _commit_guarded(kind: Kind, stage: Callable[[Any], None]) -> None:
+    """Write one staged change; 412 when the resource changed since it was read."""
+    batch = configurations.write_batch()
+    stage(batch)
+    try:
+        configurations.commit(batch)
+    except configurations.ChangedConcurrently:
+        raise errors.FailedPrecondition(
+            f"the {kind.label} changed meanwhile: fetch it and retry") from None
 
 
 def _validate(kind: Kind, stored: Stored, check: Check | None) -> SpaceInputs:

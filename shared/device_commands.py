@@ -21,6 +21,7 @@ from shared.amapi.errors import (
     AmapiUnavailable,
 )
 from shared.clock import parse_rfc3339, rfc3339, utcnow
+from shared.device_views import existing
 from shared.pagination import paginate
 from shared.store import commands, devices, effective_policies
 from shared.store.keys import new_id
@@ -67,16 +68,9 @@ def represent(command: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _device(device_id: str) -> dict[str, Any]:
-    device = devices.get(device_id)
-    if device is None:
-        raise errors.NotFound(f"no device {device_id!r}")
-    return device
-
-
 def issue(device_id: str, body: dict[str, Any], principal: str) -> dict[str, Any]:
     """Record the command, then send it; always returns the record (202)."""
-    device = _device(device_id)
+    device = existing(device_id)
     if device.get("state") == "DELETED":
         raise errors.FailedPrecondition("the device is deleted")
     now = utcnow()
@@ -151,7 +145,7 @@ def get_command(device_id: str, command_id: str) -> dict[str, Any]:
 
 def history(device_id: str, size: int, token: str | None) -> dict[str, Any]:
     """A device's commands, oldest first."""
-    _device(device_id)
+    existing(device_id)
     return paginate("commands", f"commands|device={device_id}", size, token,
                     lambda limit, after: commands.for_device(device_id, limit, after),
                     lambda command: command["id"], represent)

@@ -77,7 +77,8 @@ def list_devices(filters: dict[str, Any], size: int, token: str | None) -> dict[
     return body
 
 
-def _existing(device_id: str) -> dict[str, Any]:
+def existing(device_id: str) -> dict[str, Any]:
+    """The inventory record of a device, or 404."""
     device = devices.get(device_id)
     if device is None:
         raise errors.NotFound(f"no device {device_id!r}")
@@ -86,14 +87,14 @@ def _existing(device_id: str) -> dict[str, Any]:
 
 def get_device(device_id: str) -> dict[str, Any]:
     """One device with its apps' feedback and the version of the policy pushed to it."""
-    device = _existing(device_id)
+    device = existing(device_id)
     return represent(device, _versions([device]).get(device.get("effectivePolicy") or ""),
                      app_feedback.for_device(device["id"]))
 
 
 def set_labels(device_id: str, labels: list[str]) -> dict[str, Any]:
     """Replace a device's labels; move it when that changes its effective policy."""
-    device = _existing(device_id)
+    device = existing(device_id)
     labels = list(dict.fromkeys(labels))
     moved: dict[str, Any] = {}
     vetted = (device.get("enrollmentDecision") or {}).get("result") == "ALLOWED"

@@ -12,6 +12,17 @@ from typing import Any
 
 POLICY_PREFIX = "holding-"
 
+# What every policy of the suite reports: enrollment rules, inventory and app feedback need it.
+STATUS_REPORTING_SETTINGS = {
+    "applicationReportsEnabled": True,
+    "softwareInfoEnabled": True,
+    "hardwareStatusEnabled": True,
+    "networkInfoEnabled": True,
+    "deviceSettingsEnabled": True,
+    "memoryInfoEnabled": True,
+    "powerManagementEventsEnabled": True,
+}
+
 
 def holding_policy_name(enterprise: str, space: str) -> str:
     """`enterprises/E/policies/holding-<space>`."""
@@ -38,13 +49,5 @@ def holding_policy() -> dict[str, Any]:
             "untrustedAppsPolicy": "DISALLOW_INSTALL",
             "developerSettings": "DEVELOPER_SETTINGS_DISABLED",
         },
-        "statusReportingSettings": {
-            "applicationReportsEnabled": True,
-            "softwareInfoEnabled": True,
-            "hardwareStatusEnabled": True,
-            "networkInfoEnabled": True,
-            "deviceSettingsEnabled": True,
-            "memoryInfoEnabled": True,
-            "powerManagementEventsEnabled": True,
-        },
+        "statusReportingSettings": dict(STATUS_REPORTING_SETTINGS),
     }

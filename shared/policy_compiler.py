@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from shared.freeze_periods import FreezePeriodError, check_freeze_periods, parse_month_day
+from shared.holding_policy import STATUS_REPORTING_SETTINGS
 from shared.policy_schemas import AMAPI_APP_TYPES, PLUGGED_MODES, default_device_settings
 
 MASK = "********"
@@ -59,15 +60,7 @@ BASELINE_POLICY: dict[str, Any] = {
     "advancedSecurityOverrides": {"developerSettings": "DEVELOPER_SETTINGS_DISABLED"},
     # AMAPI's default lets a kiosk open Settings, which would undo every other restriction.
     "kioskCustomization": {"deviceSettings": "SETTINGS_ACCESS_BLOCKED"},
-    "statusReportingSettings": {
-        "applicationReportsEnabled": True,
-        "softwareInfoEnabled": True,
-        "hardwareStatusEnabled": True,
-        "networkInfoEnabled": True,
-        "deviceSettingsEnabled": True,
-        "memoryInfoEnabled": True,
-        "powerManagementEventsEnabled": True,
-    },
+    "statusReportingSettings": STATUS_REPORTING_SETTINGS,
 }
 
 
