@@ -16,8 +16,8 @@ from shared import device_attributes, errors, logs
 from shared.amapi.client import amapi
 from shared.amapi.errors import AmapiError
 from shared.clock import parse_rfc3339, rfc3339, utcnow
-from shared.config import settings
 from shared.device_directory import directory
+from shared.enterprise import enterprise_name
 from shared.holding_policy import holding_policy, holding_policy_name
 from shared.http import check_if_match, etag_of
 from shared.pagination import paginate
@@ -83,7 +83,7 @@ def _issue_token(profile_id: str, space: str, user_name: str, attributes: list[d
         raise errors.InvalidArgument.field(
             "customAttributes", f"encoded attributes take {len(data)} characters; AMAPI's "
             f"additionalData holds at most {ADDITIONAL_DATA_LIMIT}")
-    enterprise = settings().enterprise
+    enterprise = enterprise_name()
     # AMAPI deletes policies no device used for 7 days; a token on a missing policy
     # factory-resets the device, so the policy is written right before the token.
     policy_name = holding_policy_name(enterprise, space)

@@ -259,3 +259,57 @@ class ExpireTokensResultSchema(Schema):
 
     expired = fields.Integer()
     revoked = fields.Integer()
+
+
+TOPIC = re.compile(
+    r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/topics/[A-Za-z][A-Za-z0-9._~%+-]{2,254}\Z")
+BINDABLE_NOTIFICATIONS = ["ENROLLMENT", "STATUS_REPORT", "COMMAND", "USAGE_LOGS"]
+
+
+class EnterpriseSignupSchema(Schema):
+    """POST /enterprise:signup."""
+
+    callbackUrl = fields.Url(required=True, schemes={"https", "http"})
+    adminEmail = fields.Email()
+
+
+class EnterpriseCompleteSchema(Schema):
+    """POST /enterprise:complete."""
+
+    signupUrlName = fields.String(required=True, validate=validate.Regexp(
+        r"^signupUrls/[A-Za-z0-9_-]{1,200}\Z", error="must be signupUrls/<id>"))
+    enterpriseToken = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    displayName = fields.String(validate=validate.Length(min=1, max=100))
+
+
+class EnterprisePatchSchema(Schema):
+    """PATCH /enterprise: re-wire notifications."""
+
+    pubsubTopic = fields.String(validate=validate.Regexp(
+        TOPIC, error="must be projects/<project>/topics/<topic>"))
+    enabledNotificationTypes = fields.List(
+        fields.String(validate=validate.OneOf(BINDABLE_NOTIFICATIONS)),
+        validate=validate.Length(min=1))
+
+    @validates_schema
+    def _something_to_change(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError("give pubsubTopic or enabledNotificationTypes")
+
+
+class SignupSchema(Schema):
+    """A started signup."""
+
+    name = fields.String()
+    signupUrl = fields.String()
+
+
+class EnterpriseSchema(Schema):
+    """The bound enterprise."""
+
+    name = fields.String()
+    displayName = fields.String()
+    amapiEnabled = fields.Boolean()
+    pubsubTopic = fields.String()
+    enabledNotificationTypes = fields.List(fields.String())
+    bindTime = fields.String()

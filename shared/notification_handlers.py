@@ -14,7 +14,7 @@ from typing import Any
 from shared import device_inventory, enrollment_gate, logs, policy_push
 from shared.amapi.client import amapi
 from shared.clock import utcnow
-from shared.config import settings
+from shared.enterprise import enterprise_name
 from shared.errors import InvalidArgument
 from shared.pubsub_messages import Notification, resource_name
 from shared.spaces import GLOBAL
@@ -34,7 +34,7 @@ def _receipt(notification: Notification, source: str) -> dict[str, Any]:
 
 
 def _ours(resource: str) -> bool:
-    return resource.startswith(settings().enterprise + "/")
+    return resource.startswith(enterprise_name() + "/")
 
 
 def handle(notification: Notification, source: str) -> bool:

@@ -20,8 +20,8 @@ from shared import errors, logs
 from shared.amapi.client import amapi
 from shared.amapi.errors import AmapiError, AmapiNotFound
 from shared.clock import utcnow
-from shared.config import settings
 from shared.effective_policy import PolicyChoice, SpaceInputs, choose, policy_name
+from shared.enterprise import enterprise_name
 from shared.holding_policy import holding_policy, holding_policy_name
 from shared.policy_compiler import PolicyInputError, PolicyInputs, compile_policy
 from shared.policy_compiler import policy_fingerprint as fingerprint
@@ -109,7 +109,7 @@ def compile_choice(choice: PolicyChoice, inputs: SpaceInputs) -> dict[str, Any]:
 
 
 def _record(space: str, choice: PolicyChoice, policy: dict[str, Any]) -> dict[str, Any]:
-    return {"name": policy_name(settings().enterprise, str(choice.key)), "space": space,
+    return {"name": policy_name(enterprise_name(), str(choice.key)), "space": space,
             "inputIds": choice.input_ids,
             "choice": {"configId": choice.config_id, "appIds": list(choice.app_ids),
                        "wifiIds": list(choice.wifi_ids), "vpnId": choice.vpn_id},
@@ -145,7 +145,7 @@ def plan_assignment_change(space: str, inputs: SpaceInputs) -> Plan:
     plan = Plan()
     managed = devices.managed_in_space(space)
     choices = {device["name"]: choose(device, inputs) for device in managed}
-    enterprise = settings().enterprise
+    enterprise = enterprise_name()
     holding = holding_policy_name(enterprise, space)
     for device in managed:
         key = choices[device["name"]].key
@@ -260,7 +260,7 @@ def assign_device(device: dict[str, Any], space: str,
     `policyName`."""
     inputs = inputs or load_space(space)
     choice = choose(device, inputs)
-    enterprise = settings().enterprise
+    enterprise = enterprise_name()
     if choice.key is None:
         target = holding_policy_name(enterprise, space)
         amapi().patch_policy(target, holding_policy())

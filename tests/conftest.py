@@ -102,9 +102,11 @@ def gcp_emulators() -> Iterator[TestEnvironment]:
 @pytest.fixture
 def firestore(gcp_emulators: TestEnvironment) -> Any:
     """The Firestore client of the code under test, on an emptied database."""
+    from shared.enterprise import forget_cached
     from shared.store.client import db
 
     emulators.clear_firestore(ENV.firestore_host, ENV.project)
+    forget_cached()
     return db()
 
 

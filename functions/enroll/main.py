@@ -14,6 +14,7 @@ from shared import (
     device_directory,
     enrollment_profiles,
     enrollment_rules,
+    enterprise,
     errors,
     qr_images,
 )
@@ -161,6 +162,35 @@ def put_rules(ctx: Context) -> Reply:
     rules = enrollment_rules.put_rules(ctx.body(schemas.EnrollmentRulesWriteSchema()),
                                        ctx.request.headers.get("If-Match"))
     return Reply(rules, headers={"ETag": rules["etag"]})
+
+
+@router.route("POST", "/enterprise:signup", "Start binding a managed Google Play enterprise",
+              request_schema=schemas.EnterpriseSignupSchema, response_schema=schemas.SignupSchema)
+def start_signup(ctx: Context) -> dict[str, Any]:
+    body = ctx.body(schemas.EnterpriseSignupSchema())
+    return enterprise.start_signup(body["callbackUrl"], body.get("adminEmail"))
+
+
+@router.route("POST", "/enterprise:complete", "Create the enterprise from a finished signup",
+              request_schema=schemas.EnterpriseCompleteSchema,
+              response_schema=schemas.EnterpriseSchema)
+def complete_signup(ctx: Context) -> dict[str, Any]:
+    body = ctx.body(schemas.EnterpriseCompleteSchema())
+    return enterprise.complete_signup(body["signupUrlName"], body["enterpriseToken"],
+                                      body.get("displayName"))
+
+
+@router.route("GET", "/enterprise", "The enterprise this suite manages",
+              response_schema=schemas.EnterpriseSchema)
+def get_enterprise(ctx: Context) -> dict[str, Any]:
+    return enterprise.current()
+
+
+@router.route("PATCH", "/enterprise", "Re-wire the enterprise's notifications",
+              request_schema=schemas.EnterprisePatchSchema,
+              response_schema=schemas.EnterpriseSchema)
+def patch_enterprise(ctx: Context) -> dict[str, Any]:
+    return enterprise.rewire(ctx.body(schemas.EnterprisePatchSchema()))
 
 
 @expiry.route("POST", "/", "Mark expired enrollment profiles and revoke their tokens",
