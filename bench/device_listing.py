@@ -40,7 +40,11 @@ def _seed() -> None:
 def main() -> None:
     """Print latency percentiles and the error count."""
     with emulated_backends():
+        from shared.store import access_control
+
         _seed()
+        access_control.put_binding({"principal": "bench@example.com", "role": "VIEWER",
+                                    "space": "global"})
         keys = Path(tempfile.mkdtemp(prefix="amapi-cosu-bench-keys-"))
         private_key, public_key = local_auth.ensure_keys(keys)
         token = local_auth.issue_token(private_key, "bench@example.com")

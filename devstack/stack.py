@@ -18,6 +18,7 @@ from devstack import emulators, local_auth
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = Path(os.environ.get("DEVSTACK_DIR", ROOT / ".devstack"))
+ADMIN_EMAIL = "admin@example.com"
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ class LocalStack:
             "--port", str(config.gateway_port)], logs / "functions.log", env=env))
         emulators.wait_for_http(f"{config.amapi_url}/emulator/v1/healthz", 30, amapi.process)
         emulators.wait_for_http(f"{config.gateway_url}/enroll/healthz", 60, gateway.process)
+        _bind_admin(env)
 
     def stop(self) -> None:
         """Stop every child, newest first."""
@@ -133,6 +135,16 @@ class LocalStack:
                 if child.process is not None and child.process.poll() is not None:
                     return f"{child.name} exited with {child.process.returncode}"
         return "stopped"
+
+
+def _bind_admin(env: dict[str, str]) -> None:
+    """Make the stack's administrator ADMIN of `global` (what the admin token is for)."""
+    import subprocess
+
+    subprocess.run([sys.executable, "-c", (
+        "from shared.store import access_control; access_control.put_binding("
+        f"{{'principal': '{ADMIN_EMAIL}', 'role': 'ADMIN', 'space': 'global'}})")],
+        env=env, check=True, timeout=60)
 
 
 def _require_free(host: str, port: int) -> None:
@@ -178,7 +190,7 @@ def main() -> int:
         stack.start()
         private_key, _ = local_auth.ensure_keys(STATE_DIR / "auth")
         token_file = STATE_DIR / "admin-token"
-        token_file.write_text(local_auth.issue_token(private_key, "admin@example.com",
+        token_file.write_text(local_auth.issue_token(private_key, ADMIN_EMAIL,
                                                      lifetime_seconds=7 * 24 * 3600))
         token_file.chmod(0o600)
         print(_banner(config, token_file, time.monotonic() - started), flush=True)

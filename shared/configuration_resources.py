@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shared import errors
+from shared import access, errors
 from shared import policy_schemas as schemas
 from shared.clock import rfc3339, utcnow
 from shared.effective_policy import PolicyChoice, SpaceInputs
@@ -93,8 +93,9 @@ def _resource_id(kind: Kind, space: str, resource: str) -> str:
     return natural_key(space, resource) if kind.keyed_by_package else resource
 
 
-def existing(kind: Kind, space: str, resource: str) -> Stored:
-    """The stored resource, or 404."""
+def existing(kind: Kind, space: str, resource: str, needed: int = access.VIEWER) -> Stored:
+    """The stored resource the caller may act on, or 404 (403 when its role is too low)."""
+    access.require(space, needed)
     stored = configurations.get(kind.collection, _resource_id(kind, space, resource))
     if stored is None or stored.data.get("space") != space:
         raise errors.NotFound(f"no {kind.label} {resource!r} in space {space!r}")
@@ -106,10 +107,11 @@ def get(kind: Kind, space: str, resource: str) -> dict[str, Any]:
     return represent(kind, existing(kind, space, resource))
 
 
-def list_page(kind: Kind, space: str, size: int, token: str | None) -> dict[str, Any]:
-    """One page of a space's resources."""
-    return paginate(kind.list_key, f"{kind.collection}|space={space}", size, token,
-                    lambda limit, after: configurations.page(kind.collection, space, limit,
+def list_page(kind: Kind, space: str | None, size: int, token: str | None) -> dict[str, Any]:
+    """One page of the resources of a space, or of every space the caller can read."""
+    spaces = access.current().spaces_for_list(space)
+    return paginate(kind.list_key, f"{kind.collection}|space={space or ''}", size, token,
+                    lambda limit, after: configurations.page(kind.collection, spaces, limit,
                                                              after),
                     lambda stored: stored.id, lambda stored: represent(kind, stored))
 
@@ -117,6 +119,7 @@ def list_page(kind: Kind, space: str, size: int, token: str | None) -> dict[str,
 def create(kind: Kind, body: dict[str, Any], check: Check | None = None) -> dict[str, Any]:
     """Validate, push, store; 409 when an app's package is already in the catalog."""
     space = body["space"]
+    access.require(space, access.ADMIN)
     now = utcnow()
     stored = Stored(kind.resource_id(space, body), {**body, "createTime": now,
                                                     "updateTime": now})
@@ -162,7 +165,7 @@ def _merged(kind: Kind, current: Stored, changes: dict[str, Any]) -> dict[str, A
 def update(kind: Kind, space: str, resource: str, changes: dict[str, Any],
            if_match: str | None, check: Check | None = None) -> dict[str, Any]:
     """Apply `changes` (top-level fields replaced whole), push, store; 412 on a stale etag."""
-    current = existing(kind, space, resource)
+    current = existing(kind, space, resource, access.ADMIN)
     check_if_match(if_match, represent(kind, current)["etag"])
     data = {**_merged(kind, current, changes), "createTime": current.data["createTime"],
             "updateTime": utcnow()}
@@ -180,7 +183,7 @@ def update(kind: Kind, space: str, resource: str, changes: dict[str, Any],
 def delete(kind: Kind, space: str, resource: str, if_match: str | None,
            check: Check | None = None) -> None:
     """Push the removal, then delete; `check` may refuse (e.g. an app still in use)."""
-    current = existing(kind, space, resource)
+    current = existing(kind, space, resource, access.ADMIN)
     check_if_match(if_match, represent(kind, current)["etag"])
     inputs = with_change(load_space(space), kind.name, current, None)
     if check is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import errors
+from shared import access, errors
 from shared.clock import rfc3339, utcnow
 from shared.http import etag_of
 from shared.pagination import paginate
@@ -24,6 +24,7 @@ def represent(attribute: dict[str, Any]) -> dict[str, Any]:
 def create_attribute(body: dict[str, Any]) -> dict[str, Any]:
     """Define an attribute; 409 when the name is taken in the space."""
     space = body.pop("space")
+    access.require(space, access.ADMIN)
     created = device_attributes.create(space, body, utcnow())
     if created is None:
         raise errors.AlreadyExists(
@@ -34,6 +35,7 @@ def create_attribute(body: dict[str, Any]) -> dict[str, Any]:
 
 def list_attributes(space: str, size: int, token: str | None) -> dict[str, Any]:
     """One page of the definitions of a space, by name."""
+    access.require(space, access.VIEWER)
     return paginate("deviceAttributes", f"deviceAttributes|space={space}", size, token,
                     lambda limit, after: device_attributes.page(space, limit, after),
                     lambda attribute: attribute["nameKey"], represent)

@@ -12,7 +12,7 @@ import datetime
 import logging
 from typing import Any
 
-from shared import device_inventory, errors, logs
+from shared import access, device_inventory, errors, logs
 from shared.amapi.client import amapi
 from shared.amapi.errors import (
     AmapiError,
@@ -70,7 +70,7 @@ def represent(command: dict[str, Any]) -> dict[str, Any]:
 
 def issue(device_id: str, body: dict[str, Any], principal: str) -> dict[str, Any]:
     """Record the command, then send it; always returns the record (202)."""
-    device = existing(device_id)
+    device = existing(device_id, access.OPERATOR)
     if device.get("state") == "DELETED":
         raise errors.FailedPrecondition("the device is deleted")
     now = utcnow()
@@ -137,6 +137,7 @@ def _sync(command: dict[str, Any]) -> dict[str, Any]:
 
 def get_command(device_id: str, command_id: str) -> dict[str, Any]:
     """One command of a device."""
+    existing(device_id)
     command = commands.get(command_id)
     if command is None or command.get("deviceId") != device_id:
         raise errors.NotFound(f"no command {command_id!r} for device {device_id!r}")

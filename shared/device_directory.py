@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from shared import errors
+from shared import access, errors
 from shared.clock import rfc3339, utcnow
 from shared.http import etag_of
 from shared.pagination import paginate
@@ -53,6 +53,7 @@ def represent(user: dict[str, Any]) -> dict[str, Any]:
 def create_user(body: dict[str, Any]) -> dict[str, Any]:
     """Add a local user; 409 when the userName is taken in the space."""
     space = body.pop("space")
+    access.require(space, access.ADMIN)
     created = device_users.create(space, body, utcnow())
     if created is None:
         raise errors.AlreadyExists(
@@ -63,6 +64,7 @@ def create_user(body: dict[str, Any]) -> dict[str, Any]:
 
 def list_users(space: str, prefix: str | None, size: int, token: str | None) -> dict[str, Any]:
     """Type-ahead matches for `prefix` (at most `size`), or one page of every user."""
+    access.require(space, access.VIEWER)
     if prefix is not None:
         if token:
             raise errors.InvalidArgument.field("pageToken", "is not used with prefix")

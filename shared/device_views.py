@@ -6,7 +6,7 @@ import datetime
 import logging
 from typing import Any
 
-from shared import errors, logs, policy_push
+from shared import access, errors, logs, policy_push
 from shared.clock import rfc3339
 from shared.pagination import paginate
 from shared.store import app_feedback, devices, effective_policies
@@ -65,7 +65,10 @@ def _versions(records: list[dict[str, Any]]) -> dict[str, str | None]:
 def list_devices(filters: dict[str, Any], size: int, token: str | None) -> dict[str, Any]:
     """One page of devices matching the filters."""
     scope = "devices|" + "|".join(f"{k}={filters[k]}" for k in sorted(filters))
-    wanted = {FILTERS[k]: v for k, v in filters.items()}
+    spaces = access.current().spaces_for_list(filters.pop("space", None))
+    wanted: dict[str, Any] = {FILTERS[k]: v for k, v in filters.items()}
+    if spaces is not None:
+        wanted["spaces"] = spaces
 
     def render_page(limit: int, after: Any) -> list[dict[str, Any]]:
         return devices.page(wanted, limit, after)
@@ -77,11 +80,12 @@ def list_devices(filters: dict[str, Any], size: int, token: str | None) -> dict[
     return body
 
 
-def existing(device_id: str) -> dict[str, Any]:
-    """The inventory record of a device, or 404."""
+def existing(device_id: str, needed: int = access.VIEWER) -> dict[str, Any]:
+    """The inventory record of a device the caller may act on, or 404 (403: role too low)."""
     device = devices.get(device_id)
     if device is None:
         raise errors.NotFound(f"no device {device_id!r}")
+    access.require(str(device.get("space") or "global"), needed)
     return device
 
 
@@ -94,7 +98,7 @@ def get_device(device_id: str) -> dict[str, Any]:
 
 def set_labels(device_id: str, labels: list[str]) -> dict[str, Any]:
     """Replace a device's labels; move it when that changes its effective policy."""
-    device = existing(device_id)
+    device = existing(device_id, access.ADMIN)
     labels = list(dict.fromkeys(labels))
     moved: dict[str, Any] = {}
     vetted = (device.get("enrollmentDecision") or {}).get("result") == "ALLOWED"

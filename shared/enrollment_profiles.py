@@ -12,7 +12,7 @@ import json
 import logging
 from typing import Any
 
-from shared import device_attributes, errors, logs
+from shared import access, device_attributes, errors, logs
 from shared.amapi.client import amapi
 from shared.amapi.errors import AmapiError
 from shared.clock import parse_rfc3339, rfc3339, utcnow
@@ -108,6 +108,7 @@ def _revoke(token_name: str, reason: str) -> None:
 def create_profile(body: dict[str, Any], links_base: str) -> dict[str, Any]:
     """Validate, create the AMAPI token, store the profile; all or nothing."""
     space, name = body["space"], body["name"]
+    access.require(space, access.ADMIN)
     if directory.get(space, body["userName"]) is None:
         raise errors.InvalidArgument.field(
             "userName", f"{body['userName']!r} is not a device user of space {space!r}")
@@ -141,10 +142,11 @@ def _name_taken(name: str, space: str) -> errors.AlreadyExists:
                                 [errors.FieldViolation("name", "already used in this space")])
 
 
-def _existing(profile_id: str) -> store.StoredProfile:
+def _existing(profile_id: str, needed: int = access.VIEWER) -> store.StoredProfile:
     profile = store.get(profile_id)
     if profile is None:
         raise errors.NotFound(f"no enrollment profile {profile_id!r}")
+    access.require(profile.data["space"], needed)
     return profile
 
 
@@ -161,9 +163,10 @@ def list_profiles(space: str | None, status: str | None, size: int, token: str |
                   links_base: str) -> dict[str, Any]:
     """One page of profiles, oldest first."""
     now = utcnow()
+    spaces = access.current().spaces_for_list(space)
     return paginate("enrollmentProfiles",
                     f"enrollmentProfiles|space={space or ''}|status={status or ''}", size, token,
-                    lambda limit, after: store.page(space, status, limit, after),
+                    lambda limit, after: store.page(spaces, status, limit, after),
                     lambda profile: profile.id,
                     lambda profile: represent(profile, links_base, now))
 
@@ -171,7 +174,7 @@ def list_profiles(space: str | None, status: str | None, size: int, token: str |
 def change_validity(profile_id: str, validity_days: int, if_match: str | None,
                     links_base: str) -> dict[str, Any]:
     """A fresh token valid `validity_days` from now; the old one revoked; status ACTIVE."""
-    profile = _existing(profile_id)
+    profile = _existing(profile_id, access.ADMIN)
     check_if_match(if_match, _current_etag(profile))
     data = profile.data
     now = utcnow()
@@ -195,7 +198,7 @@ def change_validity(profile_id: str, validity_days: int, if_match: str | None,
 
 def delete_profile(profile_id: str, if_match: str | None) -> None:
     """Revoke the token in AMAPI, then delete the profile; enrolled devices stay managed."""
-    profile = _existing(profile_id)
+    profile = _existing(profile_id, access.ADMIN)
     check_if_match(if_match, _current_etag(profile))
     amapi().delete_enrollment_token(profile.data["token"]["name"])
     try:

@@ -9,10 +9,11 @@ import threading
 import time
 from typing import Any
 
-from shared import errors, logs
+from shared import access, errors, logs
 from shared.amapi.client import amapi
 from shared.clock import rfc3339, utcnow
 from shared.config import settings
+from shared.spaces import GLOBAL
 from shared.store import enterprise_binding
 
 NOTIFICATION_TYPES = ["ENROLLMENT", "STATUS_REPORT", "COMMAND", "USAGE_LOGS"]
@@ -45,6 +46,7 @@ def forget_cached() -> None:
 
 def start_signup(callback_url: str, admin_email: str | None) -> dict[str, Any]:
     """A Google signup URL for the administrator to bind a managed Google Play enterprise."""
+    access.require(GLOBAL, access.ADMIN)
     if enterprise_binding.get():
         raise errors.AlreadyExists("an enterprise is already bound to this suite")
     created = amapi().create_signup_url(settings().project, callback_url, admin_email)
@@ -56,6 +58,7 @@ def start_signup(callback_url: str, admin_email: str | None) -> dict[str, Any]:
 def complete_signup(signup_name: str, enterprise_token: str,
                     display_name: str | None) -> dict[str, Any]:
     """Create the enterprise from a finished signup, wired to the configured topic."""
+    access.require(GLOBAL, access.ADMIN)
     if enterprise_binding.get():
         raise errors.AlreadyExists("an enterprise is already bound to this suite")
     pending = enterprise_binding.signup(signup_name)
@@ -95,6 +98,7 @@ def represent(record: dict[str, Any]) -> dict[str, Any]:
 
 def current() -> dict[str, Any]:
     """The bound enterprise as AMAPI sees it, or the configured fallback."""
+    access.require(GLOBAL, access.VIEWER)
     bound = enterprise_binding.get()
     name = str(bound["name"]) if bound else settings().enterprise
     if not name:
@@ -109,6 +113,7 @@ def current() -> dict[str, Any]:
 
 def rewire(changes: dict[str, Any]) -> dict[str, Any]:
     """Point the enterprise's notifications at another topic (or other types)."""
+    access.require(GLOBAL, access.ADMIN)
     name = enterprise_name()
     mask = ",".join(sorted(changes))
     amapi().patch_enterprise(name, changes, mask)

@@ -77,6 +77,7 @@ class Route:
     query_schema: Any = None
     success_status: int = 200
     media_type: str = JSON
+    authorize: bool = True
 
 
 def _flatten(messages: Any, prefix: str = "") -> Iterator[errors.FieldViolation]:
@@ -191,28 +192,40 @@ class Router:
 
     def dispatch(self, request: Request) -> Response:
         """Answer one request; never lets an exception escape as a bare 500."""
+        from shared import access
+
         started = time.monotonic()
         logs.set_trace(request.headers.get("X-Cloud-Trace-Context"))
         principal: Principal | None = None
+        granted: access.Access | None = None
+        token = access.set_current(None)
         try:
             try:
                 route, params = self._match(request)
             except errors.ApiError:
                 # Only callers with credentials learn which routes exist.
-                authenticate(request.headers.get("Authorization"))
+                principal = authenticate(request.headers.get("Authorization"))
                 raise
             if not route.public:
                 principal = authenticate(request.headers.get("Authorization"))
+                granted = access.load(principal.email) if route.authorize else access.SYSTEM
+                access.set_current(granted)
+                if not granted.system and not granted.roles:
+                    raise errors.PermissionDenied(
+                        f"{principal.email} has no role in any space")
             ctx = Context(request=request, principal=principal, params=params)
             response = self._run(route, ctx)
         except Exception as exc:  # the envelope is the contract, whatever failed
             response = self._error_response(exc, request)
+        finally:
+            access.reset_current(token)
         logs.log(logging.INFO if response.status_code < 500 else logging.ERROR,
                  f"{request.method} {request.path} {response.status_code}",
                  httpRequest={"requestMethod": request.method, "requestUrl": request.path,
                               "status": response.status_code,
                               "latency": f"{time.monotonic() - started:.6f}s"},
                  principal=principal.email if principal else None)
+        _audit(request, principal, granted, response.status_code)
         return response
 
     def framework_error(self, exc: HTTPException) -> Response:
@@ -304,3 +317,28 @@ def _run_idempotently(route: Route, ctx: Context, key: str) -> Response:
     else:
         idempotency_keys.release(key_id)
     return response
+
+
+_MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _audit(request: Request, principal: Principal | None, granted: Any, status: int) -> None:
+    """Record every mutating call and every refused attempt (never secrets: no bodies)."""
+    if request.method not in _MUTATING and status not in (401, 403):
+        return
+    from shared.spaces import GLOBAL
+    from shared.store import access_control
+    from shared.store.keys import new_id
+
+    touched = list(getattr(granted, "touched", []) or [])
+    outcome = ("ALLOWED" if status < 400 else "DENIED" if status in (401, 403, 404)
+               else "FAILED")
+    entry = {"time": utcnow(), "principal": principal.email if principal else "anonymous",
+             "action": f"{request.method} {request.script_root}{request.path}",
+             "resource": f"{request.script_root}{request.path}",
+             "space": touched[-1] if touched else GLOBAL, "outcome": outcome,
+             "status": status}
+    try:
+        access_control.append_audit(new_id(), entry)
+    except Exception as exc:  # the call's outcome stands; the gap must be visible
+        logs.logger.error("audit entry could not be written", exc_info=exc)

@@ -8,6 +8,7 @@ from typing import Any
 from shared import logs, notification_handlers
 from shared.amapi.errors import AmapiError, AmapiQuotaExhausted, AmapiUnavailable
 from shared.clock import utcnow
+from shared.config import settings
 from shared.pubsub_messages import NOTIFICATION_TYPES, Notification, decode, shape_problem
 from shared.store import notification_receipts
 
@@ -20,6 +21,12 @@ def receive(event_data: Any, source: str = "") -> Notification | None:
     that Pub/Sub redelivers.
     """
     notification = decode(event_data)
+    expected = settings().pubsub_topic
+    if expected and source and not source.endswith(expected):
+        # Only the configured topic speaks for AMAPI: anything else is acknowledged, unread.
+        logs.log(logging.WARNING, "message from an unexpected topic ignored", source=source,
+                 messageId=notification.message_id)
+        return None
     problem = notification.problem or shape_problem(notification)
     if problem:
         _keep(notification, problem, source)

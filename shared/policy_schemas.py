@@ -672,3 +672,53 @@ def default_device_settings() -> dict[str, Any]:
     """The lockdown, kiosk and systemUpdate objects of a configuration that sets none."""
     return {"lockdown": LockdownSchema().load({}), "kiosk": KioskSchema().load({}),
             "systemUpdate": SystemUpdateSchema().load({})}
+
+
+class SpaceCreateSchema(Schema):
+    """POST /spaces."""
+
+    id = fields.String(required=True, validate=validate.Regexp(SPACE_ID, error=SPACE_ID_RULE))
+    displayName = fields.String(validate=validate.Length(min=1, max=100))
+    parent = fields.String(load_default="global",
+                           validate=validate.Regexp(SPACE_ID, error=SPACE_ID_RULE))
+
+
+class RoleBindingCreateSchema(Schema):
+    """POST /role-bindings."""
+
+    principal = fields.Email(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(["ADMIN", "OPERATOR", "VIEWER"]))
+    space = fields.String(load_default="global",
+                          validate=validate.Regexp(SPACE_ID, error=SPACE_ID_RULE))
+
+
+class SpaceSchema(Schema):
+    """A space."""
+
+    id = fields.String()
+    displayName = fields.String()
+    parent = fields.String(allow_none=True)
+    createTime = fields.String()
+
+
+class RoleBindingSchema(Schema):
+    """A role binding."""
+
+    id = fields.String()
+    principal = fields.String()
+    role = fields.String()
+    space = fields.String()
+    createTime = fields.String()
+    grantedBy = fields.String()
+
+
+class AuditEntrySchema(Schema):
+    """One audited call."""
+
+    time = fields.String()
+    principal = fields.String()
+    action = fields.String()
+    resource = fields.String()
+    space = fields.String()
+    outcome = fields.String()
+    status = fields.Integer()

@@ -103,10 +103,13 @@ def gcp_emulators() -> Iterator[TestEnvironment]:
 def firestore(gcp_emulators: TestEnvironment) -> Any:
     """The Firestore client of the code under test, on an emptied database."""
     from shared.enterprise import forget_cached
+    from shared.store import access_control
     from shared.store.client import db
 
     emulators.clear_firestore(ENV.firestore_host, ENV.project)
     forget_cached()
+    access_control.put_binding({"principal": "admin@example.com", "role": "ADMIN",
+                                "space": "global"})
     return db()
 
 
@@ -139,7 +142,7 @@ def _app(target: str, source: str, signature: str = "http") -> Any:
 
 
 @pytest.fixture(scope="session")
-def function_apps() -> dict[str, Any]:
+def function_apps(gcp_emulators: TestEnvironment) -> dict[str, Any]:
     """Each deployed entry point as functions-framework serves it."""
     from devstack.gateway import FUNCTIONS
 

@@ -5,18 +5,20 @@ import functions_framework
 from cloudevents.http import CloudEvent
 from werkzeug.exceptions import HTTPException
 
-from shared import notification_intake
+from shared import access, notification_intake
 
 
 @functions_framework.cloud_event
 def notifications(cloud_event: CloudEvent) -> None:
-    notification_intake.receive(cloud_event.data, source=cloud_event["source"])
+    with access.as_system():
+        notification_intake.receive(cloud_event.data, source=cloud_event["source"])
 
 
 @functions_framework.errorhandler(HTTPException)
 def acknowledge_unparseable(exc: HTTPException) -> flask.Response | HTTPException:
     # A body that is neither a CloudEvent nor a Pub/Sub push would be redelivered forever.
     if flask.request.method == "POST" and exc.code is not None and 400 <= exc.code < 500:
-        notification_intake.keep_unparseable(flask.request.get_data())
+        with access.as_system():
+            notification_intake.keep_unparseable(flask.request.get_data())
         return flask.Response(status=204)
     return exc

@@ -6,7 +6,7 @@ import functions_framework
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
-from shared import app_feedback, errors
+from shared import app_feedback, errors, role_management
 from shared import configuration_resources as resources
 from shared import policy_schemas as schemas
 from shared.http import Context, Reply, Router, parse_json
@@ -17,9 +17,9 @@ router = Router("amapi-cosu policy", "Dedicated-device (COSU) configurations, th
                 "catalog, Wi-Fi and always-on VPN, compiled into AMAPI policies.")
 
 
-def _space(ctx: Context) -> str:
-    space = ctx.query("space") or GLOBAL
-    if not SPACE_ID.match(space):
+def _space(ctx: Context, default: str | None = GLOBAL) -> Any:
+    space = ctx.query("space") or default
+    if space is not None and not SPACE_ID.match(space):
         raise errors.InvalidArgument.field("space", SPACE_ID_RULE)
     return space
 
@@ -50,8 +50,8 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
         return Reply(created, 201, {"Location": location, "ETag": created["etag"]})
 
     def list_all(ctx: Context) -> dict[str, Any]:
-        return resources.list_page(kind, _space(ctx), page_size(ctx.query("pageSize")),
-                                   ctx.query("pageToken"))
+        return resources.list_page(kind, _space(ctx, default=None),
+                                   page_size(ctx.query("pageSize")), ctx.query("pageToken"))
 
     def get(ctx: Context) -> Reply:
         found = resources.get(kind, _space(ctx), ctx.params[param])
@@ -107,6 +107,43 @@ def feedback(ctx: Context) -> dict[str, Any]:
     space = _space(ctx)
     resources.existing(resources.APP, space, ctx.params["package_name"])
     return app_feedback.aggregate(space, ctx.params["package_name"])
+
+
+@router.route("POST", "/spaces", "Create a child space", success_status=201,
+              request_schema=schemas.SpaceCreateSchema, response_schema=schemas.SpaceSchema)
+def create_space(ctx: Context) -> Reply:
+    return Reply(role_management.create_space(ctx.body(schemas.SpaceCreateSchema())), 201)
+
+
+@router.route("GET", "/spaces", "The spaces the caller can read")
+def list_spaces(ctx: Context) -> dict[str, Any]:
+    return role_management.list_spaces()
+
+
+@router.route("POST", "/role-bindings", "Grant a role in a space", success_status=201,
+              request_schema=schemas.RoleBindingCreateSchema,
+              response_schema=schemas.RoleBindingSchema)
+def grant_role(ctx: Context) -> Reply:
+    return Reply(role_management.grant(ctx.body(schemas.RoleBindingCreateSchema())), 201)
+
+
+@router.route("GET", "/role-bindings", "Role bindings of the spaces the caller can read")
+def list_role_bindings(ctx: Context) -> dict[str, Any]:
+    return role_management.list_bindings(_space(ctx, default=None),
+                                         page_size(ctx.query("pageSize")),
+                                         ctx.query("pageToken"))
+
+
+@router.route("DELETE", "/role-bindings/<binding_id>", "Revoke a role", success_status=204)
+def revoke_role(ctx: Context) -> Reply:
+    role_management.revoke(ctx.params["binding_id"])
+    return Reply(None, 204)
+
+
+@router.route("GET", "/audit-log", "Who changed what, and refused attempts (newest first)")
+def audit_log(ctx: Context) -> dict[str, Any]:
+    return role_management.audit_log(_space(ctx, default=None), ctx.query("principal"),
+                                     page_size(ctx.query("pageSize")), ctx.query("pageToken"))
 
 
 functions_framework.errorhandler(HTTPException)(router.framework_error)

@@ -60,12 +60,15 @@ def in_space(collection: str, space: str) -> list[Stored]:
     return [_snapshot(s) for s in query.stream(**bounded())]
 
 
-def page(collection: str, space: str, limit: int, after: str | None) -> list[Stored]:
-    """Resources of a space by id, starting after id `after`."""
+def page(collection: str, spaces: list[str] | None, limit: int,
+         after: str | None) -> list[Stored]:
+    """Resources of these spaces (all when None) by id, starting after id `after`."""
     from google.cloud.firestore import FieldFilter
 
-    query = (db().collection(collection).where(filter=FieldFilter("space", "==", space))
-             .order_by("__name__").limit(limit))
+    query: Any = db().collection(collection)
+    if spaces is not None:
+        query = query.where(filter=FieldFilter("space", "in", spaces or ["-"]))
+    query = query.order_by("__name__").limit(limit)
     if after:
         query = query.start_after({"__name__": db().collection(collection).document(after)})
     return [_snapshot(s) for s in query.stream(**bounded())]

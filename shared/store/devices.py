@@ -61,6 +61,8 @@ def page(filters: dict[str, Any], limit: int, after: str | None) -> list[dict[st
     for field, value in filters.items():
         if field == "label":
             query = query.where(filter=FieldFilter("labels", "array_contains", value))
+        elif field == "spaces":
+            query = query.where(filter=FieldFilter("space", "in", value or ["-"]))
         else:
             query = query.where(filter=FieldFilter(field, "==", value))
     query = query.order_by("__name__").limit(limit)

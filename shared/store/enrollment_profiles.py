@@ -92,14 +92,14 @@ def delete(profile: StoredProfile) -> None:
         raise ChangedConcurrently(profile.id) from exc
 
 
-def page(space: str | None, status: str | None, limit: int,
+def page(spaces: list[str] | None, status: str | None, limit: int,
          after: str | None) -> list[StoredProfile]:
     """Profiles in creation order (ids sort by time), filtered, starting after id `after`."""
     from google.cloud.firestore import FieldFilter
 
     query: Any = db().collection(COLLECTION)
-    if space:
-        query = query.where(filter=FieldFilter("space", "==", space))
+    if spaces is not None:
+        query = query.where(filter=FieldFilter("space", "in", spaces or ["-"]))
     if status:
         query = query.where(filter=FieldFilter("status", "==", status))
     query = query.order_by("__name__").limit(limit)

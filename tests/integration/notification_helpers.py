@@ -21,7 +21,9 @@ def push_envelope(kind: str, payload: Any, message_id: str | None = None) -> dic
 
 def deliver(app: Any, kind: str, payload: Any, message_id: str | None = None) -> int:
     """Push one notification; returns the HTTP status the function answered."""
-    response = app.test_client().post("/projects/p/topics/amapi-events",
+    from shared.config import settings
+
+    response = app.test_client().post(f"/{settings().pubsub_topic}",
                                       json=push_envelope(kind, payload, message_id))
     return int(response.status_code)
 
@@ -37,6 +39,7 @@ class Relay:
         from devstack import emulators
 
         self.app = app
+        self.topic = topic
         self.pubsub_host = pubsub_host
         self.subscription = topic.replace("/topics/", "/subscriptions/") + f"-{name}"
         emulators.ensure_subscription(pubsub_host, self.subscription, topic)
@@ -53,8 +56,7 @@ class Relay:
             for message in messages:
                 kind = message.get("attributes", {}).get("notificationType", "")
                 envelope = {"message": message, "subscription": self.subscription}
-                response = self.app.test_client().post("/projects/p/topics/amapi-events",
-                                                       json=envelope)
+                response = self.app.test_client().post(f"/{self.topic}", json=envelope)
                 assert response.status_code in (200, 204), response.get_data(as_text=True)
                 kinds.append(kind)
         return kinds

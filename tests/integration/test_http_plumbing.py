@@ -84,6 +84,10 @@ def bug(ctx):
 
 @pytest.fixture
 def client(firestore):
+    from shared.store import access_control
+
+    for principal in ("writer@example.com", "other@example.com"):
+        access_control.put_binding({"principal": principal, "role": "ADMIN", "space": "global"})
     app = Flask("notes")
     app.add_url_rule("/<path:path>", "run", lambda path: router.dispatch(_request()),
                      methods=["GET", "POST", "PATCH", "DELETE"])

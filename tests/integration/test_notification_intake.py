@@ -4,6 +4,7 @@ import base64
 import json
 
 from shared.store import notification_receipts
+from tests.conftest import ENV
 
 DEVICE = {"name": "enterprises/LC00tests/devices/0011223344556677", "state": "ACTIVE",
           "hardwareInfo": {"serialNumber": "SN-1", "manufacturer": "Zebra"}}
@@ -15,7 +16,7 @@ def pubsub_message(payload, notification_type="ENROLLMENT", message_id="1001"):
             "messageId": message_id, "publishTime": "2026-11-21T10:00:00.000Z"}
 
 
-def push(client, message, path="/projects/p/topics/amapi-events"):
+def push(client, message, path=f"/{ENV.topic}"):
     """What the Pub/Sub emulator's push subscription sends."""
     return client.post(path, json={"message": message,
                                    "subscription": "projects/p/subscriptions/amapi-push"})
@@ -24,7 +25,7 @@ def push(client, message, path="/projects/p/topics/amapi-events"):
 def eventarc(client, message):
     """A binary-mode CloudEvent as Eventarc delivers it in production."""
     headers = {"ce-id": message["messageId"], "ce-specversion": "1.0",
-               "ce-source": "//pubsub.googleapis.com/projects/p/topics/amapi-events",
+               "ce-source": f"//pubsub.googleapis.com/{ENV.topic}",
                "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
                "Content-Type": "application/json"}
     return client.post("/", headers=headers, json={
@@ -37,7 +38,7 @@ def test_pubsub_push_is_received_once(function_apps, firestore, amapi_emulator):
     receipt = notification_receipts.get_receipt("1001")
     assert receipt["notificationType"] == "ENROLLMENT"
     assert receipt["resource"] == DEVICE["name"]
-    assert receipt["source"].endswith("projects/p/topics/amapi-events")
+    assert receipt["source"].endswith(ENV.topic)
 
 
 def test_eventarc_cloud_event_is_received(function_apps, firestore, amapi_emulator):
@@ -81,3 +82,11 @@ def test_test_and_unknown_types_are_acknowledged(function_apps, firestore, amapi
     assert notification_receipts.get_receipt("6006")["notificationType"] == "SOMETHING_NEW"
     assert function_apps["notifications"].test_client().post(
         "/", json={"message": {}}).status_code in (200, 204)
+
+
+def test_messages_from_another_topic_are_ignored(function_apps, firestore, amapi_emulator):
+    client = function_apps["notifications"].test_client()
+    response = push(client, pubsub_message(DEVICE, message_id="7007"),
+                    path="/projects/intruder/topics/fake-amapi")
+    assert response.status_code == 200
+    assert notification_receipts.get_receipt("7007") is None

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from devstack import emulators
 from shared.clock import rfc3339, utcnow
+from shared.store import access_control
 from shared.store.client import db
 from tests.conftest import ENV
 from tests.integration.enroll_helpers import EnrollApi, emulator_call
@@ -23,6 +24,8 @@ def stream(function_apps, admin_headers, gcp_emulators, amapi_server):
     """One device's notifications: enrollment, reports, usage logs, a command result."""
     amapi_server.reset()
     emulators.clear_firestore(ENV.firestore_host, ENV.project)
+    access_control.put_binding({"principal": "admin@example.com", "role": "ADMIN",
+                                "space": "global"})
     enroll = EnrollApi(function_apps["enroll"], admin_headers)
     enroll.user("kiosk-operator")
     profile = enroll.profile().get_json()

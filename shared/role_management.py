@@ -1,0 +1,85 @@
+"""Spaces, role bindings and the audit log: who may act where, and what was done."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from shared import access, errors
+from shared.clock import rfc3339, utcnow
+from shared.pagination import paginate
+from shared.spaces import GLOBAL
+from shared.store import access_control
+
+
+def _plain(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: rfc3339(v) if isinstance(v, datetime.datetime) else v for k, v in entry.items()}
+
+
+def create_space(body: dict[str, Any]) -> dict[str, Any]:
+    """A child space; only an ADMIN of its parent may create it."""
+    parent = body.get("parent") or GLOBAL
+    access.require(parent, access.ADMIN)
+    if body["id"] == GLOBAL:
+        raise errors.AlreadyExists("global is the root space")
+    if parent != GLOBAL and parent not in access_control.all_spaces():
+        raise errors.InvalidArgument.field("parent", f"no space {parent!r}")
+    space = {"displayName": body.get("displayName") or body["id"], "parent": parent,
+             "createTime": utcnow()}
+    if not access_control.create_space(body["id"], space):
+        raise errors.AlreadyExists(f"space {body['id']!r} exists",
+                                   [errors.FieldViolation("id", "already exists")])
+    return _plain({"id": body["id"], **space})
+
+
+def list_spaces() -> dict[str, Any]:
+    """The spaces the caller can read (global first when it can)."""
+    caller = access.current()
+    spaces = [{"id": GLOBAL, "displayName": "Global", "parent": None}]
+    spaces += [_plain({"id": space, **data})
+               for space, data in sorted(access_control.all_spaces().items())]
+    return {"spaces": [s for s in spaces if caller.level(str(s["id"])) >= access.VIEWER]}
+
+
+def grant(body: dict[str, Any]) -> dict[str, Any]:
+    """Bind a role; only an ADMIN of the space, never above the granter's own role there."""
+    caller = access.current()
+    caller.require(body["space"], access.ADMIN)
+    if access.ROLES[body["role"]] > caller.level(body["space"]):
+        raise errors.PermissionDenied("nobody can grant more than they hold")
+    if body["space"] != GLOBAL and body["space"] not in access_control.all_spaces():
+        raise errors.InvalidArgument.field("space", f"no space {body['space']!r}")
+    binding = {"principal": body["principal"].lower(), "role": body["role"],
+               "space": body["space"], "createTime": utcnow(),
+               "grantedBy": caller.principal}
+    binding_key = access_control.put_binding(binding)
+    return _plain({"id": binding_key, **binding})
+
+
+def list_bindings(space: str | None, size: int, token: str | None) -> dict[str, Any]:
+    """Role bindings in the spaces the caller can read."""
+    spaces = access.current().spaces_for_list(space)
+    return paginate("roleBindings", f"roleBindings|space={space or ''}", size, token,
+                    lambda limit, after: access_control.bindings_in(spaces, limit, after),
+                    lambda binding: binding["id"], _plain)
+
+
+def revoke(binding_key: str) -> None:
+    """Remove a binding; only an ADMIN of its space may."""
+    binding = access_control.get_binding(binding_key)
+    if binding is None:
+        raise errors.NotFound(f"no role binding {binding_key!r}")
+    access.require(binding["space"], access.ADMIN)
+    access_control.delete_binding(binding_key)
+
+
+def audit_log(space: str | None, principal: str | None, size: int,
+              token: str | None) -> dict[str, Any]:
+    """Audit entries of the spaces the caller can read, newest first."""
+    spaces = access.current().spaces_for_list(space)
+    scope = f"auditLog|space={space or ''}|principal={principal or ''}"
+    return paginate("entries", scope, size, token,
+                    lambda limit, after: access_control.audit_page(spaces, principal, limit,
+                                                                  after),
+                    lambda entry: entry["id"],
+                    lambda entry: _plain({k: v for k, v in entry.items() if k != "id"}))

@@ -1,0 +1,94 @@
+"""Collections `spaces` (the tree under `global`), `roleBindings` and `auditLog`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.store.client import bounded, db
+from shared.store.keys import natural_key
+
+SPACES = "spaces"
+BINDINGS = "roleBindings"
+AUDIT = "auditLog"
+
+
+def all_spaces() -> dict[str, dict[str, Any]]:
+    """Every space below `global` (spaces are few), keyed by id."""
+    return {s.id: s.to_dict() or {} for s in db().collection(SPACES).stream(**bounded())}
+
+
+def create_space(space_id: str, data: dict[str, Any]) -> bool:
+    """Store a new space; False when the id is taken."""
+    from google.api_core import exceptions
+
+    try:
+        db().collection(SPACES).document(space_id).create(data, **bounded())
+    except exceptions.AlreadyExists:
+        return False
+    return True
+
+
+def binding_id(principal: str, role: str, space: str) -> str:
+    """One document per (principal, role, space): granting twice is idempotent."""
+    return natural_key(principal, role, space)
+
+
+def bindings_of(principal: str) -> list[dict[str, Any]]:
+    """Every role binding of one principal."""
+    from google.cloud.firestore import FieldFilter
+
+    query = db().collection(BINDINGS).where(filter=FieldFilter("principal", "==", principal))
+    return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]
+
+
+def put_binding(binding: dict[str, Any]) -> str:
+    """Store a binding; returns its id."""
+    binding_key = binding_id(binding["principal"], binding["role"], binding["space"])
+    db().collection(BINDINGS).document(binding_key).set(binding, **bounded())
+    return binding_key
+
+
+def get_binding(binding_key: str) -> dict[str, Any] | None:
+    """One binding, or None."""
+    snapshot = db().collection(BINDINGS).document(binding_key).get(**bounded())
+    return {"id": snapshot.id, **(snapshot.to_dict() or {})} if snapshot.exists else None
+
+
+def delete_binding(binding_key: str) -> None:
+    """Remove a binding."""
+    db().collection(BINDINGS).document(binding_key).delete(**bounded())
+
+
+def bindings_in(spaces: list[str] | None, limit: int, after: str | None) -> list[dict[str, Any]]:
+    """Bindings in these spaces (all when None), by id."""
+    from google.cloud.firestore import FieldFilter
+
+    query: Any = db().collection(BINDINGS)
+    if spaces is not None:
+        query = query.where(filter=FieldFilter("space", "in", spaces[:30]))
+    query = query.order_by("__name__").limit(limit)
+    if after:
+        query = query.start_after({"__name__": db().collection(BINDINGS).document(after)})
+    return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]
+
+
+def append_audit(entry_id: str, entry: dict[str, Any]) -> None:
+    """Record one audited call."""
+    db().collection(AUDIT).document(entry_id).set(entry, **bounded())
+
+
+def audit_page(spaces: list[str] | None, principal: str | None, limit: int,
+               after: str | None) -> list[dict[str, Any]]:
+    """Audit entries, newest first, filtered by space and principal."""
+    from google.cloud import firestore
+    from google.cloud.firestore import FieldFilter
+
+    query: Any = db().collection(AUDIT)
+    if spaces is not None:
+        query = query.where(filter=FieldFilter("space", "in", spaces[:30]))
+    if principal:
+        query = query.where(filter=FieldFilter("principal", "==", principal))
+    query = query.order_by("__name__", direction=firestore.Query.DESCENDING).limit(limit)
+    if after:
+        query = query.start_after({"__name__": db().collection(AUDIT).document(after)})
+    return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]
