@@ -69,14 +69,25 @@ class Plan:
         return len(self.updates) + len(self.moves) + len(self.holding)
 
 
+def _reaching(collection: str, space: str) -> list[Stored]:
+    # A space's own resources win over delegated ones with the same key (an app's package).
+    return (configurations.delegated_to(collection, space)
+            + configurations.in_space(collection, space))
+
+
 def load_space(space: str) -> SpaceInputs:
-    """Every configuration, app, Wi-Fi and VPN of a space (four queries)."""
+    """Every configuration, app, Wi-Fi and VPN of a space or delegated to it (eight queries)."""
     return SpaceInputs(
-        configs={s.id: s for s in configurations.in_space(configurations.COSU, space)},
-        apps={s.data["packageName"]: s
-              for s in configurations.in_space(configurations.APPS, space)},
-        wifi={s.id: s for s in configurations.in_space(configurations.WIFI, space)},
-        vpn={s.id: s for s in configurations.in_space(configurations.VPN, space)})
+        configs={s.id: s for s in _reaching(configurations.COSU, space)},
+        apps={s.data["packageName"]: s for s in _reaching(configurations.APPS, space)},
+        wifi={s.id: s for s in _reaching(configurations.WIFI, space)},
+        vpn={s.id: s for s in _reaching(configurations.VPN, space)})
+
+
+def reaches(resource: Stored | None, space: str) -> bool:
+    """True when `resource` belongs to `space` or is delegated to it."""
+    return resource is not None and (resource.data.get("space") == space
+                                     or space in (resource.data.get("delegatedSpaces") or []))
 
 
 def input_key(kind: str, resource: Stored) -> str:
@@ -131,6 +142,8 @@ def plan_content_change(space: str, inputs: SpaceInputs, input_id: str) -> Plan:
     """Recompile the effective policies built from `input_id`; no device moves."""
     plan = Plan()
     for key, previous in sorted(effective_policies.using(input_id).items()):
+        if previous.get("space") != space:
+            continue
         stored = previous["choice"]
         choice = PolicyChoice(stored["configId"], tuple(stored["appIds"]),
                               tuple(stored["wifiIds"]), stored["vpnId"])
@@ -222,24 +235,28 @@ def apply_change(kind: str, space: str, before: Stored | None, after: Stored | N
                  store: Callable[[], None], inputs: SpaceInputs) -> Plan:
     """Push one change of a configuration, app, Wi-Fi or VPN, then `store()` it.
 
-    `inputs` are the space's inputs with the change applied. `store` writes the resource itself
-    (guarded by the version read); if it fails, the push is undone, so the caller sees a clean
-    failure and AMAPI keeps what it had.
+    `inputs` are the space's inputs with the change applied. The spaces the resource is
+    delegated to (before or after the change) are pushed too. `store` writes the resource
+    itself (guarded by the version read); if it fails, the push is undone, so the caller sees a
+    clean failure and AMAPI keeps what it had.
     """
     changed = after if after is not None else before
     assert changed is not None
-    reach_changed = (before is None or after is None
-                     or before.data.get("distribution") != after.data.get("distribution")
-                     or before.data.get("priority") != after.data.get("priority")
-                     or before.data.get("app") != after.data.get("app"))
-    reaches_nobody = all(((s.data.get("distribution") or {}).get("mode", "NONE") == "NONE")
-                         for s in (before, after) if s is not None)
-    if reaches_nobody:
-        plan = Plan()
-    elif reach_changed:
-        plan = plan_assignment_change(space, inputs)
-    else:
-        plan = plan_content_change(space, inputs, f"{kind}:{input_key(kind, changed)}")
+    affected = {space}
+    for resource in (before, after):
+        if resource is not None:
+            affected |= set(resource.data.get("delegatedSpaces") or [])
+    plan = Plan()
+    for target in sorted(affected):
+        seen_before = before if reaches(before, target) else None
+        seen_after = after if reaches(after, target) else None
+        target_inputs = inputs if target == space else with_change(
+            load_space(target), kind, seen_before, seen_after)
+        part = _plan_for(kind, target, target_inputs, seen_before, seen_after, changed)
+        plan.updates += part.updates
+        plan.moves += part.moves
+        plan.holding += part.holding
+        plan.unchanged += part.unchanged
     execute(plan)
     try:
         store()
@@ -248,9 +265,27 @@ def apply_change(kind: str, space: str, before: Stored | None, after: Stored | N
         raise
     record(plan)
     logs.log(logging.INFO, "configuration change pushed", kind=kind, resourceId=changed.id,
-             policiesPatched=len(plan.updates), devicesMoved=len(plan.moves),
-             unchanged=plan.unchanged)
+             spaces=sorted(affected), policiesPatched=len(plan.updates),
+             devicesMoved=len(plan.moves), unchanged=plan.unchanged)
     return plan
+
+
+def _plan_for(kind: str, space: str, inputs: SpaceInputs, before: Stored | None,
+              after: Stored | None, changed: Stored) -> Plan:
+    """What one change costs in one space: nothing, a recompilation, or a re-resolution."""
+    if before is None and after is None:
+        return Plan()
+    reach_changed = (before is None or after is None
+                     or before.data.get("distribution") != after.data.get("distribution")
+                     or before.data.get("priority") != after.data.get("priority")
+                     or before.data.get("app") != after.data.get("app"))
+    reaches_nobody = all(((s.data.get("distribution") or {}).get("mode", "NONE") == "NONE")
+                         for s in (before, after) if s is not None)
+    if reaches_nobody:
+        return Plan()
+    if reach_changed:
+        return plan_assignment_change(space, inputs)
+    return plan_content_change(space, inputs, f"{kind}:{input_key(kind, changed)}")
 
 
 def assign_device(device: dict[str, Any], space: str,

@@ -82,4 +82,5 @@ def audit_log(space: str | None, principal: str | None, size: int,
                     lambda limit, after: access_control.audit_page(spaces, principal, limit,
                                                                   after),
                     lambda entry: entry["id"],
-                    lambda entry: _plain({k: v for k, v in entry.items() if k != "id"}))
+                    lambda entry: _plain({k: v for k, v in entry.items()
+                                          if k not in ("id", "sortKey")}))

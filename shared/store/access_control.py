@@ -73,8 +73,8 @@ def bindings_in(spaces: list[str] | None, limit: int, after: str | None) -> list
 
 
 def append_audit(entry_id: str, entry: dict[str, Any]) -> None:
-    """Record one audited call."""
-    db().collection(AUDIT).document(entry_id).set(entry, **bounded())
+    """Record one audited call (`sortKey`: ids sort by time, newest listed first)."""
+    db().collection(AUDIT).document(entry_id).set({**entry, "sortKey": entry_id}, **bounded())
 
 
 def audit_page(spaces: list[str] | None, principal: str | None, limit: int,
@@ -88,7 +88,8 @@ def audit_page(spaces: list[str] | None, principal: str | None, limit: int,
         query = query.where(filter=FieldFilter("space", "in", spaces[:30]))
     if principal:
         query = query.where(filter=FieldFilter("principal", "==", principal))
-    query = query.order_by("__name__", direction=firestore.Query.DESCENDING).limit(limit)
+    # Firestore scans keys only upwards, so newest-first goes by a field, not the id.
+    query = query.order_by("sortKey", direction=firestore.Query.DESCENDING).limit(limit)
     if after:
-        query = query.start_after({"__name__": db().collection(AUDIT).document(after)})
+        query = query.start_after({"sortKey": after})
     return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]

@@ -60,6 +60,15 @@ def in_space(collection: str, space: str) -> list[Stored]:
     return [_snapshot(s) for s in query.stream(**bounded())]
 
 
+def delegated_to(collection: str, space: str) -> list[Stored]:
+    """Resources of other spaces delegated to `space` (they apply to its devices too)."""
+    from google.cloud.firestore import FieldFilter
+
+    query = db().collection(collection).where(
+        filter=FieldFilter("delegatedSpaces", "array_contains", space))
+    return [_snapshot(s) for s in query.stream(**bounded())]
+
+
 def page(collection: str, spaces: list[str] | None, limit: int,
          after: str | None) -> list[Stored]:
     """Resources of these spaces (all when None) by id, starting after id `after`."""

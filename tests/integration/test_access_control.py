@@ -1,0 +1,162 @@
+"""Roles per space, delegation, the audit log, and authentication on every documented route."""
+
+import base64
+import json
+import re
+
+import pytest
+
+from shared.store import access_control, devices
+from tests.conftest import token_for
+from tests.integration.enroll_helpers import emulator_call
+from tests.integration.policy_helpers import amapi_device, managed_device
+
+HTTP_TARGETS = ["enroll", "expire_tokens", "policy", "commands", "reconcile_commands"]
+
+
+class Caller:
+    def __init__(self, apps, email):
+        self.apps = apps
+        self.email = email
+        self.headers = {"Authorization": f"Bearer {token_for(email)}"}
+
+    def call(self, target, method, path, body=None):
+        return self.apps[target].test_client().open(path, method=method, json=body,
+                                                    headers=self.headers)
+
+
+@pytest.fixture
+def world(function_apps, firestore, amapi_emulator):
+    admin = Caller(function_apps, "admin@example.com")
+    assert admin.call("policy", "POST", "/spaces",
+                      {"id": "paris", "displayName": "Paris stores"}).status_code == 201
+    for email, role in (("viewer@example.com", "VIEWER"), ("operator@example.com", "OPERATOR")):
+        granted = admin.call("policy", "POST", "/role-bindings",
+                             {"principal": email, "role": role, "space": "paris"})
+        assert granted.status_code == 201, granted.get_json()
+    for space in ("global", "paris"):
+        admin.call("enroll", "POST", "/users", {"userName": "kiosk", "space": space})
+        admin.call("policy", "POST", "/apps", {"packageName": "com.example.kiosk",
+                                               "type": "PUBLIC", "space": space})
+    profiles = {space: admin.call("enroll", "POST", "/enrollment-profiles", {
+        "name": f"{space} lobby", "userName": "kiosk", "validityDays": 7,
+        "space": space}).get_json() for space in ("global", "paris")}
+    configs = {space: admin.call("policy", "POST", "/cosu-configs", {
+        "name": f"{space} kiosk", "priority": 1, "space": space,
+        "app": {"packageName": "com.example.kiosk"}}).get_json()
+        for space in ("global", "paris")}
+    return {"admin": admin, "viewer": Caller(function_apps, "viewer@example.com"),
+            "operator": Caller(function_apps, "operator@example.com"),
+            "stranger": Caller(function_apps, "stranger@example.com"),
+            "profiles": profiles, "configs": configs, "server": amapi_emulator}
+
+
+def test_viewer_reads_its_space_only(world):
+    viewer, profiles = world["viewer"], world["profiles"]
+    listed = viewer.call("enroll", "GET", "/enrollment-profiles").get_json()
+    assert [p["space"] for p in listed["enrollmentProfiles"]] == ["paris"]
+    assert viewer.call("enroll", "GET",
+                       f"/enrollment-profiles/{profiles['paris']['id']}").status_code == 200
+    hidden = viewer.call("enroll", "GET", f"/enrollment-profiles/{profiles['global']['id']}")
+    assert hidden.status_code == 404
+    configs = viewer.call("policy", "GET", "/cosu-configs").get_json()["cosuConfigs"]
+    assert [c["space"] for c in configs] == ["paris"]
+    assert viewer.call("policy", "GET", "/cosu-configs?space=global").status_code == 404
+    assert viewer.call("policy", "GET", "/spaces").get_json()["spaces"] == [
+        {"id": "paris", "displayName": "Paris stores", "parent": "global",
+         "createTime": viewer.call("policy", "GET", "/spaces").get_json()["spaces"][0][
+             "createTime"]}]
+
+
+def test_viewer_cannot_change_anything(world):
+    viewer, profiles = world["viewer"], world["profiles"]
+    created = viewer.call("enroll", "POST", "/enrollment-profiles", {
+        "name": "Mine", "userName": "kiosk", "validityDays": 3, "space": "paris"})
+    assert created.status_code == 403
+    deleted = viewer.call("enroll", "DELETE", f"/enrollment-profiles/{profiles['paris']['id']}")
+    assert deleted.status_code == 403
+    assert viewer.call("policy", "PATCH", f"/cosu-configs/{world['configs']['paris']['id']}"
+                       "?space=paris", {"priority": 5}).status_code == 403
+
+
+def test_viewer_cannot_grant_itself_more(world):
+    escalation = world["viewer"].call("policy", "POST", "/role-bindings", {
+        "principal": "viewer@example.com", "role": "ADMIN", "space": "paris"})
+    assert escalation.status_code == 403
+    assert world["viewer"].call("policy", "POST", "/spaces", {"id": "rogue"}).status_code == 404
+
+
+def test_operator_sends_commands_but_cannot_configure(world):
+    device = managed_device(world["server"], "OP-1", space="paris")
+    command = world["operator"].call("commands", "POST", f"/devices/{device['id']}/commands",
+                                     {"type": "LOCK"})
+    assert command.status_code == 202, command.get_json()
+    config = world["configs"]["paris"]
+    assert world["operator"].call("policy", "PATCH", f"/cosu-configs/{config['id']}"
+                                  "?space=paris", {"priority": 9}).status_code == 403
+    assert world["operator"].call("commands", "PATCH", f"/devices/{device['id']}",
+                                  {"labels": ["x"]}).status_code == 403
+    assert world["viewer"].call("commands", "POST", f"/devices/{device['id']}/commands",
+                                {"type": "LOCK"}).status_code == 403
+
+
+def test_principal_without_binding_is_refused_everywhere(world):
+    stranger = world["stranger"]
+    for target, method, path in (("enroll", "GET", "/enrollment-profiles"),
+                                 ("enroll", "GET", "/users?space=paris"),
+                                 ("policy", "GET", "/cosu-configs"),
+                                 ("commands", "GET", "/devices")):
+        assert stranger.call(target, method, path).status_code == 403, path
+
+
+def test_audit_log_shows_changes_and_refused_attempts(world):
+    world["viewer"].call("enroll", "POST", "/enrollment-profiles", {
+        "name": "Mine", "userName": "kiosk", "validityDays": 3, "space": "paris"})
+    entries = world["admin"].call("policy", "GET", "/audit-log?pageSize=100").get_json()[
+        "entries"]
+    created = [e for e in entries if e["action"].endswith("POST /enrollment-profiles")
+               and e["outcome"] == "ALLOWED" and e["space"] == "paris"]
+    assert created and created[0]["principal"] == "admin@example.com"
+    refused = [e for e in entries if e["principal"] == "viewer@example.com"
+               and e["outcome"] == "DENIED"]
+    assert refused and refused[0]["status"] == 403
+    paris_only = world["viewer"].call("policy", "GET", "/audit-log").get_json()["entries"]
+    assert {e["space"] for e in paris_only} == {"paris"}
+    assert "kiosk" not in json.dumps([e for e in entries if "token" in e])
+
+
+def test_delegated_configuration_applies_to_the_child_space(world):
+    device = managed_device(world["server"], "DEL-1", space="paris")
+    admin = world["admin"]
+    created = admin.call("policy", "POST", "/cosu-configs", {
+        "name": "Chain-wide kiosk", "priority": 50, "app": {"packageName": "com.example.kiosk"},
+        "distribution": {"mode": "ALL"}, "delegatedSpaces": ["paris"]})
+    assert created.status_code == 201, created.get_json()
+    on_device = amapi_device(world["server"], device["name"])["policyName"]
+    assert "/policies/cosu-" in on_device
+    assert devices.get(device["name"])["effectivePolicy"]
+    status, pushed = emulator_call(world["server"], "GET", f"/v1/{on_device}")
+    assert status == 200 and pushed["applications"][0]["packageName"] == "com.example.kiosk"
+
+
+def test_every_documented_route_needs_a_token(function_apps, firestore):
+    for target in HTTP_TARGETS:
+        client = function_apps[target].test_client()
+        document = client.get("/openapi.json").get_json()
+        for path, operations in document["paths"].items():
+            concrete = re.sub(r"\{[^}]+\}", "x", path)
+            for method in operations:
+                response = client.open(concrete, method=method.upper(), json={})
+                expected = 200 if path in ("/healthz", "/openapi.json") else 401
+                assert response.status_code == expected, (target, method, path)
+
+
+def test_unsigned_token_is_401_on_a_real_route(function_apps, firestore):
+    def b64(data):
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    unsigned = f"{b64({'alg': 'none'})}.{b64({'email': 'admin@example.com'})}."
+    response = function_apps["enroll"].test_client().get(
+        "/enrollment-profiles", headers={"Authorization": f"Bearer {unsigned}"})
+    assert response.status_code == 401
+    assert access_control.bindings_of("admin@example.com")  # the principal exists; still 401
