@@ -106,11 +106,37 @@ def _defaults_of(schema: type[Schema]) -> Callable[[], Any]:
     return lambda: schema().load({})
 
 
+def _managed_configuration_shape(value: Any, path: str = "") -> str | None:
+    """Why a managed configuration cannot be an app's managed properties (or stored), or None.
+
+    Property keys are non-empty; a value is a string, number, boolean, bundle (object) or a
+    bundle array, so a list directly inside a list is never one.
+    """
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str) or not key.strip():
+                return f"{path or 'a'} property has an empty key"
+            problem = _managed_configuration_shape(item, f"{path}.{key}" if path else key)
+            if problem:
+                return problem
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, list):
+                return f"{path}[{index}] is a list inside a list"
+            problem = _managed_configuration_shape(item, f"{path}[{index}]")
+            if problem:
+                return problem
+    return None
+
+
 def _managed_configuration_size(value: Mapping[str, Any]) -> None:
     size = len(json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass"))
     if size > MAX_MANAGED_CONFIGURATION_BYTES:
         raise ValidationError(
             f"is {size} bytes of JSON; at most {MAX_MANAGED_CONFIGURATION_BYTES} are accepted")
+    problem = _managed_configuration_shape(value)
+    if problem:
+        raise ValidationError(problem)
 
 
 def _managed_configuration_field() -> fields.Dict:
