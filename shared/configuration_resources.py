@@ -20,8 +20,8 @@ from shared.http import check_if_match, etag_of
 from shared.pagination import paginate
 from shared.policy_push import apply_change, compile_choice, load_space, with_change
 from shared.store import configurations
-from shared.store.configurations import Stored
 from shared.store.keys import natural_key, new_id
+from shared.store.versioned import ChangedConcurrently, Stored
 
 Check = Callable[[SpaceInputs, Stored], None]
 
@@ -202,7 +202,7 @@ def _commit_guarded(kind: Kind, stage: Callable[[Any], None]) -> None:
     stage(batch)
     try:
         configurations.commit(batch)
-    except configurations.ChangedConcurrently:
+    except ChangedConcurrently:
         raise errors.FailedPrecondition(
             f"the {kind.label} changed meanwhile: fetch it and retry") from None
 

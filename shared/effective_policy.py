@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.store.configurations import Stored
+from shared.store.versioned import Stored
 
 POLICY_PREFIX = "cosu-"
 

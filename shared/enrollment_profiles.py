@@ -24,6 +24,7 @@ from shared.pagination import paginate
 from shared.store import enrollment_profiles as store
 from shared.store import token_revocations
 from shared.store.keys import new_id
+from shared.store.versioned import ChangedConcurrently, Stored
 
 ADDITIONAL_DATA_LIMIT = 1024
 DEDICATED_DEVICE_USAGE = "PERSONAL_USAGE_DISALLOWED_USERLESS"
@@ -51,7 +52,7 @@ def effective_status(data: dict[str, Any], now: datetime.datetime) -> str:
     return str(data["status"])
 
 
-def represent(profile: store.StoredProfile, links_base: str,
+def represent(profile: Stored, links_base: str,
               now: datetime.datetime | None = None) -> dict[str, Any]:
     """The profile summary of the API."""
     data = profile.data
@@ -134,7 +135,7 @@ def create_profile(body: dict[str, Any], links_base: str) -> dict[str, Any]:
         raise
     logs.log(logging.INFO, "enrollment profile created", profileId=profile_id, space=space,
              validityDays=body["validityDays"])
-    return represent(store.StoredProfile(profile_id, document, None), links_base, now)
+    return represent(Stored(profile_id, document, None), links_base, now)
 
 
 def _name_taken(name: str, space: str) -> errors.AlreadyExists:
@@ -142,7 +143,7 @@ def _name_taken(name: str, space: str) -> errors.AlreadyExists:
                                 [errors.FieldViolation("name", "already used in this space")])
 
 
-def _existing(profile_id: str, needed: int = access.VIEWER) -> store.StoredProfile:
+def _existing(profile_id: str, needed: int = access.VIEWER) -> Stored:
     profile = store.get(profile_id)
     if profile is None:
         raise errors.NotFound(f"no enrollment profile {profile_id!r}")
@@ -150,7 +151,7 @@ def _existing(profile_id: str, needed: int = access.VIEWER) -> store.StoredProfi
     return profile
 
 
-def _current_etag(profile: store.StoredProfile) -> str:
+def _current_etag(profile: Stored) -> str:
     return etag_of(profile.id, rfc3339(profile.data["updateTime"]))
 
 
@@ -183,7 +184,7 @@ def change_validity(profile_id: str, validity_days: int, if_match: str | None,
     changes = {**issued, "validityDays": validity_days, "status": "ACTIVE", "updateTime": now}
     try:
         store.update(profile, changes)
-    except store.ChangedConcurrently:
+    except ChangedConcurrently:
         _revoke(issued["token"]["name"], "profile changed concurrently")
         raise errors.FailedPrecondition(
             "the profile changed while its token was renewed: fetch it and retry") from None
@@ -193,7 +194,7 @@ def change_validity(profile_id: str, validity_days: int, if_match: str | None,
     _revoke(data["token"]["name"], "replaced by a validity edit")
     logs.log(logging.INFO, "enrollment profile renewed", profileId=profile.id,
              validityDays=validity_days)
-    return represent(store.StoredProfile(profile.id, {**data, **changes}, None), links_base, now)
+    return represent(Stored(profile.id, {**data, **changes}, None), links_base, now)
 
 
 def delete_profile(profile_id: str, if_match: str | None) -> None:
@@ -203,7 +204,7 @@ def delete_profile(profile_id: str, if_match: str | None) -> None:
     amapi().delete_enrollment_token(profile.data["token"]["name"])
     try:
         store.delete(profile)
-    except store.ChangedConcurrently:
+    except ChangedConcurrently:
         raise errors.FailedPrecondition(
             "the profile changed while it was being deleted: fetch it and retry") from None
     logs.log(logging.INFO, "enrollment profile deleted", profileId=profile.id)

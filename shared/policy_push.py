@@ -26,7 +26,7 @@ from shared.holding_policy import holding_policy, holding_policy_name
 from shared.policy_compiler import PolicyInputError, PolicyInputs, compile_policy
 from shared.policy_compiler import policy_fingerprint as fingerprint
 from shared.store import configurations, devices, effective_policies
-from shared.store.configurations import Stored
+from shared.store.versioned import Stored
 
 KINDS = {"cosu": configurations.COSU, "app": configurations.APPS,
          "wifi": configurations.WIFI, "vpn": configurations.VPN}

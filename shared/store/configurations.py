@@ -6,10 +6,11 @@ writes guarded by the update time they were read at.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from shared.store.client import bounded, db
+from shared.store.versioned import ChangedConcurrently, Stored
+from shared.store.versioned import from_snapshot as _snapshot
 
 APPS = "apps"
 WIFI = "wifiConfigs"
@@ -17,25 +18,8 @@ VPN = "vpnConfigs"
 COSU = "cosuConfigs"
 
 
-@dataclass(frozen=True)
-class Stored:
-    """A stored resource and the version it was read at."""
-
-    id: str
-    data: dict[str, Any]
-    update_time: Any = None
-
-
 class AlreadyStored(Exception):
     """A resource with this id exists."""
-
-
-class ChangedConcurrently(Exception):
-    """The resource changed (or vanished) since it was read."""
-
-
-def _snapshot(snapshot: Any) -> Stored:
-    return Stored(snapshot.id, snapshot.to_dict() or {}, snapshot.update_time)
 
 
 def get(collection: str, resource_id: str) -> Stored | None:

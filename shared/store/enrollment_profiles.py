@@ -8,39 +8,23 @@ makes them fail instead of overwriting it.
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
 from typing import Any
 
 from shared.store.client import bounded, db
 from shared.store.keys import natural_key
+from shared.store.versioned import ChangedConcurrently, Stored
+from shared.store.versioned import from_snapshot as _snapshot
 
 COLLECTION = "enrollmentProfiles"
 NAMES = "enrollmentProfileNames"
-
-
-@dataclass(frozen=True)
-class StoredProfile:
-    """A profile document and the version it was read at."""
-
-    id: str
-    data: dict[str, Any]
-    update_time: Any
 
 
 class NameTaken(Exception):
     """Another profile of the space has this name."""
 
 
-class ChangedConcurrently(Exception):
-    """The profile changed (or vanished) since it was read."""
-
-
 def _claim(space: str, name: str) -> Any:
     return db().collection(NAMES).document(natural_key(space, name.lower()))
-
-
-def _snapshot(snapshot: Any) -> StoredProfile:
-    return StoredProfile(snapshot.id, snapshot.to_dict() or {}, snapshot.update_time)
 
 
 def name_taken(space: str, name: str) -> bool:
@@ -61,13 +45,13 @@ def create(profile_id: str, document: dict[str, Any]) -> None:
         raise NameTaken(document["name"]) from exc
 
 
-def get(profile_id: str) -> StoredProfile | None:
+def get(profile_id: str) -> Stored | None:
     """One profile, or None."""
     snapshot = db().collection(COLLECTION).document(profile_id).get(**bounded())
     return _snapshot(snapshot) if snapshot.exists else None
 
 
-def update(profile: StoredProfile, changes: dict[str, Any]) -> None:
+def update(profile: Stored, changes: dict[str, Any]) -> None:
     """Apply `changes` unless the profile changed since `profile` was read."""
     from google.api_core import exceptions
 
@@ -78,7 +62,7 @@ def update(profile: StoredProfile, changes: dict[str, Any]) -> None:
         raise ChangedConcurrently(profile.id) from exc
 
 
-def delete(profile: StoredProfile) -> None:
+def delete(profile: Stored) -> None:
     """Delete the profile and release its name, unless it changed since it was read."""
     from google.api_core import exceptions
 
@@ -93,7 +77,7 @@ def delete(profile: StoredProfile) -> None:
 
 
 def page(spaces: list[str] | None, status: str | None, limit: int,
-         after: str | None) -> list[StoredProfile]:
+         after: str | None) -> list[Stored]:
     """Profiles in creation order (ids sort by time), filtered, starting after id `after`."""
     from google.cloud.firestore import FieldFilter
 
@@ -108,7 +92,7 @@ def page(spaces: list[str] | None, status: str | None, limit: int,
     return [_snapshot(s) for s in query.stream(**bounded())]
 
 
-def due_for_expiry(now: datetime.datetime, limit: int) -> list[StoredProfile]:
+def due_for_expiry(now: datetime.datetime, limit: int) -> list[Stored]:
     """ACTIVE profiles whose token expired at or before `now` (index: status, tokenExpireTime)."""
     from google.cloud.firestore import FieldFilter
 
@@ -119,7 +103,7 @@ def due_for_expiry(now: datetime.datetime, limit: int) -> list[StoredProfile]:
     return [_snapshot(s) for s in query.stream(**bounded())]
 
 
-def mark_expired(profiles: list[StoredProfile], now: datetime.datetime) -> list[StoredProfile]:
+def mark_expired(profiles: list[Stored], now: datetime.datetime) -> list[Stored]:
     """Mark each EXPIRED unless it changed meanwhile (e.g. renewed); return those marked."""
     from google.api_core import exceptions
 

@@ -1,7 +1,7 @@
 import pytest
 
 from shared.effective_policy import PolicyChoice, SpaceInputs, choose, policy_name, targets
-from shared.store.configurations import Stored
+from shared.store.versioned import Stored
 
 DEVICE = {"id": "abc123", "name": "enterprises/E/devices/abc123", "userName": "front-desk",
           "labels": ["lobby", "floor-1"]}
