@@ -70,7 +70,7 @@ def main() -> None:
             Path(tempfile.mkdtemp()) / "function.log", env=dict(os.environ))
         function.start()
         try:
-            url = f"http://127.0.0.1:{port}/projects/p/topics/amapi-events"
+            url = f"http://127.0.0.1:{port}/{backends['topic']}"
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 try:
@@ -90,6 +90,9 @@ def main() -> None:
             handled = _rate(REPORTS, report)
         finally:
             function.stop()
+        applied = db().collection("notificationReceipts").count().get()[0][0].value
+        if applied < REPORTS:
+            raise SystemExit(f"only {applied} of {REPORTS} reports were applied")
         print(f"notifications ({REPORTS} messages, {CLIENTS} concurrent clients, "
               f"one function process)")
         print(f"  Firestore emulator raw single-document writes  {raw:8.0f} /s")
