@@ -131,20 +131,22 @@ def delete_profile(ctx: Context) -> Reply:
     return Reply(None, 204)
 
 
+def _qr(ctx: Context, render: Any, media_type: str) -> Reply:
+    text = enrollment_profiles.qr_text(ctx.params["profile_id"])
+    return Reply(render(text), content_type=media_type,
+                 headers={"Cache-Control": "private, no-store"})
+
+
 @router.route("GET", "/enrollment-profiles/<profile_id>/qr.png", "The QR code as PNG",
               media_type="image/png")
 def qr_png(ctx: Context) -> Reply:
-    text = enrollment_profiles.qr_text(ctx.params["profile_id"])
-    return Reply(qr_images.png(text), content_type="image/png",
-                 headers={"Cache-Control": "private, no-store"})
+    return _qr(ctx, qr_images.png, "image/png")
 
 
 @router.route("GET", "/enrollment-profiles/<profile_id>/qr.svg", "The QR code as SVG",
               media_type="image/svg+xml")
 def qr_svg(ctx: Context) -> Reply:
-    text = enrollment_profiles.qr_text(ctx.params["profile_id"])
-    return Reply(qr_images.svg(text), content_type="image/svg+xml",
-                 headers={"Cache-Control": "private, no-store"})
+    return _qr(ctx, qr_images.svg, "image/svg+xml")
 
 
 @router.route("GET", "/enrollment-rules", "The enrollment rules of a space",
