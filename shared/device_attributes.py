@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from shared import access, errors
-from shared.clock import rfc3339, utcnow
-from shared.http import etag_of
+from shared.clock import utcnow
+from shared.http import resource_view
 from shared.pagination import paginate
 from shared.spaces import GLOBAL
 from shared.store import device_attributes
@@ -14,11 +14,7 @@ from shared.store import device_attributes
 
 def represent(attribute: dict[str, Any]) -> dict[str, Any]:
     """The API representation of a stored definition."""
-    update_time = rfc3339(attribute["updateTime"])
-    shown = {key: attribute[key] for key in ("name", "description", "space")
-             if attribute.get(key) is not None}
-    return {"id": attribute["id"], **shown, "createTime": rfc3339(attribute["createTime"]),
-            "updateTime": update_time, "etag": etag_of(attribute["id"], update_time)}
+    return resource_view(attribute, ("name", "description", "space"))
 
 
 def create_attribute(body: dict[str, Any]) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from shared import access, errors
-from shared.clock import rfc3339, utcnow
-from shared.http import etag_of
+from shared.clock import utcnow
+from shared.http import resource_view
 from shared.pagination import paginate
 from shared.store import device_users
 
@@ -43,11 +43,7 @@ directory: UserDirectory = LocalDirectory()
 
 def represent(user: dict[str, Any]) -> dict[str, Any]:
     """The API representation of a stored user."""
-    shown = {key: user[key] for key in ("userName", "displayName", "email", "space")
-             if user.get(key) is not None}
-    update_time = rfc3339(user["updateTime"])
-    return {"id": user["id"], **shown, "createTime": rfc3339(user["createTime"]),
-            "updateTime": update_time, "etag": etag_of(user["id"], update_time)}
+    return resource_view(user, ("userName", "displayName", "email", "space"))
 
 
 def create_user(body: dict[str, Any]) -> dict[str, Any]:

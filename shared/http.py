@@ -22,7 +22,7 @@ from werkzeug.wrappers import Request, Response
 
 from shared import errors, logs
 from shared.auth import Principal, authenticate
-from shared.clock import utcnow
+from shared.clock import rfc3339, utcnow
 
 JSON = "application/json"
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
@@ -54,9 +54,31 @@ class Context:
         """One query parameter, or None."""
         return self.request.args.get(name)
 
+    def refuse_immutable(self, immutable: tuple[str, ...]) -> None:
+        """400 naming every field of the JSON body that a PATCH may not change."""
+        raw = parse_json(self.request, _AnyObject())
+        found = [errors.FieldViolation(key, "is immutable") for key in raw if key in immutable]
+        if found:
+            raise errors.InvalidArgument("the request changes immutable fields", found)
+
     def if_match(self, current_etag: str) -> None:
         """Refuse (412) when the caller's `If-Match` names an older version."""
         check_if_match(self.request.headers.get("If-Match"), current_etag)
+
+
+class _AnyObject:
+    """A schema stand-in that loads any JSON object as it is."""
+
+    def load(self, data: dict[str, Any], partial: bool = False) -> dict[str, Any]:
+        return data
+
+
+def resource_view(document: dict[str, Any], shown: tuple[str, ...]) -> dict[str, Any]:
+    """`{id, <shown fields that are set>, createTime, updateTime, etag}` of a stored document."""
+    update_time = rfc3339(document["updateTime"])
+    fields = {key: document[key] for key in shown if document.get(key) is not None}
+    return {"id": document["id"], **fields, "createTime": rfc3339(document["createTime"]),
+            "updateTime": update_time, "etag": etag_of(document["id"], update_time)}
 
 
 Handler = Callable[[Context], Reply | Mapping[str, Any]]

@@ -21,7 +21,7 @@ from shared import (
 from shared import enrollment_schemas as schemas
 from shared.clock import utcnow
 from shared.config import settings
-from shared.http import Context, Reply, Router, parse_json
+from shared.http import Context, Reply, Router
 from shared.pagination import page_size
 from shared.spaces import GLOBAL, SPACE_ID, SPACE_ID_RULE
 
@@ -110,11 +110,7 @@ def get_profile(ctx: Context) -> Reply:
               request_schema=schemas.EnrollmentProfileEditSchema,
               response_schema=schemas.EnrollmentProfileSchema)
 def edit_profile(ctx: Context) -> Reply:
-    raw = parse_json(ctx.request, _RawObject())
-    immutable = [errors.FieldViolation(key, "is immutable (only validityDays can change)")
-                 for key in raw if key in schemas.IMMUTABLE_PROFILE_FIELDS]
-    if immutable:
-        raise errors.InvalidArgument("only validityDays can be edited", immutable)
+    ctx.refuse_immutable(schemas.IMMUTABLE_PROFILE_FIELDS)
     body = ctx.body(schemas.EnrollmentProfileEditSchema())
     profile = enrollment_profiles.change_validity(
         ctx.params["profile_id"], body["validityDays"], ctx.request.headers.get("If-Match"),
@@ -208,13 +204,6 @@ def run_token_expiry(ctx: Context) -> dict[str, Any]:
         raise errors.InvalidArgument.field("now", "is accepted only against the emulators")
     run = expire_tokens(body.get("now") or utcnow())
     return {"expired": run.expired, "revoked": run.revoked}
-
-
-class _RawObject:
-    """Loads any JSON object as is (to inspect keys before schema validation)."""
-
-    def load(self, data: dict[str, Any], partial: bool = False) -> dict[str, Any]:
-        return data
 
 
 functions_framework.errorhandler(HTTPException)(router.framework_error)

@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 from shared import app_feedback, errors, role_management
 from shared import configuration_resources as resources
 from shared import policy_schemas as schemas
-from shared.http import Context, Reply, Router, parse_json
+from shared.http import Context, Reply, Router
 from shared.pagination import page_size
 from shared.spaces import GLOBAL, SPACE_ID, SPACE_ID_RULE
 
@@ -22,20 +22,6 @@ def _space(ctx: Context, default: str | None = GLOBAL) -> Any:
     if space is not None and not SPACE_ID.match(space):
         raise errors.InvalidArgument.field("space", SPACE_ID_RULE)
     return space
-
-
-class _RawObject:
-    """Loads any JSON object as is (to inspect keys before schema validation)."""
-
-    def load(self, data: dict[str, Any], partial: bool = False) -> dict[str, Any]:
-        return data
-
-
-def _refuse_immutable(ctx: Context, immutable: tuple[str, ...]) -> None:
-    found = [errors.FieldViolation(key, "is immutable")
-             for key in parse_json(ctx.request, _RawObject()) if key in immutable]
-    if found:
-        raise errors.InvalidArgument("the request changes immutable fields", found)
 
 
 def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch_schema: Any,
@@ -58,7 +44,7 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
         return Reply(found, headers={"ETag": found["etag"]})
 
     def patch(ctx: Context) -> Reply:
-        _refuse_immutable(ctx, immutable)
+        ctx.refuse_immutable(immutable)
         changed = resources.update(kind, _space(ctx), ctx.params[param],
                                    ctx.body(patch_schema()), ctx.request.headers.get("If-Match"),
                                    check)
