@@ -1,8 +1,9 @@
 """The CRUD of COSU configurations, catalog apps, Wi-Fi and VPN configurations.
 
-They share one life cycle: validate, push what the change does to devices' policies
-(`policy_push.apply_change`), then store the resource guarded by the version read. Only the
-checks that involve other resources differ, and they are passed in.
+They share one life cycle: take the push leases of the spaces the resource reaches, read it,
+validate, push what the change does to devices' policies (`policy_push.apply_change`), then
+store the resource guarded by the version read. Only the checks that involve other resources
+differ, and they are passed in.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from shared import access, errors
 from shared import policy_schemas as schemas
@@ -18,12 +19,20 @@ from shared.clock import rfc3339, utcnow
 from shared.effective_policy import PolicyChoice, SpaceInputs
 from shared.http import check_if_match, etag_of
 from shared.pagination import paginate
-from shared.policy_push import apply_change, compile_choice, load_space, with_change
+from shared.policy_push import (
+    affected_spaces,
+    apply_change,
+    compile_choice,
+    load_space,
+    serialized,
+    with_change,
+)
 from shared.store import configurations
 from shared.store.keys import natural_key, new_id
 from shared.store.versioned import ChangedConcurrently, Stored
 
 Check = Callable[[SpaceInputs, Stored], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -120,24 +129,44 @@ def create(kind: Kind, body: dict[str, Any], check: Check | None = None) -> dict
     """Validate, push, store; 409 when an app's package is already in the catalog."""
     space = body["space"]
     access.require(space, access.ADMIN)
-    now = utcnow()
-    stored = Stored(kind.resource_id(space, body), {**body, "createTime": now,
-                                                    "updateTime": now})
-    if kind.keyed_by_package and configurations.get(kind.collection, stored.id):
-        raise errors.AlreadyExists(f"{body['packageName']} is already in the catalog",
-                                   [errors.FieldViolation("packageName", "already in catalog")])
-    inputs = _validate(kind, stored, check)
+    with serialized(affected_spaces(space, body)):
+        now = utcnow()
+        stored = Stored(kind.resource_id(space, body), {**body, "createTime": now,
+                                                        "updateTime": now})
+        if kind.keyed_by_package and configurations.get(kind.collection, stored.id):
+            raise errors.AlreadyExists(
+                f"{body['packageName']} is already in the catalog",
+                [errors.FieldViolation("packageName", "already in catalog")])
+        inputs = _validate(kind, stored, check)
 
-    def store() -> None:
-        batch = configurations.write_batch()
-        configurations.stage_create(batch, kind.collection, stored.id, stored.data)
-        try:
-            configurations.commit(batch)
-        except configurations.AlreadyStored:
-            raise errors.AlreadyExists(f"this {kind.label} already exists") from None
+        def store() -> None:
+            batch = configurations.write_batch()
+            configurations.stage_create(batch, kind.collection, stored.id, stored.data)
+            try:
+                configurations.commit(batch)
+            except configurations.AlreadyStored:
+                raise errors.AlreadyExists(f"this {kind.label} already exists") from None
 
-    apply_change(kind.name, space, None, stored, store, inputs)
+        apply_change(kind.name, space, None, stored, store, inputs)
     return represent(kind, stored)
+
+
+def _under_lease(kind: Kind, space: str, resource: str, also: dict[str, Any],
+                 act: Callable[[Stored], T]) -> T:
+    """Run `act` on the resource as stored once the leases of every space it reaches are held.
+
+    Every writer of a resource holds its own space's lease, so the version read under the
+    leases is the latest and stays so until `act` is done: an etag checked there is checked
+    against what AMAPI has.
+    """
+    wanted = affected_spaces(space, existing(kind, space, resource, access.ADMIN), also)
+    while True:
+        with serialized(wanted):
+            current = existing(kind, space, resource, access.ADMIN)
+            needed = affected_spaces(space, current, also)
+            if needed <= wanted:
+                return act(current)
+        wanted |= needed  # delegated further meanwhile: take those spaces too
 
 
 def _merged(kind: Kind, current: Stored, changes: dict[str, Any]) -> dict[str, Any]:
@@ -165,35 +194,41 @@ def _merged(kind: Kind, current: Stored, changes: dict[str, Any]) -> dict[str, A
 def update(kind: Kind, space: str, resource: str, changes: dict[str, Any],
            if_match: str | None, check: Check | None = None) -> dict[str, Any]:
     """Apply `changes` (top-level fields replaced whole), push, store; 412 on a stale etag."""
-    current = existing(kind, space, resource, access.ADMIN)
-    check_if_match(if_match, represent(kind, current)["etag"])
-    data = {**_merged(kind, current, changes), "createTime": current.data["createTime"],
-            "updateTime": utcnow()}
-    after = Stored(current.id, data, current.update_time)
-    inputs = _validate(kind, after, check)
 
-    def store() -> None:
-        _commit_guarded(kind, lambda batch: configurations.stage_replace(
-            batch, kind.collection, current, data))
+    def act(current: Stored) -> dict[str, Any]:
+        check_if_match(if_match, represent(kind, current)["etag"])
+        data = {**_merged(kind, current, changes), "createTime": current.data["createTime"],
+                "updateTime": utcnow()}
+        after = Stored(current.id, data, current.update_time)
+        inputs = _validate(kind, after, check)
 
-    apply_change(kind.name, space, current, after, store, inputs)
-    return represent(kind, after)
+        def store() -> None:
+            _commit_guarded(kind, lambda batch: configurations.stage_replace(
+                batch, kind.collection, current, data))
+
+        apply_change(kind.name, space, current, after, store, inputs)
+        return represent(kind, after)
+
+    return _under_lease(kind, space, resource, changes, act)
 
 
 def delete(kind: Kind, space: str, resource: str, if_match: str | None,
            check: Check | None = None) -> None:
     """Push the removal, then delete; `check` may refuse (e.g. an app still in use)."""
-    current = existing(kind, space, resource, access.ADMIN)
-    check_if_match(if_match, represent(kind, current)["etag"])
-    inputs = with_change(load_space(space), kind.name, current, None)
-    if check is not None:
-        check(inputs, current)
 
-    def store() -> None:
-        _commit_guarded(kind, lambda batch: configurations.stage_delete(
-            batch, kind.collection, current))
+    def act(current: Stored) -> None:
+        check_if_match(if_match, represent(kind, current)["etag"])
+        inputs = with_change(load_space(space), kind.name, current, None)
+        if check is not None:
+            check(inputs, current)
 
-    apply_change(kind.name, space, current, None, store, inputs)
+        def store() -> None:
+            _commit_guarded(kind, lambda batch: configurations.stage_delete(
+                batch, kind.collection, current))
+
+        apply_change(kind.name, space, current, None, store, inputs)
+
+    _under_lease(kind, space, resource, {}, act)
 
 
 def _commit_guarded(kind: Kind, stage: Callable[[Any], None]) -> None:

@@ -100,13 +100,10 @@ def set_labels(device_id: str, labels: list[str]) -> dict[str, Any]:
     """Replace a device's labels; move it when that changes its effective policy."""
     device = existing(device_id, access.ADMIN)
     labels = list(dict.fromkeys(labels))
-    moved: dict[str, Any] = {}
-    vetted = (device.get("enrollmentDecision") or {}).get("result") == "ALLOWED"
-    if vetted and device.get("state") != "DELETED":
-        view = {**device, "labels": labels}
-        moved = policy_push.reassign_device(view, str(device.get("space"))) or {}
-    devices.put(device["name"], {"labels": labels, **moved})
-    if moved:
+    vetted = ((device.get("enrollmentDecision") or {}).get("result") == "ALLOWED"
+              and device.get("state") != "DELETED")
+    changed = policy_push.relabel(device, labels, vetted)
+    if "policyName" in changed:
         logs.log(logging.INFO, "device moved by a label change", device=device["name"],
-                 policy=moved.get("policyName"))
+                 policy=changed["policyName"])
     return get_device(device_id)

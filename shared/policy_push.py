@@ -6,13 +6,21 @@ nothing changed). A change to whom it applies (distribution, priority, creation,
 re-resolves the space's devices and moves only those whose policy changes (`devices.patch`).
 Everything is pushed before the change is stored; if AMAPI fails half-way, what was already
 pushed is put back and nothing is stored.
+
+Pushes that touch a space are serialized by a lease on the space (`serialized`), taken before
+anything is read: each push plans from the latest stored state and undoes only its own calls,
+and only while it still holds the lease, so no push ever reverts another's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import datetime
 import logging
-from collections.abc import Callable
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -25,12 +33,81 @@ from shared.enterprise import enterprise_name
 from shared.holding_policy import holding_policy, holding_policy_name
 from shared.policy_compiler import PolicyInputError, PolicyInputs, compile_policy
 from shared.policy_compiler import policy_fingerprint as fingerprint
-from shared.store import configurations, devices, effective_policies
+from shared.store import configurations, devices, effective_policies, push_leases
+from shared.store.keys import new_id
 from shared.store.versioned import Stored
 
 KINDS = {"cosu": configurations.COSU, "app": configurations.APPS,
          "wifi": configurations.WIFI, "vpn": configurations.VPN}
 _FIELDS = {"cosu": "configs", "app": "apps", "wifi": "wifi", "vpn": "vpn"}
+
+# A lease outlives any stall of its holder's AMAPI calls (each bounded by the retry budget)
+# and is renewed while a long push runs; a crashed holder's lease lapses on its own.
+LEASE_TTL = datetime.timedelta(seconds=120)
+LEASE_WAIT_SECONDS = 25.0  # an HTTP caller waits this long for the push before it (503)
+_held: contextvars.ContextVar[_HeldLease | None] = contextvars.ContextVar("push_lease",
+                                                                          default=None)
+
+
+@dataclass
+class _HeldLease:
+    lease: push_leases.Lease
+    renewed: float
+
+
+class LeaseLost(errors.Unavailable):
+    """The push outlived its lease and another push took the space over."""
+
+
+@contextlib.contextmanager
+def serialized(spaces: Iterable[str], wait_seconds: float = LEASE_WAIT_SECONDS,
+               ) -> Iterator[push_leases.Lease]:
+    """Hold the push leases of `spaces` (all at once, so two pushes never deadlock).
+
+    Re-entrant for spaces already held by this context; 503 when the spaces stay busy longer
+    than `wait_seconds`.
+    """
+    wanted = tuple(sorted(set(spaces)))
+    outer = _held.get()
+    if outer is not None and set(wanted) <= set(outer.lease.spaces):
+        yield outer.lease
+        return
+    holder = new_id()
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.02
+    while (lease := push_leases.try_acquire(wanted, holder, utcnow(), LEASE_TTL)) is None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise errors.Unavailable(
+                f"another change to {', '.join(wanted)} is being pushed: retry shortly",
+                headers={"Retry-After": "5"})
+        time.sleep(min(remaining, delay * random.uniform(0.5, 1.5)))
+        delay = min(delay * 2, 0.5)
+    token = _held.set(_HeldLease(lease, time.monotonic()))
+    try:
+        yield lease
+    finally:
+        _held.reset(token)
+        if not push_leases.release(lease, utcnow()):
+            logs.log(logging.ERROR, "a push outlived its lease", spaces=list(wanted))
+
+
+def _keep_lease(force: bool = False) -> bool:
+    """Renew the current lease when a third of it has run; False when it was lost."""
+    held = _held.get()
+    if held is None:
+        return True
+    if not force and time.monotonic() - held.renewed < LEASE_TTL.total_seconds() / 3:
+        return True
+    if not push_leases.renew(held.lease, utcnow(), LEASE_TTL):
+        return False
+    held.renewed = time.monotonic()
+    return True
+
+
+def _check_lease() -> None:
+    if not _keep_lease():
+        raise LeaseLost("the push took too long and was interrupted: retry")
 
 
 @dataclass
@@ -190,22 +267,29 @@ def execute(plan: Plan) -> None:
         for name in plan.holding:
             amapi().patch_policy(name, holding_policy())
         for update in plan.updates:
+            _check_lease()
             pushed = amapi().patch_policy(update.name, update.policy)
             update.record["version"] = pushed.get("version")
             patched.append(update)
         for move in plan.moves:
+            _check_lease()
             try:
                 amapi().patch_device(move.device_name, {"policyName": move.new_policy},
                                      "policyName")
             except AmapiNotFound:
                 continue  # deleted in AMAPI meanwhile; its DELETED report will follow
             moved.append(move)
-    except AmapiError:
+    except (AmapiError, LeaseLost):
         _undo(patched, moved)
         raise
 
 
 def _undo(patched: list[PolicyUpdate], moved: list[DeviceMove]) -> None:
+    if not _keep_lease(force=True):
+        # Someone newer pushed the space since: restoring our "before" would revert their work.
+        logs.log(logging.ERROR, "a failed push was not undone: its lease was taken over",
+                 policies=[u.name for u in patched], devices=len(moved))
+        return
     for move in reversed(moved):
         try:
             amapi().patch_device(move.device_name, {"policyName": move.old_policy},
@@ -235,17 +319,41 @@ def apply_change(kind: str, space: str, before: Stored | None, after: Stored | N
                  store: Callable[[], None], inputs: SpaceInputs) -> Plan:
     """Push one change of a configuration, app, Wi-Fi or VPN, then `store()` it.
 
-    `inputs` are the space's inputs with the change applied. The spaces the resource is
+    The caller holds the leases of the affected spaces (`serialized`) since before it read
+    `before` and `inputs`, the space's inputs with the change applied. The spaces the resource is
     delegated to (before or after the change) are pushed too. `store` writes the resource
     itself (guarded by the version read); if it fails, the push is undone, so the caller sees a
     clean failure and AMAPI keeps what it had.
     """
     changed = after if after is not None else before
     assert changed is not None
+    affected = affected_spaces(space, before, after)
+    with serialized(affected):
+        plan = _plan_and_push(kind, space, before, after, changed, affected, inputs)
+        try:
+            store()
+        except BaseException:
+            _undo(plan.updates, plan.moves)
+            raise
+        record(plan)
+    logs.log(logging.INFO, "configuration change pushed", kind=kind, resourceId=changed.id,
+             spaces=sorted(affected), policiesPatched=len(plan.updates),
+             devicesMoved=len(plan.moves), unchanged=plan.unchanged)
+    return plan
+
+
+def affected_spaces(space: str, *resources: Stored | dict[str, Any] | None) -> set[str]:
+    """The spaces whose devices a change of these versions of a resource can reach."""
     affected = {space}
-    for resource in (before, after):
-        if resource is not None:
-            affected |= set(resource.data.get("delegatedSpaces") or [])
+    for resource in resources:
+        data = resource.data if isinstance(resource, Stored) else resource
+        if data is not None:
+            affected |= set(data.get("delegatedSpaces") or [])
+    return affected
+
+
+def _plan_and_push(kind: str, space: str, before: Stored | None, after: Stored | None,
+                   changed: Stored, affected: set[str], inputs: SpaceInputs) -> Plan:
     plan = Plan()
     for target in sorted(affected):
         seen_before = before if reaches(before, target) else None
@@ -258,15 +366,6 @@ def apply_change(kind: str, space: str, before: Stored | None, after: Stored | N
         plan.holding += part.holding
         plan.unchanged += part.unchanged
     execute(plan)
-    try:
-        store()
-    except BaseException:
-        _undo(plan.updates, plan.moves)
-        raise
-    record(plan)
-    logs.log(logging.INFO, "configuration change pushed", kind=kind, resourceId=changed.id,
-             spaces=sorted(affected), policiesPatched=len(plan.updates),
-             devicesMoved=len(plan.moves), unchanged=plan.unchanged)
     return plan
 
 
@@ -288,12 +387,15 @@ def _plan_for(kind: str, space: str, inputs: SpaceInputs, before: Stored | None,
     return plan_content_change(space, inputs, f"{kind}:{input_key(kind, changed)}")
 
 
-def assign_device(device: dict[str, Any], space: str,
-                  inputs: SpaceInputs | None = None) -> dict[str, Any]:
+def assign_device(device: dict[str, Any], space: str) -> dict[str, Any]:
     """Move one vetted device onto its effective policy (upserted first); returns the fields
     the inventory records: `effectivePolicy` (key, or None for the holding policy) and
     `policyName`."""
-    inputs = inputs or load_space(space)
+    with serialized([space]):
+        return _assign(device, space, load_space(space))
+
+
+def _assign(device: dict[str, Any], space: str, inputs: SpaceInputs) -> dict[str, Any]:
     choice = choose(device, inputs)
     enterprise = enterprise_name()
     if choice.key is None:
@@ -310,9 +412,20 @@ def assign_device(device: dict[str, Any], space: str,
     return {"effectivePolicy": choice.key, "policyName": target}
 
 
-def reassign_device(device: dict[str, Any], space: str) -> dict[str, Any] | None:
-    """Move a device whose inputs changed (e.g. its labels); None when its policy is the same."""
-    inputs = load_space(space)
-    if choose(device, inputs).key == device.get("effectivePolicy"):
-        return None
-    return assign_device(device, space, inputs)
+def relabel(device: dict[str, Any], labels: list[str], vetted: bool) -> dict[str, Any]:
+    """Store a device's new labels, moving it first when they change its effective policy.
+
+    Under the space's lease, so that a concurrent configuration change plans with the labels
+    and the policy the device really has; returns the fields written.
+    """
+    space = str(device.get("space") or "global")
+    with serialized([space]):
+        device = devices.get(device["name"]) or device  # as the last push left it
+        changes: dict[str, Any] = {"labels": labels}
+        if vetted:
+            view = {**device, "labels": labels}
+            inputs = load_space(space)
+            if choose(view, inputs).key != device.get("effectivePolicy"):
+                changes.update(_assign(view, space, inputs))
+        devices.put(device["name"], changes)
+    return changes

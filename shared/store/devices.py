@@ -31,7 +31,8 @@ def managed_in_space(space: str) -> list[dict[str, Any]]:
     query = (db().collection(COLLECTION)
              .where(filter=FieldFilter("space", "==", space))
              .where(filter=FieldFilter("enrollmentDecision.result", "==", "ALLOWED"))
-             .select(["name", "space", "userName", "labels", "effectivePolicy", "state"]))
+             .select(["name", "space", "userName", "labels", "effectivePolicy", "policyName",
+                     "state"]))
     return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())
             if (s.to_dict() or {}).get("state") != "DELETED"]
 
