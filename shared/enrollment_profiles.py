@@ -7,6 +7,7 @@ for the next `expire_tokens` run.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import logging
@@ -14,7 +15,7 @@ from typing import Any
 
 from shared import access, device_attributes, errors, logs
 from shared.amapi.client import amapi
-from shared.amapi.errors import AmapiError
+from shared.amapi.errors import AmapiError, AmapiNotFound
 from shared.clock import parse_rfc3339, rfc3339, utcnow
 from shared.device_directory import directory
 from shared.enterprise import enterprise_name
@@ -198,15 +199,24 @@ def change_validity(profile_id: str, validity_days: int, if_match: str | None,
 
 
 def delete_profile(profile_id: str, if_match: str | None) -> None:
-    """Revoke the token in AMAPI, then delete the profile; enrolled devices stay managed."""
+    """Revoke the token in AMAPI, then delete the profile; enrolled devices stay managed.
+
+    Once the token is revoked the profile must go too, or it would show a dead QR code: a
+    profile that changed meanwhile (an enrollment counted) is deleted all the same. Only a
+    validity edit that won the race (a new, live token) keeps it, with a 412.
+    """
     profile = _existing(profile_id, access.ADMIN)
     check_if_match(if_match, _current_etag(profile))
-    amapi().delete_enrollment_token(profile.data["token"]["name"])
+    revoked = profile.data["token"]["name"]
+    with contextlib.suppress(AmapiNotFound):  # already gone in AMAPI: nothing to revoke
+        amapi().delete_enrollment_token(revoked)
     try:
         store.delete(profile)
     except ChangedConcurrently:
-        raise errors.FailedPrecondition(
-            "the profile changed while it was being deleted: fetch it and retry") from None
+        if store.delete_with_token(profile_id, revoked) == "renewed":
+            raise errors.FailedPrecondition(
+                "the profile was renewed while it was being deleted: fetch it and "
+                "retry") from None
     logs.log(logging.INFO, "enrollment profile deleted", profileId=profile.id)
 
 

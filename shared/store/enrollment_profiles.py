@@ -76,6 +76,32 @@ def delete(profile: Stored) -> None:
         raise ChangedConcurrently(profile.id) from exc
 
 
+def delete_with_token(profile_id: str, token_name: str) -> str:
+    """Delete the profile if it still carries `token_name`, whatever else changed.
+
+    In a transaction, so that frequent unrelated writes (enrollments counted) cannot outrun
+    it; returns "deleted", "gone" (no such profile) or "renewed" (another token now).
+    """
+    from google.cloud import firestore
+
+    ref = db().collection(COLLECTION).document(profile_id)
+
+    @firestore.transactional
+    def run(transaction: Any) -> str:
+        snapshot = ref.get(transaction=transaction)
+        if not snapshot.exists:
+            return "gone"
+        data = snapshot.to_dict() or {}
+        if (data.get("token") or {}).get("name") != token_name:
+            return "renewed"
+        transaction.delete(ref)
+        transaction.delete(_claim(data["space"], data["name"]))
+        return "deleted"
+
+    outcome: str = run(db().transaction())
+    return outcome
+
+
 def page(spaces: list[str] | None, status: str | None, limit: int,
          after: str | None) -> list[Stored]:
     """Profiles in creation order (ids sort by time), filtered, starting after id `after`."""

@@ -1,7 +1,10 @@
 """Enrollment profiles end to end through the enroll function, Firestore and the AMAPI emulator."""
 
+import contextlib
 import datetime
 import json
+import threading
+import time
 
 import pytest
 
@@ -309,3 +312,41 @@ def test_firestore_outage_is_503_within_the_budget(api, monkeypatch):
         monkeypatch.undo()
         config.settings.cache_clear()
         client.reset_client()
+
+
+def test_delete_racing_enrollments_always_completes_once_the_token_is_revoked(
+        api, amapi_emulator):
+    from google.cloud import firestore as gfs
+
+    from shared.store import enrollment_profiles as profiles_store
+
+    for trial in range(4):
+        profile = api.profile(f"Racing {trial}").get_json()
+        ref = db().collection(profiles_store.COLLECTION).document(profile["id"])
+        stop = threading.Event()
+
+        def count_enrollments(ref=ref, stop=stop):
+            # What the notifications function does while devices enroll with the profile.
+            while not stop.is_set():
+                with contextlib.suppress(Exception):  # the profile is gone at the end
+                    ref.update({"enrolledDevices": gfs.Increment(1)})
+
+        counter = threading.Thread(target=count_enrollments)
+        counter.start()
+        try:
+            time.sleep(0.05)
+            deleted = api.call("DELETE", f"/enrollment-profiles/{profile['id']}")
+        finally:
+            stop.set()
+            counter.join()
+        assert deleted.status_code == 204, deleted.get_json()
+        assert api.call("GET", f"/enrollment-profiles/{profile['id']}").status_code == 404
+        assert enroll_device(amapi_emulator, profile["token"]["value"], f"LATE{trial}")[0] == 400
+
+
+def test_delete_of_a_profile_whose_token_is_already_gone_in_amapi_completes(api, amapi_emulator):
+    profile = api.profile().get_json()
+    status, _ = emulator_call(amapi_emulator, "DELETE", f"/v1/{profile['token']['name']}")
+    assert status == 200
+    assert api.call("DELETE", f"/enrollment-profiles/{profile['id']}").status_code == 204
+    assert api.call("GET", f"/enrollment-profiles/{profile['id']}").status_code == 404
