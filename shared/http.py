@@ -26,6 +26,9 @@ from shared.clock import rfc3339, utcnow
 
 JSON = "application/json"
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
+MAX_ID_BYTES = 512  # well under Firestore's 1,500-byte document ids; real ids are far shorter
+MAX_QUERY_BYTES = 512
+MAX_PAGE_TOKEN_BYTES = 4096
 
 
 @dataclass
@@ -51,8 +54,12 @@ class Context:
         return parse_json(self.request, schema, partial=partial)
 
     def query(self, name: str) -> str | None:
-        """One query parameter, or None."""
-        return self.request.args.get(name)
+        """One query parameter, or None; 400 when it is too long to be meaningful."""
+        value = self.request.args.get(name)
+        limit = MAX_PAGE_TOKEN_BYTES if name == "pageToken" else MAX_QUERY_BYTES
+        if value is not None and _utf8_length(value) > limit:
+            raise errors.InvalidArgument.field(name, f"must be at most {limit} bytes")
+        return value
 
     def refuse_immutable(self, immutable: tuple[str, ...]) -> None:
         """400 naming every field of the JSON body that a PATCH may not change."""
@@ -64,6 +71,20 @@ class Context:
     def if_match(self, current_etag: str) -> None:
         """Refuse (412) when the caller's `If-Match` names an older version."""
         check_if_match(self.request.headers.get("If-Match"), current_etag)
+
+
+def _utf8_length(text: str) -> int:
+    """Bytes of `text` in UTF-8; unencodable text (a lone surrogate) counts as too long."""
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        return 1 << 30
+
+
+def is_storable_id(value: str) -> bool:
+    """True when `value` can name a stored resource (a Firestore document id we would issue)."""
+    return (0 < _utf8_length(value) <= MAX_ID_BYTES and value not in (".", "..")
+            and "/" not in value and not (value.startswith("__") and value.endswith("__")))
 
 
 class _AnyObject:
@@ -268,6 +289,10 @@ class Router:
                                           headers={"Allow": allowed}) from None
         except WerkzeugNotFound:
             raise errors.NotFound(f"no route {request.method} {request.path}") from None
+        for value in params.values():
+            # Reserved or oversized ids would reach Firestore as invalid document paths.
+            if isinstance(value, str) and not is_storable_id(value):
+                raise errors.NotFound("no such resource")
         return cast(Route, route), dict(params)
 
     def _run(self, route: Route, ctx: Context) -> Response:
