@@ -239,13 +239,14 @@ def plan_assignment_change(space: str, inputs: SpaceInputs) -> Plan:
     holding = holding_policy_name(enterprise, space)
     for device in managed:
         key = choices[device["name"]].key
-        if device.get("effectivePolicy") == key and device.get("policyName"):
+        target = policy_name(enterprise, key) if key else holding
+        if device.get("effectivePolicy") == key and device.get("policyName") == target:
             continue
         old_key = device.get("effectivePolicy")
         plan.moves.append(DeviceMove(
-            device_name=device["name"], new_key=key,
-            new_policy=policy_name(enterprise, key) if key else holding,
-            old_policy=policy_name(enterprise, old_key) if old_key else holding))
+            device_name=device["name"], new_key=key, new_policy=target,
+            old_policy=device.get("policyName")
+            or (policy_name(enterprise, old_key) if old_key else holding)))
     # A policy devices are about to be moved onto is always upserted: AMAPI deletes policies
     # no device used for 7 days, and a device moved onto a missing policy is factory-reset.
     targeted = {move.new_key for move in plan.moves}
@@ -290,6 +291,8 @@ def _undo(patched: list[PolicyUpdate], moved: list[DeviceMove]) -> None:
         logs.log(logging.ERROR, "a failed push was not undone: its lease was taken over",
                  policies=[u.name for u in patched], devices=len(moved))
         return
+    # What cannot be put back is recorded as it is in AMAPI, so the next push sees the
+    # difference and repairs it instead of trusting a store that no longer tells the truth.
     for move in reversed(moved):
         try:
             amapi().patch_device(move.device_name, {"policyName": move.old_policy},
@@ -297,6 +300,7 @@ def _undo(patched: list[PolicyUpdate], moved: list[DeviceMove]) -> None:
         except AmapiError:
             logs.log(logging.ERROR, "could not move a device back after a failed push",
                      device=move.device_name, policy=move.old_policy)
+            devices.put(move.device_name, {"policyName": move.new_policy})
     for update in reversed(patched):
         if update.previous is None:
             continue  # a new policy no device uses yet is harmless; AMAPI reaps it
@@ -305,6 +309,7 @@ def _undo(patched: list[PolicyUpdate], moved: list[DeviceMove]) -> None:
         except AmapiError:
             logs.log(logging.ERROR, "could not restore a policy after a failed push",
                      policy=update.name)
+            effective_policies.put_many({update.key: {**update.previous, "fingerprint": None}})
 
 
 def record(plan: Plan) -> None:

@@ -182,3 +182,52 @@ def test_label_changes_racing_a_distribution_change_leave_no_drift(api, amapi_em
         results = at_once(config_call, *label_calls)
         assert all(r.status_code == 200 for r in results), [r.get_json() for r in results]
         assert_amapi_matches_the_stores(amapi_emulator)
+
+
+def test_concurrent_changes_under_amapi_faults_never_leave_amapi_and_the_stores_apart(
+        api, amapi_emulator):
+    from shared.store import effective_policies
+    from tests.integration.enroll_helpers import emulator_call
+
+    fleet = [managed_device(amapi_emulator, f"SN-{i}", labels=["lobby"] if i % 2 else [])
+             for i in range(4)]
+    low = api.config(name="Low", priority=10, distribution={"mode": "ALL"}).get_json()
+    high = api.config(name="High", priority=20).get_json()
+    app = api.client.application
+    changes = [
+        ({"distribution": {"mode": "CUSTOM", "labels": ["lobby"]}}, {"lockdown": {}}),
+        ({"lockdown": {"disableKeyguard": True}}, {"distribution": {"mode": "NONE"}}),
+        ({"distribution": {"mode": "ALL"}}, {"lockdown": {"disableStatusBar": True}}),
+        ({"lockdown": {}}, {"distribution": {"mode": "CUSTOM", "labels": ["lobby"]}}),
+    ]
+    status, _ = emulator_call(amapi_emulator, "POST", "/emulator/v1/faults", {
+        "probability": 0.3, "codes": [400, 500, 503],
+        "methods": ["enterprises.policies.patch", "enterprises.devices.patch"]})
+    assert status == 200
+    seen = set()
+    for high_change, low_change in changes:
+        results = at_once(
+            request(app, "PATCH", f"/cosu-configs/{high['id']}", high_change, api.headers),
+            request(app, "PATCH", f"/cosu-configs/{low['id']}", low_change, api.headers))
+        seen |= {r.status_code for r in results}
+        assert {r.status_code for r in results} <= {200, 400, 503}, [
+            r.get_json() for r in results]
+        for device in fleet:
+            stored = devices.get(device["name"])
+            assert amapi_device(amapi_emulator, device["name"])["policyName"] == stored[
+                "policyName"], "a device is never where the inventory does not say"
+        keys = {devices.get(d["name"]).get("effectivePolicy") for d in fleet} - {None}
+        for key, record in effective_policies.get_many(sorted(keys)).items():
+            if record.get("fingerprint"):
+                pushed = amapi_policy(amapi_emulator, record["name"])
+                assert {k: v for k, v in pushed.items() if k in record["policy"]} == record[
+                    "policy"], key
+    emulator_call(amapi_emulator, "DELETE", "/emulator/v1/faults")
+    # Whatever failed, the next changes repair it.
+    for config in (high, low):
+        assert api.call("PATCH", f"/cosu-configs/{config['id']}",
+                        {"distribution": {"mode": "NONE"}}).status_code == 200
+        assert api.call("PATCH", f"/cosu-configs/{config['id']}",
+                        {"distribution": {"mode": "ALL"},
+                         "lockdown": {"disableNetworkReset": True}}).status_code == 200
+    assert_amapi_matches_the_stores(amapi_emulator)
