@@ -70,7 +70,11 @@ def revoke(binding_key: str) -> None:
     if binding is None:
         raise errors.NotFound(f"no role binding {binding_key!r}")
     access.require(binding["space"], access.ADMIN)
-    access_control.delete_binding(binding_key)
+    # Without an ADMIN of global nobody could ever grant one again: the last one stays.
+    if not access_control.delete_binding_keeping_one(binding_key, GLOBAL, "ADMIN"):
+        raise errors.AlreadyExists(
+            "this is the last ADMIN binding of space 'global': grant ADMIN of global to "
+            "another principal before revoking it")
 
 
 def audit_log(space: str | None, principal: str | None, size: int,

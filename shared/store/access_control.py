@@ -54,9 +54,32 @@ def get_binding(binding_key: str) -> dict[str, Any] | None:
     return {"id": snapshot.id, **(snapshot.to_dict() or {})} if snapshot.exists else None
 
 
-def delete_binding(binding_key: str) -> None:
-    """Remove a binding."""
-    db().collection(BINDINGS).document(binding_key).delete(**bounded())
+def delete_binding_keeping_one(binding_key: str, space: str, role: str) -> bool:
+    """Remove a binding unless it is the last `role` binding of `space`; False then.
+
+    The check and the delete run in one transaction that reads every such binding, so two
+    concurrent deletes of the last two cannot both see "one other is left" and both succeed.
+    """
+    from google.cloud import firestore
+    from google.cloud.firestore import FieldFilter
+
+    ref = db().collection(BINDINGS).document(binding_key)
+    kept = (db().collection(BINDINGS).where(filter=FieldFilter("space", "==", space))
+            .where(filter=FieldFilter("role", "==", role)))
+
+    @firestore.transactional
+    def run(transaction: Any) -> bool:
+        snapshot = ref.get(transaction=transaction)
+        data = snapshot.to_dict() or {}
+        if data.get("space") == space and data.get("role") == role:
+            others = [s.id for s in transaction.get(kept) if s.id != binding_key]
+            if not others:
+                return False
+        transaction.delete(ref)
+        return True
+
+    result: bool = run(db().transaction())
+    return result
 
 
 def bindings_in(spaces: list[str] | None, limit: int, after: str | None) -> list[dict[str, Any]]:

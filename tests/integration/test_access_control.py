@@ -160,3 +160,89 @@ def test_unsigned_token_is_401_on_a_real_route(function_apps, firestore):
         "/enrollment-profiles", headers={"Authorization": f"Bearer {unsigned}"})
     assert response.status_code == 401
     assert access_control.bindings_of("admin@example.com")  # the principal exists; still 401
+
+
+def _global_admins():
+    from shared.spaces import GLOBAL
+
+    return sorted(b["principal"] for b in access_control.bindings_in([GLOBAL], 100, None)
+                  if b["role"] == "ADMIN")
+
+
+def _global_admin_binding(email):
+    return access_control.binding_id(email, "ADMIN", "global")
+
+
+def test_last_global_admin_binding_cannot_be_revoked(function_apps, firestore):
+    admin = Caller(function_apps, "admin@example.com")
+    refused = admin.call("policy", "DELETE",
+                         f"/role-bindings/{_global_admin_binding('admin@example.com')}")
+    assert refused.status_code == 409, refused.get_json()
+    error = refused.get_json()["error"]
+    assert error["status"] == "ALREADY_EXISTS" and "last ADMIN" in error["message"]
+    assert _global_admins() == ["admin@example.com"]
+    assert admin.call("policy", "GET", "/spaces").status_code == 200
+
+
+def test_global_admin_is_revocable_while_another_remains(function_apps, firestore):
+    admin = Caller(function_apps, "admin@example.com")
+    boss = Caller(function_apps, "boss@example.com")
+    assert admin.call("policy", "POST", "/role-bindings", {
+        "principal": "boss@example.com", "role": "ADMIN", "space": "global"}).status_code == 201
+    assert admin.call("policy", "POST", "/role-bindings", {
+        "principal": "reader@example.com", "role": "VIEWER",
+        "space": "global"}).status_code == 201
+    revoked = boss.call("policy", "DELETE",
+                        f"/role-bindings/{_global_admin_binding('admin@example.com')}")
+    assert revoked.status_code == 204, revoked.get_json()
+    assert _global_admins() == ["boss@example.com"]
+    assert boss.call("policy", "DELETE", f"/role-bindings/"
+                     f"{_global_admin_binding('boss@example.com')}").status_code == 409
+    viewer_binding = access_control.binding_id("reader@example.com", "VIEWER", "global")
+    assert boss.call("policy", "DELETE", f"/role-bindings/{viewer_binding}").status_code == 204
+
+
+def test_last_admin_of_a_child_space_is_revocable(world):
+    admin = world["admin"]
+    assert admin.call("policy", "POST", "/role-bindings", {
+        "principal": "lead@example.com", "role": "ADMIN", "space": "paris"}).status_code == 201
+    binding = access_control.binding_id("lead@example.com", "ADMIN", "paris")
+    assert admin.call("policy", "DELETE", f"/role-bindings/{binding}").status_code == 204
+
+
+def _revoke_at_once(function_apps, revocations):
+    """Each (caller, binding) revocation in its own thread, released together; the statuses."""
+    import threading
+
+    barrier = threading.Barrier(len(revocations))
+    statuses = [0] * len(revocations)
+
+    def revoke(index, email, binding):
+        client = function_apps["policy"].test_client()
+        headers = {"Authorization": f"Bearer {token_for(email)}"}
+        barrier.wait()
+        statuses[index] = client.delete(f"/role-bindings/{binding}", headers=headers).status_code
+
+    threads = [threading.Thread(target=revoke, args=(i, *r)) for i, r in enumerate(revocations)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return statuses
+
+
+def test_concurrent_revokes_never_remove_every_global_admin(function_apps, firestore):
+    admins = ["admin@example.com", "boss@example.com"]
+    # Each round costs about two seconds: the emulator resolves the transactions' lock
+    # conflict by timing one out, which then retries and sees it would remove the last ADMIN.
+    for round_number in range(4):
+        for email in admins:
+            access_control.put_binding({"principal": email, "role": "ADMIN",
+                                        "space": "global"})
+        # Alternate between each revoking the other and each revoking itself.
+        targets = admins if round_number % 2 else admins[::-1]
+        pairs = zip(admins, targets, strict=True)
+        statuses = _revoke_at_once(function_apps, [
+            (email, _global_admin_binding(target)) for email, target in pairs])
+        assert sorted(statuses) == [204, 409], (round_number, statuses)
+        assert len(_global_admins()) == 1
