@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from shared.auth import LOCAL_AUDIENCE, LOCAL_ISSUER
 
@@ -28,12 +29,19 @@ def ensure_keys(directory: Path) -> tuple[Path, Path]:
     return private_path, public_path
 
 
-def issue_token(private_key_file: Path, email: str, lifetime_seconds: int = 12 * 3600) -> str:
-    """A bearer token for `email` that the functions accept in `AUTH_MODE=local`."""
+def issue_token(private_key_file: Path, email: str, lifetime_seconds: int = 12 * 3600,
+                extra_claims: dict[str, Any] | None = None) -> str:
+    """A bearer token for `email` that the functions accept in `AUTH_MODE=local`.
+
+    `extra_claims` add or override claims, and a None value drops one (tests forge doubtful
+    tokens with it).
+    """
     from google.auth import crypt, jwt
 
     signer = crypt.RSASigner.from_string(private_key_file.read_bytes(), key_id="local")
     now = int(time.time())
     claims = {"iss": LOCAL_ISSUER, "aud": LOCAL_AUDIENCE, "sub": email, "email": email,
               "email_verified": True, "iat": now, "exp": now + lifetime_seconds}
+    claims.update(extra_claims or {})
+    claims = {name: value for name, value in claims.items() if value is not None}
     return jwt.encode(signer, claims).decode()

@@ -68,6 +68,8 @@ def function_environment(*, project: str, firestore_host: str, pubsub_host: str,
         "PUBSUB_TOPIC": topic,
         "AUTH_MODE": "local",
         "LOCAL_AUTH_PUBLIC_KEY_FILE": str(public_key_file),
+        # No Cloud Scheduler runs locally: the stack's administrator triggers scheduled targets.
+        "SCHEDULER_PRINCIPALS": ADMIN_EMAIL,
         "AMAPI_RETRY_BUDGET_SECONDS": "8",
         "AMAPI_RETRY_BASE_SECONDS": "0.2",
     }

@@ -102,6 +102,20 @@ def as_system() -> Iterator[None]:
         _current.reset(token)
 
 
+def scheduler(principal: str) -> Access:
+    """Every right for a configured scheduler principal (`SCHEDULER_PRINCIPALS`), else 403."""
+    from shared.config import settings
+
+    # Roles do not count here, not even ADMIN of global: a scheduled run acts on every space at
+    # once (and against the emulators takes a `now` that expires every profile), so only the
+    # identity the scheduler calls with may start one; an administrator who needs a run now
+    # triggers the scheduler job, which calls with that identity.
+    if principal.lower() not in settings().scheduler_principals:
+        raise errors.PermissionDenied(
+            f"{principal} may not run scheduled targets: only the scheduler may")
+    return SYSTEM
+
+
 def require(space: str, needed: int) -> None:
     """`current().require(space, needed)`."""
     current().require(space, needed)

@@ -45,7 +45,9 @@ def _principal(claims: dict[str, Any]) -> Principal:
     email = claims.get("email")
     if not isinstance(email, str) or "@" not in email:
         raise Unauthenticated("token carries no email claim")
-    if claims.get("email_verified") is False:
+    # Only the JSON boolean true counts: "false" (a string) is truthy, and a missing claim
+    # proves nothing about who owns the address.
+    if claims.get("email_verified") is not True:
         raise Unauthenticated("token email is not verified")
     return Principal(email=email.lower(), subject=str(claims.get("sub", "")),
                      issuer=str(claims.get("iss", "")), claims=claims)

@@ -33,6 +33,7 @@ class Settings:
     firestore_retry_budget_seconds: float
     firestore_emulator_host: str
     log_level: str
+    scheduler_principals: frozenset[str] = frozenset()
 
     @property
     def emulated(self) -> bool:
@@ -56,6 +57,10 @@ def _float(name: str, default: float) -> float:
     if value < 0:
         raise ConfigError(f"{name} must not be negative, got {raw!r}")
     return value
+
+
+def _emails(raw: str) -> frozenset[str]:
+    return frozenset(e.strip().lower() for e in raw.split(",") if e.strip())
 
 
 def _enterprise(raw: str) -> str:
@@ -89,4 +94,6 @@ def settings() -> Settings:
         firestore_retry_budget_seconds=_float("FIRESTORE_RETRY_BUDGET_SECONDS", 15.0),
         firestore_emulator_host=env.get("FIRESTORE_EMULATOR_HOST", ""),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
+        # Unset means nobody may run the scheduled targets: they fail closed.
+        scheduler_principals=_emails(env.get("SCHEDULER_PRINCIPALS", "")),
     )

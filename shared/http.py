@@ -251,7 +251,9 @@ class Router:
                 raise
             if not route.public:
                 principal = authenticate(request.headers.get("Authorization"))
-                granted = access.load(principal.email) if route.authorize else access.SYSTEM
+                # Routes without per-space authorization are scheduled targets: scheduler only.
+                granted = (access.load(principal.email) if route.authorize
+                           else access.scheduler(principal.email))
                 access.set_current(granted)
                 if not granted.system and not granted.roles:
                     raise errors.PermissionDenied(

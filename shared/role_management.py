@@ -16,19 +16,37 @@ def _plain(entry: dict[str, Any]) -> dict[str, Any]:
     return {k: rfc3339(v) if isinstance(v, datetime.datetime) else v for k, v in entry.items()}
 
 
+def _space_exists(space_id: str) -> errors.AlreadyExists:
+    return errors.AlreadyExists(f"space {space_id!r} exists",
+                                [errors.FieldViolation("id", "already exists")])
+
+
 def create_space(body: dict[str, Any]) -> dict[str, Any]:
-    """A child space; only an ADMIN of its parent may create it."""
+    """A child space; only an ADMIN of its parent may create it (and of the id, if in use)."""
+    caller = access.current()
     parent = body.get("parent") or GLOBAL
-    access.require(parent, access.ADMIN)
+    caller.require(parent, access.ADMIN)
     if body["id"] == GLOBAL:
         raise errors.AlreadyExists("global is the root space")
-    if parent != GLOBAL and parent not in access_control.all_spaces():
+    declared = access_control.all_spaces()
+    if parent != GLOBAL and parent not in declared:
         raise errors.InvalidArgument.field("parent", f"no space {parent!r}")
+    if body["id"] in declared:
+        # Spaces are never moved: re-declaring one under another parent is refused too.
+        raise _space_exists(body["id"])
+    # An undeclared id that resources already use hangs under global until declared; declaring
+    # it under a child space would hand them (and the right to grant roles there) to that
+    # child's admins, so only who is ADMIN over the id as it stands may do it.
+    if (caller.level(body["id"]) < access.ADMIN
+            and access_control.space_in_use(body["id"])):
+        raise errors.AlreadyExists(
+            f"space id {body['id']!r} is already in use by existing resources: only an ADMIN "
+            "of the space they are in now may declare it",
+            [errors.FieldViolation("id", "already in use")])
     space = {"displayName": body.get("displayName") or body["id"], "parent": parent,
              "createTime": utcnow()}
     if not access_control.create_space(body["id"], space):
-        raise errors.AlreadyExists(f"space {body['id']!r} exists",
-                                   [errors.FieldViolation("id", "already exists")])
+        raise _space_exists(body["id"])
     return _plain({"id": body["id"], **space})
 
 
@@ -70,7 +88,11 @@ def revoke(binding_key: str) -> None:
     if binding is None:
         raise errors.NotFound(f"no role binding {binding_key!r}")
     access.require(binding["space"], access.ADMIN)
-    access_control.delete_binding(binding_key)
+    # Without an ADMIN of global nobody could ever grant one again: the last one stays.
+    if not access_control.delete_binding_keeping_one(binding_key, GLOBAL, "ADMIN"):
+        raise errors.AlreadyExists(
+            "this is the last ADMIN binding of space 'global': grant ADMIN of global to "
+            "another principal before revoking it")
 
 
 def audit_log(space: str | None, principal: str | None, size: int,

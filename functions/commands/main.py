@@ -88,7 +88,7 @@ def get_command(ctx: Context) -> dict[str, Any]:
 
 
 @reconcile.route("POST", "/", "Re-send pending commands and settle unanswered ones",
-                 authorize=False,
+                 authorize=False,  # only SCHEDULER_PRINCIPALS may call it
                  response_schema=schemas.ReconcileResultSchema)
 def run_reconciliation(ctx: Context) -> dict[str, int]:
     return device_commands.reconcile(utcnow(), SETTLE_AFTER)

@@ -192,7 +192,7 @@ def patch_enterprise(ctx: Context) -> dict[str, Any]:
 
 
 @expiry.route("POST", "/", "Mark expired enrollment profiles and revoke their tokens",
-              authorize=False,
+              authorize=False,  # only SCHEDULER_PRINCIPALS may call it
               request_schema=schemas.ExpireTokensRequestSchema,
               response_schema=schemas.ExpireTokensResultSchema)
 def run_token_expiry(ctx: Context) -> dict[str, Any]:

@@ -28,6 +28,43 @@ def create_space(space_id: str, data: dict[str, Any]) -> bool:
     return True
 
 
+def space_in_use(space_id: str) -> bool:
+    """True when any stored resource, role binding or delegation names `space_id` as its space.
+
+    Asked only when a space is declared (rare), so a handful of keys-only limit(1) equality
+    queries, one per collection that carries `space`, cost less than keeping a registry of used
+    ids in step with every write of every collection. The audit log is left out on purpose: a
+    refused request for `?space=x` is audited under x, and must not let any caller block x.
+    """
+    from google.cloud.firestore import FieldFilter
+
+    from shared.store import (
+        app_feedback,
+        commands,
+        configurations,
+        device_attributes,
+        device_users,
+        devices,
+        enrollment_profiles,
+        enrollment_rules,
+    )
+
+    configs = (configurations.COSU, configurations.APPS, configurations.WIFI, configurations.VPN)
+    probes = [(name, "space", "==") for name in (
+        BINDINGS, enrollment_profiles.COLLECTION, device_users.COLLECTION,
+        device_attributes.COLLECTION, devices.COLLECTION, commands.COLLECTION,
+        app_feedback.COLLECTION, *configs)]
+    probes += [(name, "delegatedSpaces", "array_contains") for name in configs]
+
+    def found(collection: str, field: str, op: str) -> bool:
+        query = (db().collection(collection).where(filter=FieldFilter(field, op, space_id))
+                 .select([]).limit(1))
+        return any(True for _ in query.stream(**bounded()))
+
+    rules = db().collection(enrollment_rules.COLLECTION).document(space_id)
+    return rules.get(**bounded()).exists or any(found(*probe) for probe in probes)
+
+
 def binding_id(principal: str, role: str, space: str) -> str:
     """One document per (principal, role, space): granting twice is idempotent."""
     return natural_key(principal, role, space)
@@ -54,9 +91,32 @@ def get_binding(binding_key: str) -> dict[str, Any] | None:
     return {"id": snapshot.id, **(snapshot.to_dict() or {})} if snapshot.exists else None
 
 
-def delete_binding(binding_key: str) -> None:
-    """Remove a binding."""
-    db().collection(BINDINGS).document(binding_key).delete(**bounded())
+def delete_binding_keeping_one(binding_key: str, space: str, role: str) -> bool:
+    """Remove a binding unless it is the last `role` binding of `space`; False then.
+
+    The check and the delete run in one transaction that reads every such binding, so two
+    concurrent deletes of the last two cannot both see "one other is left" and both succeed.
+    """
+    from google.cloud import firestore
+    from google.cloud.firestore import FieldFilter
+
+    ref = db().collection(BINDINGS).document(binding_key)
+    kept = (db().collection(BINDINGS).where(filter=FieldFilter("space", "==", space))
+            .where(filter=FieldFilter("role", "==", role)))
+
+    @firestore.transactional
+    def run(transaction: Any) -> bool:
+        snapshot = ref.get(transaction=transaction)
+        data = snapshot.to_dict() or {}
+        if data.get("space") == space and data.get("role") == role:
+            others = [s.id for s in transaction.get(kept) if s.id != binding_key]
+            if not others:
+                return False
+        transaction.delete(ref)
+        return True
+
+    result: bool = run(db().transaction())
+    return result
 
 
 def bindings_in(spaces: list[str] | None, limit: int, after: str | None) -> list[dict[str, Any]]:

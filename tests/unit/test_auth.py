@@ -18,7 +18,7 @@ def _b64(data: dict) -> str:
 def _claims(**overrides):
     now = int(time.time())
     claims = {"iss": LOCAL_ISSUER, "aud": LOCAL_AUDIENCE, "email": "ops@example.com",
-              "sub": "ops@example.com", "iat": now, "exp": now + 600}
+              "email_verified": True, "sub": "ops@example.com", "iat": now, "exp": now + 600}
     claims.update(overrides)
     return claims
 
@@ -71,3 +71,18 @@ def test_tampered_payload_is_401():
     forged = _b64(_claims(email="admin@example.com"))
     with pytest.raises(Unauthenticated):
         authenticate(f"Bearer {header}.{forged}.{signature}")
+
+
+@pytest.mark.parametrize("email_verified", ["true", "True", "false", 1, "yes", [True],
+                                            {"value": True}, None])
+def test_email_verified_other_than_boolean_true_is_401(email_verified):
+    token = local_auth.issue_token(ENV.private_key, "ops@example.com",
+                                   extra_claims={"email_verified": email_verified})
+    with pytest.raises(Unauthenticated, match="not verified"):
+        authenticate(f"Bearer {token}")
+
+
+def test_email_verified_true_is_accepted():
+    token = local_auth.issue_token(ENV.private_key, "ops@example.com",
+                                   extra_claims={"email_verified": True})
+    assert authenticate(f"Bearer {token}").email == "ops@example.com"
