@@ -22,15 +22,18 @@ from shared.store import devices, enrollment_rules, notification_effects, notifi
 from shared.store.notification_effects import DeviceWrite
 
 MAX_USAGE_EVENTS = 100
+MAX_RECEIPT_FIELD = 1500
 _STATUS_FIELDS = ("clearAppsDataStatus", "startLostModeStatus", "stopLostModeStatus",
                   "esimStatus", "requestDeviceInfoStatus")
 _FINAL = (enrollment_gate.ALLOWED, enrollment_gate.REJECTED)
 
 
 def _receipt(notification: Notification, source: str) -> dict[str, Any]:
-    return {"notificationType": notification.notification_type,
-            "resource": resource_name(notification),
-            "publishTime": notification.publish_time, "source": source}
+    # Bounded: an unknown type or a foreign resource is stored as it came, whatever its size.
+    return {"notificationType": notification.notification_type[:MAX_RECEIPT_FIELD],
+            "resource": resource_name(notification)[:MAX_RECEIPT_FIELD],
+            "publishTime": notification.publish_time[:MAX_RECEIPT_FIELD],
+            "source": source[:MAX_RECEIPT_FIELD]}
 
 
 def _ours(resource: str) -> bool:

@@ -10,22 +10,38 @@ from shared.amapi.errors import AmapiError, AmapiQuotaExhausted, AmapiUnavailabl
 from shared.clock import utcnow
 from shared.config import settings
 from shared.pubsub_messages import NOTIFICATION_TYPES, Notification, decode, shape_problem
-from shared.store import notification_receipts
+from shared.store import notification_effects, notification_receipts
+
+# Eventarc and Pub/Sub pushes (through functions-framework) name the topic this way.
+PUBSUB_SOURCE_PREFIX = "//pubsub.googleapis.com/"
+# What a payload that can never apply raises while being applied (a field of the wrong type,
+# a value Firestore will not store); anything else is an outage and must be redelivered.
+_PAYLOAD_FAULTS = (KeyError, TypeError, AttributeError, ValueError, RecursionError)
+
+
+def from_configured_topic(source: str) -> bool:
+    """True when a CloudEvent source names exactly the configured AMAPI topic."""
+    expected = settings().pubsub_topic
+    if not source:
+        return False
+    if not expected:
+        return True
+    return source in (PUBSUB_SOURCE_PREFIX + expected, expected)
 
 
 def receive(event_data: Any, source: str = "") -> Notification | None:
     """Take one Pub/Sub message; return it when it was new and applied, else None.
 
-    Malformed messages, and messages whose effect AMAPI refuses for good, are acknowledged
-    (never retried forever) and kept with the reason. Storage and AMAPI outages propagate so
-    that Pub/Sub redelivers.
+    Malformed messages, and messages whose effect AMAPI or Firestore refuses for good, are
+    acknowledged (never retried forever) and kept with the reason and their data. Contention
+    and outages (storage or AMAPI) propagate so that Pub/Sub redelivers.
     """
     notification = decode(event_data)
-    expected = settings().pubsub_topic
-    if expected and source and not source.endswith(expected):
+    if not from_configured_topic(source):
         # Only the configured topic speaks for AMAPI: anything else is acknowledged, unread.
-        logs.log(logging.WARNING, "message from an unexpected topic ignored", source=source,
-                 messageId=notification.message_id)
+        logs.log(logging.WARNING, "message from an unexpected topic ignored",
+                 source=source[:notification_receipts.MAX_KEPT_FIELD],
+                 messageId=notification.message_id[:notification_receipts.MAX_KEPT_FIELD])
         return None
     problem = notification.problem or shape_problem(notification)
     if problem:
@@ -34,7 +50,7 @@ def receive(event_data: Any, source: str = "") -> Notification | None:
     if notification.notification_type not in NOTIFICATION_TYPES:
         logs.log(logging.WARNING, "unknown notification type acknowledged",
                  messageId=notification.message_id,
-                 notificationType=notification.notification_type)
+                 notificationType=notification.notification_type[:100])
     try:
         fresh = notification_handlers.handle(notification, source)
     except (AmapiQuotaExhausted, AmapiUnavailable):
@@ -42,7 +58,10 @@ def receive(event_data: Any, source: str = "") -> Notification | None:
     except AmapiError as exc:
         _keep(notification, f"AMAPI refused the effect: {exc}", source)
         return None
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+    except Exception as exc:
+        if notification_effects.transient(exc) or not (
+                isinstance(exc, _PAYLOAD_FAULTS) or notification_effects.refused(exc)):
+            raise
         logs.logger.error("notification payload could not be applied", exc_info=exc)
         _keep(notification, f"payload could not be applied: {exc!r}", source)
         return None
@@ -52,15 +71,18 @@ def receive(event_data: Any, source: str = "") -> Notification | None:
 def _keep(notification: Notification, problem: str, source: str) -> None:
     notification_receipts.record_malformed(notification.message_id, {
         "reason": problem, "notificationType": notification.notification_type,
-        "source": source, "data": notification.raw_data[:10000]}, utcnow())
+        "source": source, "data": notification.raw_data,
+        "dataSize": len(notification.raw_data)}, utcnow())
     logs.log(logging.WARNING, "notification kept for inspection and acknowledged",
-             messageId=notification.message_id, reason=problem)
+             messageId=notification.message_id[:notification_receipts.MAX_KEPT_FIELD],
+             reason=problem[:notification_receipts.MAX_KEPT_FIELD])
 
 
-def keep_unparseable(body: bytes) -> None:
+def keep_unparseable(body: bytes, reason: str = "") -> None:
     """Acknowledge and keep a delivery that is neither a CloudEvent nor a Pub/Sub push."""
     notification_receipts.record_malformed("", {
-        "reason": "request is neither a CloudEvent nor a Pub/Sub push message",
-        "data": body[:10000].decode("utf-8", "replace")}, utcnow())
+        "reason": reason or "request is neither a CloudEvent nor a Pub/Sub push message",
+        "data": body[:notification_receipts.MAX_KEPT_DATA].decode("utf-8", "replace"),
+        "dataSize": len(body)}, utcnow())
     logs.log(logging.WARNING, "unparseable notification delivery acknowledged",
              size=len(body))

@@ -2,6 +2,7 @@
 
 import flask
 import functions_framework
+from cloudevents.exceptions import GenericException
 from cloudevents.http import CloudEvent
 from werkzeug.exceptions import HTTPException
 
@@ -11,7 +12,7 @@ from shared import access, notification_intake
 @functions_framework.cloud_event
 def notifications(cloud_event: CloudEvent) -> None:
     with access.as_system():
-        notification_intake.receive(cloud_event.data, source=cloud_event["source"])
+        notification_intake.receive(cloud_event.data, source=str(cloud_event.get("source") or ""))
 
 
 @functions_framework.errorhandler(HTTPException)
@@ -22,3 +23,14 @@ def acknowledge_unparseable(exc: HTTPException) -> flask.Response | HTTPExceptio
             notification_intake.keep_unparseable(flask.request.get_data())
         return flask.Response(status=204)
     return exc
+
+
+@functions_framework.errorhandler(GenericException)
+@functions_framework.errorhandler(RecursionError)
+def acknowledge_undecodable(exc: Exception) -> flask.Response:
+    # The same bytes fail the same way on every redelivery (a CloudEvent whose data is not
+    # JSON, JSON nested too deeply to parse): keep them and acknowledge.
+    with access.as_system():
+        notification_intake.keep_unparseable(
+            flask.request.get_data(), f"request could not be decoded: {type(exc).__name__}")
+    return flask.Response(status=204)

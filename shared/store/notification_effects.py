@@ -17,10 +17,42 @@ from shared.store.keys import natural_key
 
 OPERATION_RESULTS = "operationResults"
 COMMANDS = "commands"
+UNMATCHED_USAGE_LOGS = "unmatchedUsageLogs"
 
 
 class DeviceContention(RuntimeError):
     """Concurrent notifications for one device outran the retries (transient)."""
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def transient(exc: BaseException) -> bool:
+    """True when storage gave up for now (contention, timeout, outage): redelivery can pass.
+
+    The chain is searched because the client library wraps an exhausted transaction's
+    `Aborted` in a plain ValueError.
+    """
+    from google.api_core import exceptions
+
+    passing = (DeviceContention, exceptions.Aborted, exceptions.DeadlineExceeded,
+               exceptions.ServiceUnavailable, exceptions.ServerError, exceptions.RetryError,
+               exceptions.TooManyRequests, exceptions.Cancelled, exceptions.Unauthenticated,
+               exceptions.PermissionDenied, exceptions.FailedPrecondition)
+    return any(isinstance(link, passing) for link in _chain(exc))
+
+
+def refused(exc: BaseException) -> bool:
+    """True when Firestore refused the content itself (too large, too deep, a bad id)."""
+    from google.api_core import exceptions
+
+    return isinstance(exc, (exceptions.InvalidArgument, exceptions.OutOfRange))
 
 
 @dataclass
@@ -39,7 +71,7 @@ def seen(message_id: str) -> bool:
 
 def _receipt(transaction: Any, message_id: str, fields: dict[str, Any],
              now: datetime.datetime) -> None:
-    ref = db().collection(notification_receipts.RECEIPTS).document(message_id)
+    ref = notification_receipts.receipt_ref(message_id)
     transaction.create(ref, {**fields, "receiveTime": now,
                              "expireTime": now + notification_receipts.RETENTION})
 
@@ -73,8 +105,9 @@ def apply_device(message_id: str, receipt: dict[str, Any], device_name: str,
     from google.cloud import firestore
 
     client = db()
-    receipt_ref = client.collection(notification_receipts.RECEIPTS).document(message_id)
+    receipt_ref = notification_receipts.receipt_ref(message_id)
     device_ref = client.collection(devices.COLLECTION).document(devices.device_id(device_name))
+    unmatched_ref = client.collection(UNMATCHED_USAGE_LOGS).document(natural_key(device_name))
     read = first_read
     for _ in range(attempts):
         read = read or read_device(device_name)
@@ -91,6 +124,12 @@ def apply_device(message_id: str, receipt: dict[str, Any], device_name: str,
                 batch.set(client.collection(app_feedback.COLLECTION).document(state_id), state)
             write.device["feedbackIds"] = sorted(fresh)
         if current is None:
+            # Pub/Sub reorders: usage logs that came before the device join it now.
+            aside = unmatched_ref.get(**bounded())
+            if aside.exists:
+                write.device["usageEvents"] = (aside.to_dict() or {}).get("usageEvents") or []
+                batch.delete(unmatched_ref,
+                             option=client.write_option(last_update_time=aside.update_time))
             batch.create(device_ref, write.device)
         else:
             batch.update(device_ref, write.device,
@@ -120,7 +159,7 @@ def apply_operation(message_id: str, receipt: dict[str, Any], operation_name: st
     from google.cloud.firestore import FieldFilter
 
     client = db()
-    receipt_ref = client.collection(notification_receipts.RECEIPTS).document(message_id)
+    receipt_ref = notification_receipts.receipt_ref(message_id)
     result_ref = client.collection(OPERATION_RESULTS).document(natural_key(operation_name))
     query = client.collection(COMMANDS).where(
         filter=FieldFilter("operationName", "==", operation_name)).limit(1)
@@ -144,25 +183,47 @@ def apply_operation(message_id: str, receipt: dict[str, Any], operation_name: st
     return result
 
 
+def unmatched_usage_logs(device_name: str) -> dict[str, Any] | None:
+    """Usage logs kept aside for a device the inventory did not know, if any."""
+    snapshot = db().collection(UNMATCHED_USAGE_LOGS).document(
+        natural_key(device_name)).get(**bounded())
+    return snapshot.to_dict() if snapshot.exists else None
+
+
 def apply_usage_logs(message_id: str, receipt: dict[str, Any], device_name: str,
                      merge: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
                      now: datetime.datetime) -> bool:
-    """Merge usage-log events into the device's bounded list, with the receipt."""
+    """Merge usage-log events into the device's bounded list, with the receipt.
+
+    Logs of a device the inventory does not know are kept aside in `unmatchedUsageLogs`
+    (bounded the same way, expiring like receipts): writing them onto the device would create
+    an inventory record with nothing but usage events.
+    """
     from google.cloud import firestore
 
     client = db()
-    receipt_ref = client.collection(notification_receipts.RECEIPTS).document(message_id)
+    receipt_ref = notification_receipts.receipt_ref(message_id)
     device_ref = client.collection(devices.COLLECTION).document(devices.device_id(device_name))
+    unmatched_ref = client.collection(UNMATCHED_USAGE_LOGS).document(natural_key(device_name))
 
     @firestore.transactional
     def run(transaction: Any) -> bool:
         snapshots = {s.reference.path: s
-                     for s in transaction.get_all([receipt_ref, device_ref])}
+                     for s in transaction.get_all([receipt_ref, device_ref, unmatched_ref])}
         if snapshots[receipt_ref.path].exists:
             return False
-        stored = snapshots[device_ref.path].to_dict() or {}
-        transaction.set(device_ref, {"usageEvents": merge(stored.get("usageEvents") or [])},
-                        merge=True)
+        device = snapshots[device_ref.path]
+        if device.exists:
+            stored = device.to_dict() or {}
+            transaction.set(device_ref,
+                            {"usageEvents": merge(stored.get("usageEvents") or [])},
+                            merge=True)
+        else:
+            aside = snapshots[unmatched_ref.path].to_dict() or {}
+            transaction.set(unmatched_ref, {
+                "device": device_name, "reason": "device not in the inventory",
+                "usageEvents": merge(aside.get("usageEvents") or []), "updateTime": now,
+                "expireTime": now + notification_receipts.RETENTION * 4})
         _receipt(transaction, message_id, receipt, now)
         return True
 

@@ -220,7 +220,9 @@ def test_command_result_before_the_operation_name_is_kept(stack):
 
 
 def test_usage_logs_are_kept_bounded_and_deduplicated(stack):
-    name = "enterprises/LC00tests/devices/cc"
+    device = enrolled(stack)
+    notify(stack, "ENROLLMENT", device)
+    name = device["name"]
     events = [{"eventId": str(i), "eventTime": f"2026-11-21T10:{i // 60:02d}:{i % 60:02d}Z",
                "eventType": "KEYGUARD_DISMISSED", "keyguardDismissedEvent": {}}
               for i in range(150)]

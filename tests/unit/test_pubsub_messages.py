@@ -1,7 +1,7 @@
 import base64
 import json
 
-from shared.pubsub_messages import decode, resource_name
+from shared.pubsub_messages import decode, resource_name, shape_problem
 
 
 def envelope(payload, notification_type="ENROLLMENT", message_id="m-1", raw=None):
@@ -51,3 +51,23 @@ def test_malformed_messages_say_why():
     for name, event in cases.items():
         assert decode(event).problem, name
         assert decode(event).payload is None, name
+
+
+def test_undecodable_messages_are_problems_not_crashes():
+    deep = base64.b64encode(b"[" * 50_000 + b"]" * 50_000).decode()
+    assert "nested" in decode(envelope(None, raw=deep)).problem
+    assert decode(envelope({"a": 1}, notification_type="T" * 100_000)).problem
+    assert decode(envelope({"a": 1}, notification_type="NEW_KIND")).problem is None
+
+
+def test_every_message_keeps_its_data_for_inspection():
+    raw = base64.b64encode(json.dumps({"name": "enterprises/LC1/devices/abc"}).encode()).decode()
+    assert decode(envelope(None, raw=raw)).raw_data == raw
+
+
+def test_device_names_must_make_document_ids():
+    for bad in ("enterprises/LC1/devices/__x__", "enterprises/LC1/devices/..",
+                "enterprises/LC1/devices/a/b", "enterprises/LC1/devices/" + "d" * 2000):
+        assert shape_problem(decode(envelope({"name": bad}))), bad
+        assert shape_problem(decode(envelope({"device": bad}, "USAGE_LOGS"))), bad
+    assert shape_problem(decode(envelope({"name": "enterprises/LC1/devices/abc"}))) is None
