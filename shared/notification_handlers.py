@@ -114,7 +114,7 @@ def handle_device(notification: Notification, receipt: dict[str, Any]) -> bool:
                     "userName": stored.get("userName") or data.get("userName"),
                     "labels": stored.get("labels") or _carried_labels(device)}
             try:
-                decided.update(policy_push.assign_device(view, space))
+                decided.update(policy_push.assign_device(view, space, dict(decided)))
             except InvalidArgument as exc:
                 # A configuration that cannot compile is fixed by an administrator, not by
                 # redelivery: the device stays on its locked-down holding policy meanwhile.

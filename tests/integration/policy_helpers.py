@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+from shared import policy_push
 from shared.amapi.client import amapi
 from shared.clock import utcnow
 from shared.config import settings
+from shared.effective_policy import choose
 from shared.holding_policy import holding_policy, holding_policy_name
 from shared.store import devices
 from tests.integration.enroll_helpers import emulator_call, enroll_device
@@ -50,3 +53,40 @@ def amapi_policy(server: Any, name: str) -> dict[str, Any]:
     status, body = emulator_call(server, "GET", f"/v1/{name}")
     assert status == 200, body
     return dict(body)
+
+
+def at_once(*calls):
+    """Run the calls in threads released together; their responses in order."""
+    start = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(index, call):
+        start.wait()
+        results[index] = call()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results
+
+
+def request(app, method, path, body, headers):
+    """A call to make later, each on its own test client (one per thread)."""
+    def call():
+        return app.test_client().open(path, method=method, json=body, headers=headers)
+    return call
+
+
+def assert_amapi_matches_the_stores(server, space="global"):
+    """Every managed device is where the stored configurations put it, with that content."""
+    inputs = policy_push.load_space(space)
+    for device in devices.managed_in_space(space):
+        choice = choose(device, inputs)
+        assert device.get("effectivePolicy") == choice.key, device["name"]
+        assert amapi_device(server, device["name"])["policyName"] == device["policyName"]
+        if choice.key:
+            pushed = amapi_policy(server, device["policyName"])
+            expected = policy_push.compile_choice(choice, inputs)
+            assert {k: v for k, v in pushed.items() if k in expected} == expected

@@ -6,6 +6,7 @@ import datetime
 import pytest
 
 from shared.clock import rfc3339, utcnow
+from shared.config import settings
 from shared.store import devices, notification_receipts
 from shared.store.client import db
 from shared.store.keys import natural_key
@@ -253,3 +254,32 @@ def test_duplicates_have_one_effect(stack):
         notify(stack, "ENROLLMENT", copy.deepcopy(device), "same-id")
     profile = stack["enroll"].call("GET", f"/enrollment-profiles/{stack['profile']['id']}")
     assert profile.get_json()["enrolledDevices"] == 1
+
+
+def test_enrollments_racing_a_distribution_change_land_where_the_stores_say(stack):
+    from tests.integration.notification_helpers import push_envelope
+    from tests.integration.policy_helpers import (
+        assert_amapi_matches_the_stores,
+        at_once,
+        request,
+    )
+
+    policy = stack["apps"]["policy"]
+    policy.test_client().post("/apps", json={"packageName": "com.example.kiosk",
+                                             "type": "PUBLIC"}, headers=stack["headers"])
+    configs = [policy.test_client().post("/cosu-configs", headers=stack["headers"], json={
+        "name": name, "priority": priority, "app": {"packageName": "com.example.kiosk"},
+        "distribution": {"mode": "ALL"}}).get_json() for name, priority in
+        (("Base", 1), ("Override", 5))]
+    topic = f"/{settings().pubsub_topic}"
+    for trial in range(4):
+        device = enrolled(stack, serial=f"RACE-{trial}")
+        mode = "NONE" if trial % 2 == 0 else "ALL"
+        notified, changed = at_once(
+            request(stack["apps"]["notifications"], "POST", topic,
+                    push_envelope("ENROLLMENT", device), {}),
+            request(policy, "PATCH", f"/cosu-configs/{configs[1]['id']}",
+                    {"distribution": {"mode": mode}}, stack["headers"]))
+        assert notified.status_code in (200, 204), notified.get_data(as_text=True)
+        assert changed.status_code == 200, changed.get_json()
+        assert_amapi_matches_the_stores(stack["server"])

@@ -1,7 +1,6 @@
 """Concurrent configuration changes: pushes of one space are serialized, AMAPI never drifts."""
 
 import datetime
-import threading
 
 import pytest
 
@@ -14,8 +13,11 @@ from tests.integration.policy_helpers import (
     amapi_calls,
     amapi_device,
     amapi_policy,
+    assert_amapi_matches_the_stores,
+    at_once,
     clear_calls,
     managed_device,
+    request,
 )
 from tests.integration.test_cosu_policies import PolicyApi
 
@@ -27,43 +29,6 @@ def api(function_apps, admin_headers, firestore, amapi_emulator):
     api = PolicyApi(function_apps["policy"], admin_headers)
     assert api.app().status_code == 201
     return api
-
-
-def at_once(*calls):
-    """Run the calls in threads released together; their responses in order."""
-    start = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(index, call):
-        start.wait()
-        results[index] = call()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results
-
-
-def request(app, method, path, body, headers):
-    """A call to make later, each on its own test client (one per thread)."""
-    def call():
-        return app.test_client().open(path, method=method, json=body, headers=headers)
-    return call
-
-
-def assert_amapi_matches_the_stores(server, space="global"):
-    """Every managed device is where the stored configurations put it, with that content."""
-    inputs = policy_push.load_space(space)
-    for device in devices.managed_in_space(space):
-        choice = choose(device, inputs)
-        assert device.get("effectivePolicy") == choice.key, device["name"]
-        assert amapi_device(server, device["name"])["policyName"] == device["policyName"]
-        if choice.key:
-            pushed = amapi_policy(server, device["policyName"])
-            expected = policy_push.compile_choice(choice, inputs)
-            assert {k: v for k, v in pushed.items() if k in expected} == expected
 
 
 def test_two_patches_with_one_etag_leave_the_winners_policy_in_amapi(api, amapi_emulator):
