@@ -8,6 +8,7 @@ redelivery either finds the receipt (nothing to do) or redoes the same actions h
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -101,57 +102,61 @@ def handle_device(notification: Notification, receipt: dict[str, Any]) -> bool:
     # (Every other effect is deduplicated by the transaction below.)
     if not deleted and undecided and notification_effects.seen(notification.message_id):
         return False
-    if not deleted and undecided:
-        rules = enrollment_rules.get(space) or {}
-        decision = enrollment_gate.evaluate(rules, _gate_view(device, stored))
-        decided["enrollmentDecision"] = {**decision.to_json(), "decideTime": utcnow()}
-        if decision.result == enrollment_gate.REJECTED:
-            _enforce(name, rules.get("action", "WIPE"), decision)
-            logs.log(logging.WARNING, "device rejected at enrollment", device=name,
-                     rule=decision.rule, reason=decision.reason)
-        elif decision.result == enrollment_gate.ALLOWED:
-            view = {"id": devices.device_id(name), "name": name,
-                    "userName": stored.get("userName") or data.get("userName"),
-                    "labels": stored.get("labels") or _carried_labels(device)}
-            try:
-                decided.update(policy_push.assign_device(view, space, dict(decided)))
-            except InvalidArgument as exc:
-                # A configuration that cannot compile is fixed by an administrator, not by
-                # redelivery: the device stays on its locked-down holding policy meanwhile.
-                logs.log(logging.ERROR, "effective policy does not compile", device=name,
-                         reason=exc.message)
-    labels = _carried_labels(device) if "labels" not in stored else []
+    with contextlib.ExitStack() as lease:
+        if not deleted and undecided:
+            rules = enrollment_rules.get(space) or {}
+            decision = enrollment_gate.evaluate(rules, _gate_view(device, stored))
+            decided["enrollmentDecision"] = {**decision.to_json(), "decideTime": utcnow()}
+            if decision.result == enrollment_gate.REJECTED:
+                _enforce(name, rules.get("action", "WIPE"), decision)
+                logs.log(logging.WARNING, "device rejected at enrollment", device=name,
+                         rule=decision.rule, reason=decision.reason)
+            elif decision.result == enrollment_gate.ALLOWED:
+                view = {"id": devices.device_id(name), "name": name,
+                        "userName": stored.get("userName") or data.get("userName"),
+                        "labels": stored.get("labels") or _carried_labels(device)}
+                try:
+                    # Held until the inventory records the move: a push of the space that starts
+                    # meanwhile would plan without this device and leave it where it is.
+                    lease.enter_context(policy_push.serialized([space]))
+                    decided.update(policy_push.assign_device(view, space))
+                except InvalidArgument as exc:
+                    # A configuration that cannot compile is fixed by an administrator, not by
+                    # redelivery: the device stays on its locked-down holding policy meanwhile.
+                    logs.log(logging.ERROR, "effective policy does not compile", device=name,
+                             reason=exc.message)
+        labels = _carried_labels(device) if "labels" not in stored else []
 
-    def build(current: dict[str, Any] | None) -> DeviceWrite:
-        current = current or {}
-        fields: dict[str, Any] = {"name": name, "space": space}
-        if "labels" not in current:
-            fields["labels"] = labels
-        if device_inventory.is_newer(device_inventory.report_time(device),
-                                     current.get("reportTime")):
-            fields.update(device_inventory.project(device))
-        write = DeviceWrite(device=fields)
-        if data.get("profileId") and not current.get("profileId"):
-            fields.update({"profileId": data["profileId"], "userName": data.get("userName"),
-                           "customAttributes": [{"name": k, "value": v}
-                                                for k, v in (data.get("attrs") or {}).items()]})
-        if data.get("profileId") and not current.get("countedInProfile"):
-            fields["countedInProfile"] = True
-            write.count_in_profile = str(data["profileId"])
-        if device.get("previousDeviceNames"):
-            fields["previousDeviceNames"] = device["previousDeviceNames"]
-        if deleted or current.get("state") == "DELETED":
-            fields.update({"state": "DELETED", "appliedState": "DELETED"})
-        if decided and current.get("enrollmentDecision", {}).get("result") not in _FINAL:
-            fields.update(decided)
-        if "apps" in fields:
-            write.feedback = [{**state, "deviceId": devices.device_id(name), "space": space}
-                              for state in device_inventory.keyed_app_states(device)]
-        return write
+        def build(current: dict[str, Any] | None) -> DeviceWrite:
+            current = current or {}
+            fields: dict[str, Any] = {"name": name, "space": space}
+            if "labels" not in current:
+                fields["labels"] = labels
+            if device_inventory.is_newer(device_inventory.report_time(device),
+                                         current.get("reportTime")):
+                fields.update(device_inventory.project(device))
+            write = DeviceWrite(device=fields)
+            if data.get("profileId") and not current.get("profileId"):
+                fields.update({"profileId": data["profileId"], "userName": data.get("userName"),
+                               "customAttributes": [{"name": k, "value": v}
+                                                    for k, v in (data.get("attrs") or {}).items()]})
+            if data.get("profileId") and not current.get("countedInProfile"):
+                fields["countedInProfile"] = True
+                write.count_in_profile = str(data["profileId"])
+            if device.get("previousDeviceNames"):
+                fields["previousDeviceNames"] = device["previousDeviceNames"]
+            if deleted or current.get("state") == "DELETED":
+                fields.update({"state": "DELETED", "appliedState": "DELETED"})
+            if decided and current.get("enrollmentDecision", {}).get("result") not in _FINAL:
+                fields.update(decided)
+            if "apps" in fields:
+                write.feedback = [{**state, "deviceId": devices.device_id(name), "space": space}
+                                  for state in device_inventory.keyed_app_states(device)]
+            return write
 
-    # After AMAPI actions the device may have changed (its DELETED report): read it again.
-    applied = notification_effects.apply_device(notification.message_id, receipt, name, build,
-                                                utcnow(), None if decided else first_read)
+        # After AMAPI actions the device may have changed (its DELETED report): read it again.
+        applied = notification_effects.apply_device(notification.message_id, receipt, name, build,
+                                                    utcnow(), None if decided else first_read)
     logs.log(logging.INFO, "device notification applied" if applied else "duplicate ignored",
              messageId=notification.message_id, device=name,
              notificationType=notification.notification_type)

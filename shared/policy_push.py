@@ -392,20 +392,13 @@ def _plan_for(kind: str, space: str, inputs: SpaceInputs, before: Stored | None,
     return plan_content_change(space, inputs, f"{kind}:{input_key(kind, changed)}")
 
 
-def assign_device(device: dict[str, Any], space: str,
-                  vetted: dict[str, Any]) -> dict[str, Any]:
-    """Move one vetted device onto its effective policy (upserted first) and record it.
-
-    The inventory gets `vetted` (the enrollment decision) with the assignment before the
-    space's lease is released, so the next push of the space already counts the device.
-    Returns the fields recorded: `effectivePolicy` (key, or None for the holding policy) and
-    `policyName`.
-    """
+def assign_device(device: dict[str, Any], space: str) -> dict[str, Any]:
+    """Move one vetted device onto its effective policy (upserted first); returns the fields
+    the inventory records: `effectivePolicy` (key, or None for the holding policy) and
+    `policyName`. The caller holds the space's lease until it has recorded them, so that the
+    next push of the space counts the device where it is."""
     with serialized([space]):
-        assignment = _assign(device, space, load_space(space))
-        devices.put(device["name"], {"name": device["name"], "space": space, **vetted,
-                                     **assignment})
-    return assignment
+        return _assign(device, space, load_space(space))
 
 
 def _assign(device: dict[str, Any], space: str, inputs: SpaceInputs) -> dict[str, Any]:

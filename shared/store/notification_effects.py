@@ -123,16 +123,13 @@ def apply_device(message_id: str, receipt: dict[str, Any], device_name: str,
             for state_id, state in fresh.items():
                 batch.set(client.collection(app_feedback.COLLECTION).document(state_id), state)
             write.device["feedbackIds"] = sorted(fresh)
-        if current is None or "reportTime" not in current:
-            # Pub/Sub reorders: usage logs that came before the device's first report join it
-            # now (the record may already hold its enrollment decision, not its reports).
+        if current is None:
+            # Pub/Sub reorders: usage logs that came before the device join it now.
             aside = unmatched_ref.get(**bounded())
             if aside.exists:
-                write.device["usageEvents"] = ((current or {}).get("usageEvents") or []) + (
-                    (aside.to_dict() or {}).get("usageEvents") or [])
+                write.device["usageEvents"] = (aside.to_dict() or {}).get("usageEvents") or []
                 batch.delete(unmatched_ref,
                              option=client.write_option(last_update_time=aside.update_time))
-        if current is None:
             batch.create(device_ref, write.device)
         else:
             batch.update(device_ref, write.device,
