@@ -130,8 +130,6 @@ def apply_operation(message_id: str, receipt: dict[str, Any], operation_name: st
     query = client.collection(COMMANDS).where(
         filter=FieldFilter("operationName", "==", operation_name)).limit(1)
     for _ in range(attempts):
-        if receipt_ref.get(**bounded()).exists:
-            return False
         found = list(query.stream(**bounded()))
         batch = client.batch()
         # The outcome is kept either way: the command side reads it when it records the
@@ -148,7 +146,9 @@ def apply_operation(message_id: str, receipt: dict[str, Any], operation_name: st
             return True
         except (exceptions.AlreadyExists, exceptions.Conflict,
                 exceptions.FailedPrecondition, exceptions.Aborted):
-            continue
+            # The receipt's absence is a precondition of the batch: no read for it up front.
+            if receipt_ref.get(**bounded()).exists:
+                return False
     raise DeviceContention(f"the command of {operation_name} kept changing; Pub/Sub will "
                            "redeliver")
 
