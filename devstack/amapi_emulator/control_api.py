@@ -4,7 +4,7 @@ Routes (JSON in and out; errors use the same google.rpc.Status shape as AMAPI):
   GET    healthz                                  {"status": "ok"}
   POST   enroll                                   {enrollmentToken, hardwareInfo, ...} -> Device
   POST   enterprises/E/devices/D:report           partial Device -> merged Device
-  GET|POST|DELETE faults                          {probability, codes, methods?}
+  GET|POST|DELETE faults                          {probability, codes, methods?, afterEffect?}
   GET|DELETE requests                             {"requests": [...]} (AMAPI calls only)
   GET|POST clock                                  {"offsetSeconds": n} -> {now, offsetSeconds}
   GET|POST delays                                 {"commandSeconds"?, "applySeconds"?}

@@ -108,10 +108,11 @@ class EmulatorApp:
             raise errors.not_found(f"The requested URL {request.path} was not found on this "
                                    "server.")
         method, path_variables = matched
-        # Quota and availability fail a call before Google even reads its payload.
+        # Quota and availability fail a call before Google even reads its payload, unless the
+        # rule says the answer is lost after the call took effect.
         fault = self.faults.pick(method.short_id)
-        if fault:
-            raise errors.fault(fault)
+        if fault and not fault[1]:
+            raise errors.fault(fault[0])
         query = {name: request.args.getlist(name) for name in request.args}
         problems = validate_query(method, query)
         if problems:
@@ -126,7 +127,10 @@ class EmulatorApp:
         handler = self.methods.handlers.get(method.short_id)
         if handler is None:
             raise errors.ApiError(501, f"The emulator does not implement {method.id}.")
-        return handler(Call(method, path_variables, query, body))
+        answer = handler(Call(method, path_variables, query, body))
+        if fault:
+            raise errors.fault(fault[0])
+        return answer
 
 
 class _QuietRequestHandler(WSGIRequestHandler):

@@ -236,6 +236,17 @@ class Amapi:
         return dict(self._execute("enterprises.devices.operations.get",
                                   lambda s: s.enterprises().devices().operations().get(name=name)))
 
+    def list_operations(self, device_name: str, page_size: int = 100,
+                        page_token: str | None = None
+                        ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a device's command operations and the token of the next page."""
+        params: dict[str, Any] = {"name": f"{device_name}/operations", "pageSize": page_size}
+        if page_token:
+            params["pageToken"] = page_token
+        result = self._execute("enterprises.devices.operations.list",
+                               lambda s: s.enterprises().devices().operations().list(**params))
+        return list(result.get("operations", [])), result.get("nextPageToken")
+
     def cancel_operation(self, name: str) -> None:
         """Ask AMAPI to cancel a command not yet executed (best effort)."""
         self._execute("enterprises.devices.operations.cancel",

@@ -1,7 +1,10 @@
 """Collection `commands`: every device command, written before AMAPI is called.
 
-`operationResults` (written by the notifications function) holds outcomes that arrived before
-the command recorded its operation name.
+Every change after creation is a single write guarded by the update time it was decided on
+(no read-then-write transactions): under many concurrent clients a transaction's read locks
+were what made requests queue and notifications abort. `operationResults` (written by the
+notifications function) holds outcomes that arrived before the command recorded its operation
+name.
 """
 
 from __future__ import annotations
@@ -11,15 +14,25 @@ from typing import Any
 
 from shared.store.client import bounded, db
 from shared.store.keys import natural_key
+from shared.store.versioned import Stored, from_snapshot
 
 COLLECTION = "commands"
 OPERATION_RESULTS = "operationResults"
 FINAL_STATES = ("SUCCEEDED", "FAILED", "EXPIRED", "CANCELLED")
+DELETE = object()  # a value in `changes` that removes the field
 
 
-def create(command_id: str, record: dict[str, Any]) -> None:
-    """Store a new command (PENDING)."""
-    db().collection(COLLECTION).document(command_id).create(record, **bounded())
+def _fields(changes: dict[str, Any]) -> dict[str, Any]:
+    from google.cloud import firestore
+
+    return {key: firestore.DELETE_FIELD if value is DELETE else value
+            for key, value in changes.items()}
+
+
+def create(command_id: str, record: dict[str, Any]) -> Any:
+    """Store a new command; returns its version (update time)."""
+    result = db().collection(COLLECTION).document(command_id).create(record, **bounded())
+    return result.update_time
 
 
 def get(command_id: str) -> dict[str, Any] | None:
@@ -28,19 +41,37 @@ def get(command_id: str) -> dict[str, Any] | None:
     return {"id": snapshot.id, **(snapshot.to_dict() or {})} if snapshot.exists else None
 
 
-def update(command_id: str, changes: dict[str, Any]) -> None:
-    """Change a command unless it is already settled (a late write never reopens it)."""
-    from google.cloud import firestore
+def get_versioned(command_id: str) -> Stored | None:
+    """One command with its version, or None."""
+    snapshot = db().collection(COLLECTION).document(command_id).get(**bounded())
+    return from_snapshot(snapshot) if snapshot.exists else None
 
-    ref = db().collection(COLLECTION).document(command_id)
 
-    @firestore.transactional
-    def run(transaction: Any) -> None:
-        current = ref.get(transaction=transaction)
-        if current.exists and (current.to_dict() or {}).get("state") not in FINAL_STATES:
-            transaction.update(ref, changes)
+def write(command_id: str, changes: dict[str, Any], version: Any) -> Any | None:
+    """Apply `changes` if the command is still at `version`; its new version, else None.
 
-    run(db().transaction())
+    Dotted keys change nested fields (`params.newPassword`); `DELETE` removes a field.
+    """
+    from google.api_core import exceptions
+
+    client = db()
+    try:
+        result = client.collection(COLLECTION).document(command_id).update(
+            _fields(changes), option=client.write_option(last_update_time=version), **bounded())
+    except (exceptions.FailedPrecondition, exceptions.NotFound):
+        return None
+    return result.update_time
+
+
+def change_unless_settled(command_id: str, changes: dict[str, Any], attempts: int = 5) -> bool:
+    """Change a command unless it is settled (a late write never reopens it); False if it was."""
+    for _ in range(attempts):
+        current = get_versioned(command_id)
+        if current is None or current.data.get("state") in FINAL_STATES:
+            return False
+        if write(command_id, changes, current.update_time) is not None:
+            return True
+    return False
 
 
 def early_result(operation_name: str) -> dict[str, Any] | None:
@@ -48,6 +79,15 @@ def early_result(operation_name: str) -> dict[str, Any] | None:
     snapshot = db().collection(OPERATION_RESULTS).document(
         natural_key(operation_name)).get(**bounded())
     return snapshot.to_dict() if snapshot.exists else None
+
+
+def with_operation(operation_name: str) -> str | None:
+    """The id of the command that recorded this AMAPI operation, if any."""
+    from google.cloud.firestore import FieldFilter
+
+    query = (db().collection(COLLECTION)
+             .where(filter=FieldFilter("operationName", "==", operation_name)).limit(1))
+    return next((s.id for s in query.stream(**bounded())), None)
 
 
 def for_device(device_id: str, limit: int, after: str | None) -> list[dict[str, Any]]:
@@ -61,11 +101,11 @@ def for_device(device_id: str, limit: int, after: str | None) -> list[dict[str, 
     return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]
 
 
-def in_state(state: str, created_before: datetime.datetime, limit: int) -> list[dict[str, Any]]:
-    """Commands in `state` created before a moment (index: state, createTime)."""
+def in_state(state: str, created_before: datetime.datetime, limit: int) -> list[Stored]:
+    """Commands in `state` created before a moment, with versions (index: state, createTime)."""
     from google.cloud.firestore import FieldFilter
 
     query = (db().collection(COLLECTION).where(filter=FieldFilter("state", "==", state))
              .where(filter=FieldFilter("createTime", "<", created_before))
              .order_by("createTime").limit(limit))
-    return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]
+    return [from_snapshot(s) for s in query.stream(**bounded())]

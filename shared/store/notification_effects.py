@@ -153,9 +153,14 @@ def apply_device(message_id: str, receipt: dict[str, Any], device_name: str,
 
 
 def apply_operation(message_id: str, receipt: dict[str, Any], operation_name: str,
-                    outcome: dict[str, Any], now: datetime.datetime) -> bool:
-    """Settle the command of `operation_name`, or keep the outcome until it is recorded."""
-    from google.cloud import firestore
+                    outcome: dict[str, Any], now: datetime.datetime, attempts: int = 5) -> bool:
+    """Settle the command of `operation_name`, or keep the outcome until it is recorded.
+
+    Optimistic, like `apply_device`: the command is found by a plain query (a query inside a
+    transaction locked the commands every new request writes) and changed by a batch guarded
+    by its update time and the receipt's absence; a conflict redoes the step on fresh data.
+    """
+    from google.api_core import exceptions
     from google.cloud.firestore import FieldFilter
 
     client = db()
@@ -163,24 +168,28 @@ def apply_operation(message_id: str, receipt: dict[str, Any], operation_name: st
     result_ref = client.collection(OPERATION_RESULTS).document(natural_key(operation_name))
     query = client.collection(COMMANDS).where(
         filter=FieldFilter("operationName", "==", operation_name)).limit(1)
-
-    @firestore.transactional
-    def run(transaction: Any) -> bool:
-        if receipt_ref.get(transaction=transaction).exists:
-            return False
-        commands = list(transaction.get(query))
+    for _ in range(attempts):
+        found = list(query.stream(**bounded()))
+        batch = client.batch()
         # The outcome is kept either way: the command side reads it when it records the
         # operation name after this notification (the race AMAPI's speed makes possible).
-        transaction.set(result_ref, {"operationName": operation_name, **outcome,
-                                     "receiveTime": now})
-        if commands and commands[0].to_dict().get("state") not in (
+        batch.set(result_ref, {"operationName": operation_name, **outcome, "receiveTime": now})
+        if found and (found[0].to_dict() or {}).get("state") not in (
                 "SUCCEEDED", "FAILED", "EXPIRED", "CANCELLED"):
-            transaction.update(commands[0].reference, {**outcome, "updateTime": now})
-        _receipt(transaction, message_id, receipt, now)
-        return True
-
-    result: bool = run(client.transaction())
-    return result
+            batch.update(found[0].reference, {**outcome, "updateTime": now},
+                         option=client.write_option(last_update_time=found[0].update_time))
+        batch.create(receipt_ref, {**receipt, "receiveTime": now,
+                                   "expireTime": now + notification_receipts.RETENTION})
+        try:
+            batch.commit(**bounded())
+            return True
+        except (exceptions.AlreadyExists, exceptions.Conflict,
+                exceptions.FailedPrecondition, exceptions.Aborted):
+            # The receipt's absence is a precondition of the batch: no read for it up front.
+            if receipt_ref.get(**bounded()).exists:
+                return False
+    raise DeviceContention(f"the command of {operation_name} kept changing; Pub/Sub will "
+                           "redeliver")
 
 
 def unmatched_usage_logs(device_name: str) -> dict[str, Any] | None:

@@ -1,0 +1,213 @@
+"""Device commands under load: POST …/commands from 50 concurrent clients through the local
+functions gateway (latency percentiles, 5xx count), then the COMMAND notifications AMAPI
+published for them, drained through the notifications function."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from bench.emulated import emulated_backends
+from devstack import emulators, local_auth
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIENTS = 50
+PER_CLIENT = 6
+DEVICES = 30
+HOT_DEVICES = 3  # half of the clients share these few devices
+SUBSCRIPTION = "bench-commands"
+
+
+def _call(url: str, body: Any = None, headers: dict[str, str] | None = None,
+          method: str = "POST") -> tuple[int, Any]:
+    request = urllib.request.Request(url, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json",
+                                              **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            text = response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, {}
+    try:
+        return int(response.status), json.loads(text) if text else {}
+    except ValueError:
+        return int(response.status), {}
+
+
+def _enroll(server: Any, count: int) -> list[str]:
+    from shared.amapi.client import amapi
+    from shared.store import devices
+
+    token = amapi().create_enrollment_token(os.environ["AMAPI_ENTERPRISE"],
+                                            {"duration": "86400s"})
+    names = []
+    for index in range(count):
+        _, device = _call(f"{server.url}/emulator/v1/enroll", {
+            "enrollmentToken": token["value"], "apiLevel": 34,
+            "hardwareInfo": {"serialNumber": f"C-{index}", "manufacturer": "Zebra",
+                             "brand": "Zebra", "model": "TC58"}})
+        devices.put(device["name"], {"name": device["name"], "space": "global", "labels": [],
+                                     "state": "ACTIVE",
+                                     "enrollmentDecision": {"result": "ALLOWED"}})
+        names.append(device["name"])
+    return names
+
+
+def _cpu_seconds(process: Any) -> float:
+    """User + system CPU time of a child process (Linux /proc)."""
+    fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    """Print POST latency percentiles and 5xx count, then the COMMAND drain rate."""
+    keys = Path(tempfile.mkdtemp(prefix="amapi-cosu-bench-"))
+    private_key, public_key = local_auth.ensure_keys(keys)
+    with emulated_backends(with_pubsub=True) as backends:
+        from shared.store import access_control
+        from shared.store.client import db
+
+        os.environ.update({"LOCAL_AUTH_PUBLIC_KEY_FILE": str(public_key),
+                           "AMAPI_RETRY_BUDGET_SECONDS": "8", "AMAPI_RETRY_BASE_SECONDS": "0.2"})
+        access_control.put_binding({"principal": "bench@example.com", "role": "ADMIN",
+                                    "space": "global"})
+        subscription = f"projects/{backends['project']}/subscriptions/{SUBSCRIPTION}"
+        emulators.ensure_subscription(backends["pubsub_host"], subscription, backends["topic"],
+                                      ack_deadline=60)
+        names = _enroll(backends["amapi"], DEVICES)
+        port = emulators.free_port()
+        gateway = emulators.ManagedProcess("gateway", [
+            sys.executable, "-m", "devstack.gateway", "--port", str(port)],
+            keys / "gateway.log", env=dict(os.environ), cwd=ROOT)
+        gateway.start()
+        try:
+            base = f"http://127.0.0.1:{port}"
+            emulators.wait_for_http(f"{base}/commands/healthz", 60, gateway.process)
+            headers = {"Authorization": "Bearer " + local_auth.issue_token(
+                private_key, "bench@example.com")}
+            _call(f"{base}/commands/devices/{names[0].rsplit('/', 1)[1]}/commands",
+                  {"type": "LOCK"}, headers)  # warm-up
+            drainer = Drainer(backends, base, subscription)
+            drainer.thread.start()
+            started, cpu = time.perf_counter(), _cpu_seconds(gateway.process)
+            latencies, statuses = _fire(base, names, headers)
+            elapsed = time.perf_counter() - started
+            cpu_per_request = (_cpu_seconds(gateway.process) - cpu) / len(statuses)
+            alone = []
+            for index in range(20):
+                begun = time.perf_counter()
+                _call(f"{base}/commands/devices/{names[index].rsplit('/', 1)[1]}/commands",
+                      {"type": "LOCK"}, headers)
+                alone.append(time.perf_counter() - begun)
+            drainer.finish(len(latencies) + 21)
+        finally:
+            gateway.stop()
+        fivexx = sum(1 for s in statuses if s >= 500)
+        print(f"device commands ({CLIENTS} concurrent clients x {PER_CLIENT} POSTs, half on "
+              f"{HOT_DEVICES} shared devices, half on their own; one gateway process)")
+        print(f"  POST …/commands  p50 {_percentile(latencies, 0.5) * 1000:7.0f} ms   "
+              f"p99 {_percentile(latencies, 0.99) * 1000:7.0f} ms   "
+              f"max {max(latencies) * 1000:7.0f} ms   5xx {fivexx} of {len(statuses)}")
+        print(f"  throughput {len(statuses) / elapsed:5.0f} requests/s; one client alone: p50 "
+              f"{_percentile(alone, 0.5) * 1000:5.0f} ms; function CPU "
+              f"{cpu_per_request * 1000:4.1f} ms/request")
+        others = sorted({s for s in statuses if s != 202})
+        if others:
+            print(f"  statuses other than 202: {others}")
+        settled = sum(1 for s in db().collection("commands").stream()
+                      if (s.to_dict() or {}).get("state") == "SUCCEEDED")
+        print(f"  commands settled SUCCEEDED by notification: {settled}")
+
+
+def _fire(base: str, names: list[str], headers: dict[str, str]) -> tuple[list[float], list[int]]:
+    latencies: list[float] = []
+    statuses: list[int] = []
+    lock = threading.Lock()
+    start = threading.Barrier(CLIENTS)
+
+    def client(index: int) -> None:
+        start.wait()
+        for round_ in range(PER_CLIENT):
+            if index % 2:
+                name = names[(index + round_) % HOT_DEVICES]
+            else:
+                name = names[HOT_DEVICES + index % (len(names) - HOT_DEVICES)]
+            body = ({"type": "LOCK"} if round_ % 2 else
+                    {"type": "RESET_PASSWORD", "params": {"newPassword": f"pin-{index}-{round_}"}})
+            started = time.perf_counter()
+            status, _ = _call(f"{base}/commands/devices/{name.rsplit('/', 1)[1]}/commands",
+                              body, headers)
+            with lock:
+                latencies.append(time.perf_counter() - started)
+                statuses.append(status)
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        list(pool.map(client, range(CLIENTS)))
+    return latencies, statuses
+
+
+class Drainer:
+    """Pushes COMMAND notifications to the notifications function as Pub/Sub would, while the
+    commands are still being posted, and counts how fast they are applied."""
+
+    def __init__(self, backends: Any, base: str, subscription: str) -> None:
+        self.host = backends["pubsub_host"]
+        self.url = f"{base}/notifications/{backends['topic']}"
+        self.subscription = subscription
+        self.delivered = self.failed = 0
+        self.first = self.last = 0.0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _deliver(self, message: dict[str, Any]) -> None:
+        envelope = {"message": message, "subscription": self.subscription}
+        for _ in range(20):  # Pub/Sub redelivers what was not acknowledged
+            status, _ = _call(self.url, envelope)
+            if status < 300:
+                self.delivered += 1
+                self.last = time.perf_counter()
+                return
+            time.sleep(0.1)
+        self.failed += 1
+
+    def _run(self) -> None:
+        with ThreadPoolExecutor(10) as pool:
+            while not self.stop.is_set():
+                batch = [m for m in emulators.pull(self.host, self.subscription, 100)
+                         if (m.get("attributes") or {}).get("notificationType") == "COMMAND"]
+                if not batch:
+                    time.sleep(0.05)
+                    continue
+                self.first = self.first or time.perf_counter()
+                list(pool.map(self._deliver, batch))
+
+    def finish(self, expected: int, timeout: float = 60) -> None:
+        """Wait until `expected` notifications were handled (or the timeout), then stop."""
+        deadline = time.monotonic() + timeout
+        while self.delivered + self.failed < expected and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.stop.set()
+        self.thread.join()
+        elapsed = max(self.last - self.first, 1e-3)
+        print(f"  COMMAND notifications pushed during the load: {self.delivered} applied in "
+              f"{elapsed:.1f} s = {self.delivered / elapsed * 60:.0f} per minute, "
+              f"{self.failed} failing after 20 deliveries")
+
+
+if __name__ == "__main__":
+    main()
