@@ -22,7 +22,7 @@ import hashlib
 import logging
 from typing import Any
 
-from shared import access, device_inventory, errors, logs
+from shared import access, device_inventory, errors, logs, policy_push
 from shared.amapi.client import amapi
 from shared.amapi.errors import (
     AmapiError,
@@ -34,7 +34,7 @@ from shared.clock import parse_rfc3339, rfc3339, utcnow
 from shared.config import settings
 from shared.device_views import existing
 from shared.pagination import paginate
-from shared.store import commands, devices, effective_policies
+from shared.store import commands, devices
 from shared.store.keys import new_id
 
 COMMAND_LIFETIME = datetime.timedelta(minutes=10)  # AMAPI's default Command.duration
@@ -258,11 +258,10 @@ def _sync(command: dict[str, Any]) -> dict[str, Any]:
         devices.put(command["deviceName"], device_inventory.project(current))
     result: dict[str, Any] = {"appliedPolicyVersion": current.get("appliedPolicyVersion")}
     key = str(stored.get("effectivePolicy") or "")
-    record = effective_policies.get_many([key]).get(key) if key else None
-    if record and str(current.get("appliedPolicyVersion")) != str(record.get("version")):
-        pushed = amapi().patch_policy(record["name"], record["policy"])
-        effective_policies.put_many({key: {**record, "version": pushed.get("version")}})
-        result["repushedPolicyVersion"] = pushed.get("version")
+    repushed = key and policy_push.repush_if_behind(
+        key, str(stored.get("space") or "global"), current.get("appliedPolicyVersion"))
+    if repushed:
+        result["repushedPolicyVersion"] = repushed
     return {"state": "SUCCEEDED", "result": result}
 
 

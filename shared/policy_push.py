@@ -435,3 +435,20 @@ def relabel(device: dict[str, Any], labels: list[str], vetted: bool) -> dict[str
                 changes.update(_assign(view, space, inputs))
         devices.put(device["name"], changes)
     return changes
+
+
+def repush_if_behind(key: str, space: str, applied_version: Any) -> Any:
+    """Push a device's effective policy again when the device applies an older version.
+
+    Under the space's lease, from the record as the last push left it (a record read before
+    a concurrent push would restore content that push replaced); returns the new version, or
+    None when nothing was pushed.
+    """
+    with serialized([space]):
+        record = effective_policies.get_many([key]).get(key)
+        if not record or str(applied_version) == str(record.get("version")):
+            return None
+        pushed = amapi().patch_policy(record["name"], record["policy"])
+        effective_policies.put_many({key: {**record, "version": pushed.get("version")}})
+        return pushed.get("version")
+
