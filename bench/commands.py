@@ -78,7 +78,7 @@ def main() -> None:
     """Print POST latency percentiles and 5xx count, then the COMMAND drain rate."""
     keys = Path(tempfile.mkdtemp(prefix="amapi-cosu-bench-"))
     private_key, public_key = local_auth.ensure_keys(keys)
-    with emulated_backends(with_pubsub=True) as backends:
+    with emulated_backends(with_pubsub=True, amapi_process=True) as backends:
         from shared.store import access_control
         from shared.store.client import db
 
@@ -119,7 +119,8 @@ def main() -> None:
             gateway.stop()
         fivexx = sum(1 for s in statuses if s >= 500)
         print(f"device commands ({CLIENTS} concurrent clients x {PER_CLIENT} POSTs, half on "
-              f"{HOT_DEVICES} shared devices, half on their own; one gateway process)")
+              f"{HOT_DEVICES} shared devices, half on their own;"
+              " one gateway process, AMAPI emulator in its own)")
         print(f"  POST …/commands  p50 {_percentile(latencies, 0.5) * 1000:7.0f} ms   "
               f"p99 {_percentile(latencies, 0.99) * 1000:7.0f} ms   "
               f"max {max(latencies) * 1000:7.0f} ms   5xx {fivexx} of {len(statuses)}")

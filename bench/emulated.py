@@ -4,18 +4,32 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from devstack import emulators
 
 
+@dataclass(frozen=True)
+class AmapiProcess:
+    """The AMAPI emulator running in a process of its own, as in the local stack."""
+
+    url: str
+
+
 @contextlib.contextmanager
-def emulated_backends(project: str = "amapi-cosu-bench",
-                      with_pubsub: bool = False) -> Iterator[dict[str, Any]]:
-    """Start the emulators and point this process's configuration at them."""
+def emulated_backends(project: str = "amapi-cosu-bench", with_pubsub: bool = False,
+                      amapi_process: bool = False) -> Iterator[dict[str, Any]]:
+    """Start the emulators and point this process's configuration at them.
+
+    `amapi_process` runs the AMAPI emulator in its own process, as `make run` does, so that a
+    benchmark's many client threads do not slow AMAPI's answers down by sharing its
+    interpreter; otherwise it serves from a thread of this process (its object is yielded).
+    """
     from devstack.amapi_emulator.pubsub import NullPublisher, PubSubEmulatorPublisher
     from devstack.amapi_emulator.server import EmulatorServer
 
@@ -36,9 +50,22 @@ def emulated_backends(project: str = "amapi-cosu-bench",
         if with_pubsub:
             emulators.wait_for_http(f"http://{pubsub_host}/", 90, children[1].process)
             emulators.ensure_topic(pubsub_host, topic)
-        publisher = PubSubEmulatorPublisher(pubsub_host) if with_pubsub else NullPublisher()
-        amapi = EmulatorServer(project=project, enterprise_id="LC00bench", topic=topic,
-                               publisher=publisher).start()
+        if amapi_process:
+            port = emulators.free_port()
+            command = [sys.executable, "-m", "devstack.amapi_emulator", "--port", str(port),
+                       "--project", project, "--enterprise-id", "LC00bench", "--topic", topic,
+                       "--quiet"]
+            if with_pubsub:
+                command += ["--pubsub-host", pubsub_host]
+            process = emulators.ManagedProcess("amapi", command, logs / "amapi-emulator.log")
+            process.start()
+            children.append(process)
+            amapi = AmapiProcess(f"http://127.0.0.1:{port}")
+            emulators.wait_for_http(f"{amapi.url}/emulator/v1/healthz", 30, process.process)
+        else:
+            publisher = PubSubEmulatorPublisher(pubsub_host) if with_pubsub else NullPublisher()
+            amapi = EmulatorServer(project=project, enterprise_id="LC00bench", topic=topic,
+                                   publisher=publisher).start()
         os.environ.update({
             "GOOGLE_CLOUD_PROJECT": project, "AUTH_MODE": "local",
             "FIRESTORE_EMULATOR_HOST": firestore_host, "PUBSUB_EMULATOR_HOST": pubsub_host,
@@ -47,7 +74,7 @@ def emulated_backends(project: str = "amapi-cosu-bench",
         yield {"firestore_host": firestore_host, "pubsub_host": pubsub_host, "topic": topic,
                "project": project, "amapi": amapi}
     finally:
-        if amapi is not None:
+        if isinstance(amapi, EmulatorServer):
             amapi.stop()
         for child in reversed(children):
             child.stop()

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -129,7 +131,37 @@ def load(principal: str) -> Access:
     for binding in access_control.bindings_of(principal):
         level = ROLES.get(binding.get("role", ""), 0)
         roles[binding["space"]] = max(roles.get(binding["space"], 0), level)
+    return Access(principal=principal, roles=roles, parents=space_tree())
+
+
+SPACE_TREE_TTL_SECONDS = 10.0
+_tree_lock = threading.Lock()
+_tree: tuple[float, dict[str, str]] | None = None
+
+
+def space_tree() -> dict[str, str]:
+    """Each declared space's parent, read at most every few seconds per instance.
+
+    Safe to serve a little stale: spaces are never moved or deleted, so a tree that lacks a
+    space just declared elsewhere hangs it under `global`, where only global roles reach it —
+    it can only grant less, never more.
+    """
+    global _tree
+    from shared.store import access_control
+
+    with _tree_lock:
+        if _tree is not None and time.monotonic() - _tree[0] < SPACE_TREE_TTL_SECONDS:
+            return _tree[1]
     parents = {space: str(data.get("parent") or GLOBAL)
                for space, data in access_control.all_spaces().items()}
     parents[GLOBAL] = ""
-    return Access(principal=principal, roles=roles, parents=parents)
+    with _tree_lock:
+        _tree = (time.monotonic(), parents)
+    return parents
+
+
+def forget_space_tree() -> None:
+    """Read the tree afresh next time (after this instance declared a space; in tests)."""
+    global _tree
+    with _tree_lock:
+        _tree = None

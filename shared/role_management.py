@@ -47,6 +47,7 @@ def create_space(body: dict[str, Any]) -> dict[str, Any]:
              "createTime": utcnow()}
     if not access_control.create_space(body["id"], space):
         raise _space_exists(body["id"])
+    access.forget_space_tree()
     return _plain({"id": body["id"], **space})
 
 

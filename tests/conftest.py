@@ -102,12 +102,14 @@ def gcp_emulators() -> Iterator[TestEnvironment]:
 @pytest.fixture
 def firestore(gcp_emulators: TestEnvironment) -> Any:
     """The Firestore client of the code under test, on an emptied database."""
+    from shared.access import forget_space_tree
     from shared.enterprise import forget_cached
     from shared.store import access_control
     from shared.store.client import db
 
     emulators.clear_firestore(ENV.firestore_host, ENV.project)
     forget_cached()
+    forget_space_tree()
     access_control.put_binding({"principal": "admin@example.com", "role": "ADMIN",
                                 "space": "global"})
     return db()
