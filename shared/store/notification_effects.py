@@ -76,6 +76,24 @@ def _receipt(transaction: Any, message_id: str, fields: dict[str, Any],
                              "expireTime": now + notification_receipts.RETENTION})
 
 
+def _commit_with_receipt(batch: Any, message_id: str, receipt: dict[str, Any],
+                         now: datetime.datetime) -> bool | None:
+    """Commit an effect with its receipt: True when applied, False for a message already
+    applied, None when a guard of the effect failed and the step must be redone."""
+    from google.api_core import exceptions
+
+    _receipt(batch, message_id, receipt, now)
+    try:
+        batch.commit(**bounded())
+        return True
+    except (exceptions.AlreadyExists, exceptions.Conflict,
+            exceptions.FailedPrecondition, exceptions.Aborted):
+        # The receipt's absence is a precondition of the batch: no read for it up front.
+        if notification_receipts.receipt_ref(message_id).get(**bounded()).exists:
+            return False
+        return None
+
+
 @dataclass(frozen=True)
 class DeviceRead:
     """A device document (or its absence) and the version it was read at."""
@@ -101,11 +119,9 @@ def apply_device(message_id: str, receipt: dict[str, Any], device_name: str,
     absence) instead of a transaction's three round trips; a concurrent change to the same
     device makes the batch fail and the whole step is redone on fresh data.
     """
-    from google.api_core import exceptions
     from google.cloud import firestore
 
     client = db()
-    receipt_ref = notification_receipts.receipt_ref(message_id)
     device_ref = client.collection(devices.COLLECTION).document(devices.device_id(device_name))
     unmatched_ref = client.collection(UNMATCHED_USAGE_LOGS).document(natural_key(device_name))
     read = first_read
@@ -139,16 +155,10 @@ def apply_device(message_id: str, receipt: dict[str, Any], device_name: str,
                 write.count_in_profile)
             if profile_ref.get(**bounded()).exists:
                 batch.update(profile_ref, {"enrolledDevices": firestore.Increment(1)})
-        batch.create(receipt_ref, {**receipt, "receiveTime": now,
-                                   "expireTime": now + notification_receipts.RETENTION})
-        try:
-            batch.commit(**bounded())
-            return True
-        except (exceptions.AlreadyExists, exceptions.Conflict,
-                exceptions.FailedPrecondition, exceptions.Aborted):
-            if receipt_ref.get(**bounded()).exists:
-                return False
-            read = None
+        committed = _commit_with_receipt(batch, message_id, receipt, now)
+        if committed is not None:
+            return committed
+        read = None
     raise DeviceContention(f"device {device_name} kept changing; Pub/Sub will redeliver")
 
 
@@ -160,11 +170,9 @@ def apply_operation(message_id: str, receipt: dict[str, Any], operation_name: st
     transaction locked the commands every new request writes) and changed by a batch guarded
     by its update time and the receipt's absence; a conflict redoes the step on fresh data.
     """
-    from google.api_core import exceptions
     from google.cloud.firestore import FieldFilter
 
     client = db()
-    receipt_ref = notification_receipts.receipt_ref(message_id)
     result_ref = client.collection(OPERATION_RESULTS).document(natural_key(operation_name))
     query = client.collection(COMMANDS).where(
         filter=FieldFilter("operationName", "==", operation_name)).limit(1)
@@ -178,16 +186,9 @@ def apply_operation(message_id: str, receipt: dict[str, Any], operation_name: st
                 "SUCCEEDED", "FAILED", "EXPIRED", "CANCELLED"):
             batch.update(found[0].reference, {**outcome, "updateTime": now},
                          option=client.write_option(last_update_time=found[0].update_time))
-        batch.create(receipt_ref, {**receipt, "receiveTime": now,
-                                   "expireTime": now + notification_receipts.RETENTION})
-        try:
-            batch.commit(**bounded())
-            return True
-        except (exceptions.AlreadyExists, exceptions.Conflict,
-                exceptions.FailedPrecondition, exceptions.Aborted):
-            # The receipt's absence is a precondition of the batch: no read for it up front.
-            if receipt_ref.get(**bounded()).exists:
-                return False
+        committed = _commit_with_receipt(batch, message_id, receipt, now)
+        if committed is not None:
+            return committed
     raise DeviceContention(f"the command of {operation_name} kept changing; Pub/Sub will "
                            "redeliver")
 
