@@ -12,9 +12,14 @@ from shared.store import app_feedback
 MAX_STATES = 1000
 
 
-def aggregate(space: str, package_name: str) -> dict[str, Any]:
-    """`{packageName, devicesReporting, bySeverity, states}` for one app, worst first."""
-    states = app_feedback.for_package(space, package_name, MAX_STATES)
+def aggregate(spaces: list[str], package_name: str) -> dict[str, Any]:
+    """`{packageName, devicesReporting, bySeverity, states}` for one app over the devices of
+    `spaces` (its own and those it is delegated to), worst first."""
+    states: list[dict[str, Any]] = []
+    for space in spaces:
+        states += app_feedback.for_package(space, package_name, MAX_STATES - len(states))
+        if len(states) >= MAX_STATES:
+            break
     severities = Counter(state.get("severity", "INFO") for state in states)
     shown = [{"deviceId": s["deviceId"], "key": s["key"], "severity": s.get("severity", "INFO"),
               "message": s.get("message", ""), "data": s.get("data", ""),

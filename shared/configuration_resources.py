@@ -3,7 +3,9 @@
 They share one life cycle: take the push leases of the spaces the resource reaches, read it,
 validate, push what the change does to devices' policies (`policy_push.apply_change`), then
 store the resource guarded by the version read. Only the checks that involve other resources
-differ, and they are passed in.
+differ by kind: unique COSU names per space, one always-on VPN per device, an app kept while
+configurations use it. Every item is found by its id alone (an app by its package name, unique
+across the catalog), from its own space or from a space it is delegated to.
 """
 
 from __future__ import annotations
@@ -19,6 +21,12 @@ from shared.clock import rfc3339, utcnow
 from shared.effective_policy import PolicyChoice, SpaceInputs
 from shared.http import check_if_match, etag_of
 from shared.pagination import paginate
+from shared.policy_compiler import (
+    PolicyInputError,
+    mask_managed_configuration,
+    mask_secrets,
+    unmask_managed_configuration,
+)
 from shared.policy_push import (
     affected_spaces,
     apply_change,
@@ -31,7 +39,6 @@ from shared.store import configurations
 from shared.store.keys import natural_key, new_id
 from shared.store.versioned import ChangedConcurrently, Stored
 
-Check = Callable[[SpaceInputs, Stored], None]
 T = TypeVar("T")
 
 
@@ -48,9 +55,10 @@ class Kind:
     keyed_by_package: bool = False
 
     def resource_id(self, space: str, body: dict[str, Any]) -> str:
-        """Apps are unique per (space, package); the others get a fresh id."""
+        """Apps are unique across the catalog by package name; the others get a fresh id."""
         if self.keyed_by_package:
-            return natural_key(space, body["packageName"])
+            # Derived from the package alone, so Firestore refuses a second one in any space.
+            return natural_key("app", body["packageName"])
         return new_id()
 
 
@@ -63,6 +71,9 @@ WIFI = Kind("wifi", configurations.WIFI, "Wi-Fi configuration", "wifiConfigs",
 VPN = Kind("vpn", configurations.VPN, "VPN configuration", "vpnConfigs",
            schemas.VpnConfigCreateSchema)
 _TIMES = ("createTime", "updateTime")
+# Nested objects whose selector decides which of their other fields are allowed.
+_VARIANTS = {"distribution": ("mode", schemas.DISTRIBUTION_TARGETS),
+             "systemUpdate": ("type", ("window",))}
 
 
 def _plain(value: Any) -> Any:
@@ -87,45 +98,111 @@ def _without_secrets(kind: Kind, data: dict[str, Any]) -> dict[str, Any]:
         shown["hasPassphrase"] = bool(data.get("passphrase"))
         if isinstance(shown.get("eap"), dict):
             shown["eap"]["hasPassword"] = bool((data.get("eap") or {}).get("password"))
+    if "managedConfiguration" in shown:
+        shown["managedConfiguration"] = mask_managed_configuration(
+            shown["managedConfiguration"], _secret_keys(kind, data))
     return shown
 
 
-def represent(kind: Kind, stored: Stored) -> dict[str, Any]:
-    """The API representation: secrets left out, times in RFC 3339, an etag."""
+def _secret_keys(kind: Kind, data: dict[str, Any]) -> list[str]:
+    """The keys an app lists as secrets; a VPN configuration's are those of its VPN app."""
+    if kind is APP:
+        return list(data.get("secretKeys") or [])
+    if kind is VPN:
+        app = _app_by_package(str(data.get("packageName", "")))
+        return list((app.data.get("secretKeys") or []) if app else [])
+    return []
+
+
+def represent(kind: Kind, stored: Stored, delegated: bool = False) -> dict[str, Any]:
+    """The API representation: secrets masked or left out, times in RFC 3339, an etag."""
     body = _plain(_without_secrets(kind, stored.data))
     body["id"] = stored.data.get("packageName") if kind.keyed_by_package else stored.id
     body["etag"] = etag_of(stored.id, body["updateTime"])
+    if delegated:
+        body["delegated"] = True
     return dict(body)
 
 
-def _resource_id(kind: Kind, space: str, resource: str) -> str:
-    return natural_key(space, resource) if kind.keyed_by_package else resource
+def _app_by_package(package: str) -> Stored | None:
+    found = configurations.with_package(configurations.APPS, package)
+    return min(found, key=lambda s: s.id) if found else None
 
 
-def existing(kind: Kind, space: str, resource: str, needed: int = access.VIEWER) -> Stored:
-    """The stored resource the caller may act on, or 404 (403 when its role is too low)."""
-    access.require(space, needed)
-    stored = configurations.get(kind.collection, _resource_id(kind, space, resource))
-    if stored is None or stored.data.get("space") != space:
-        raise errors.NotFound(f"no {kind.label} {resource!r} in space {space!r}")
+def _lookup(kind: Kind, resource: str) -> Stored | None:
+    if kind.keyed_by_package:
+        return _app_by_package(resource)
+    return configurations.get(kind.collection, resource)
+
+
+def _reached_spaces(stored: Stored) -> list[str]:
+    return [str(stored.data.get("space")), *(stored.data.get("delegatedSpaces") or [])]
+
+
+def find(kind: Kind, resource: str, space: str | None = None,
+         needed: int = access.VIEWER) -> Stored:
+    """The stored resource of this id, in whatever space; 404 unless the caller can see it.
+
+    A resource is seen from its own space and from the spaces it is delegated to; changing it
+    takes `needed` in its own space (403 for a caller who sees it but may not). A `space` given
+    must be one of those spaces.
+    """
+    caller = access.current()
+    stored = _lookup(kind, resource)
+    not_found = errors.NotFound(f"no {kind.label} {resource!r}"
+                                + (f" in space {space!r}" if space else ""))
+    if stored is None:
+        raise not_found
+    reached = _reached_spaces(stored)
+    if space is not None and space not in reached:
+        raise not_found
+    own = reached[0]
+    if caller.level(own) >= access.VIEWER:
+        caller.require(own, needed)
+        return stored
+    seen_from = [s for s in reached[1:] if caller.level(s) >= access.VIEWER]
+    if not seen_from:
+        raise not_found
+    caller.touched.append(seen_from[0])
+    if needed > access.VIEWER:
+        raise errors.PermissionDenied(
+            f"this {kind.label} is delegated to you from space {own!r}: only that space's "
+            "administrators may change it")
     return stored
 
 
-def get(kind: Kind, space: str, resource: str) -> dict[str, Any]:
-    """One resource."""
-    return represent(kind, existing(kind, space, resource))
+def visible_spaces_of(stored: Stored) -> list[str]:
+    """The spaces a resource reaches (its own, delegated ones) that the caller can read."""
+    caller = access.current()
+    return [s for s in _reached_spaces(stored) if caller.level(s) >= access.VIEWER]
+
+
+def get(kind: Kind, space: str | None, resource: str) -> dict[str, Any]:
+    """One resource, found by its id alone."""
+    stored = find(kind, resource, space)
+    return represent(kind, stored, _only_delegated(stored))
+
+
+def _only_delegated(stored: Stored) -> bool:
+    return access.current().level(str(stored.data.get("space"))) < access.VIEWER
 
 
 def list_page(kind: Kind, space: str | None, size: int, token: str | None) -> dict[str, Any]:
-    """One page of the resources of a space, or of every space the caller can read."""
+    """One page of the resources of a space or of every space the caller can read, with those
+    delegated to them (marked `delegated` when the caller sees them only that way)."""
     spaces = access.current().spaces_for_list(space)
+
+    def fetch(limit: int, after: str | None) -> list[Stored]:
+        if spaces is None:
+            return configurations.page(kind.collection, None, limit, after)
+        return configurations.page_reaching(kind.collection, spaces, limit, after)
+
     return paginate(kind.list_key, f"{kind.collection}|space={space or ''}", size, token,
-                    lambda limit, after: configurations.page(kind.collection, spaces, limit,
-                                                             after),
-                    lambda stored: stored.id, lambda stored: represent(kind, stored))
+                    fetch, lambda stored: stored.id,
+                    lambda stored: represent(kind, stored, _only_delegated(stored)))
 
 
-def create(kind: Kind, body: dict[str, Any], check: Check | None = None) -> dict[str, Any]:
+def create(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
     """Validate, push, store; 409 when an app's package is already in the catalog."""
     space = body["space"]
     access.require(space, access.ADMIN)
@@ -133,11 +210,9 @@ def create(kind: Kind, body: dict[str, Any], check: Check | None = None) -> dict
         now = utcnow()
         stored = Stored(kind.resource_id(space, body), {**body, "createTime": now,
                                                         "updateTime": now})
-        if kind.keyed_by_package and configurations.get(kind.collection, stored.id):
-            raise errors.AlreadyExists(
-                f"{body['packageName']} is already in the catalog",
-                [errors.FieldViolation("packageName", "already in catalog")])
-        inputs = _validate(kind, stored, check)
+        if kind.keyed_by_package:
+            _refuse_package_taken(body["packageName"], space)
+        inputs = _validate(kind, None, stored)
 
         def store() -> None:
             batch = configurations.write_batch()
@@ -145,13 +220,32 @@ def create(kind: Kind, body: dict[str, Any], check: Check | None = None) -> dict
             try:
                 configurations.commit(batch)
             except configurations.AlreadyStored:
+                if kind.keyed_by_package:
+                    _refuse_package_taken(body["packageName"], space)
                 raise errors.AlreadyExists(f"this {kind.label} already exists") from None
 
         apply_change(kind.name, space, None, stored, store, inputs)
     return represent(kind, stored)
 
 
-def _under_lease(kind: Kind, space: str, resource: str, also: dict[str, Any],
+def _refuse_package_taken(package: str, space: str) -> None:
+    """409 when the catalog has `package` in any space, naming that space only to a caller
+    who can see it."""
+    taken = _app_by_package(package)
+    if taken is None:
+        return
+    owner = str(taken.data.get("space"))
+    if access.current().level(owner) >= access.VIEWER:
+        where = (f"in space {owner!r}; delegate it to space {space!r} from there "
+                 "(delegatedSpaces) instead of adding it again")
+    else:
+        where = (f"in a space you cannot see; ask its administrators to delegate it to "
+                 f"space {space!r}")
+    raise errors.AlreadyExists(f"{package} is already in the catalog {where}",
+                               [errors.FieldViolation("packageName", "already in the catalog")])
+
+
+def _under_lease(kind: Kind, resource: str, space: str | None, also: dict[str, Any],
                  act: Callable[[Stored], T]) -> T:
     """Run `act` on the resource as stored once the leases of every space it reaches are held.
 
@@ -159,30 +253,59 @@ def _under_lease(kind: Kind, space: str, resource: str, also: dict[str, Any],
     leases is the latest and stays so until `act` is done: an etag checked there is checked
     against what AMAPI has.
     """
-    wanted = affected_spaces(space, existing(kind, space, resource, access.ADMIN), also)
+    first = find(kind, resource, space, access.ADMIN)
+    wanted = affected_spaces(first.data["space"], first, also)
     while True:
         with serialized(wanted):
-            current = existing(kind, space, resource, access.ADMIN)
-            needed = affected_spaces(space, current, also)
+            current = find(kind, resource, space, access.ADMIN)
+            needed = affected_spaces(current.data["space"], current, also)
             if needed <= wanted:
                 return act(current)
         wanted |= needed  # delegated further meanwhile: take those spaces too
 
 
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396: `patch` merged into `target` (objects field by field, null removes)."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
 def _merged(kind: Kind, current: Stored, changes: dict[str, Any]) -> dict[str, Any]:
-    """The stored resource with `changes` applied, validated whole as a creation would be."""
+    """The stored resource with the merge patch `changes` applied, validated whole as a
+    creation would be."""
     from marshmallow import ValidationError
 
     from shared.http import violations
 
-    merged = {k: v for k, v in current.data.items() if k not in _TIMES}
+    stored = _plain({k: v for k, v in current.data.items() if k not in _TIMES})
     if kind is WIFI and "security" in changes:
         # A new security mode needs its own secret: the old one is never carried over.
-        merged.pop("passphrase", None)
-        merged.pop("eap", None)
-    merged.update(changes)
+        stored.pop("passphrase", None)
+        stored.pop("eap", None)
+    for name, (selector, dependents) in _VARIANTS.items():
+        given, before = changes.get(name), stored.get(name)
+        if (isinstance(given, dict) and isinstance(before, dict) and selector in given
+                and given[selector] != before.get(selector)):
+            # Another mode brings its own settings: the old mode's are not carried over.
+            stored[name] = {k: v for k, v in before.items() if k not in dependents}
+    merged = merge_patch(stored, changes)
+    if "managedConfiguration" in changes and isinstance(merged.get("managedConfiguration"),
+                                                        dict):
+        keys = (merged.get("secretKeys") or []) if kind is APP else _secret_keys(kind, merged)
+        try:
+            merged["managedConfiguration"] = unmask_managed_configuration(
+                merged["managedConfiguration"], stored.get("managedConfiguration"), keys)
+        except PolicyInputError as exc:
+            raise errors.InvalidArgument.field(exc.field, exc.reason) from None
     try:
-        loaded: dict[str, Any] = kind.schema().load(_plain(merged))
+        loaded: dict[str, Any] = kind.schema().load(merged)
     except ValidationError as exc:
         found = violations(exc.messages)
         raise errors.InvalidArgument(
@@ -191,44 +314,45 @@ def _merged(kind: Kind, current: Stored, changes: dict[str, Any]) -> dict[str, A
     return loaded
 
 
-def update(kind: Kind, space: str, resource: str, changes: dict[str, Any],
-           if_match: str | None, check: Check | None = None) -> dict[str, Any]:
-    """Apply `changes` (top-level fields replaced whole), push, store; 412 on a stale etag."""
+def update(kind: Kind, space: str | None, resource: str, changes: dict[str, Any],
+           if_match: str | None) -> dict[str, Any]:
+    """Merge `changes` (RFC 7396) into the resource, push, store; 412 on a stale etag."""
 
     def act(current: Stored) -> dict[str, Any]:
         check_if_match(if_match, represent(kind, current)["etag"])
         data = {**_merged(kind, current, changes), "createTime": current.data["createTime"],
                 "updateTime": utcnow()}
         after = Stored(current.id, data, current.update_time)
-        inputs = _validate(kind, after, check)
+        inputs = _validate(kind, current, after)
+        own = str(current.data["space"])
 
         def store() -> None:
             _commit_guarded(kind, lambda batch: configurations.stage_replace(
                 batch, kind.collection, current, data))
 
-        apply_change(kind.name, space, current, after, store, inputs)
+        apply_change(kind.name, own, current, after, store, inputs)
         return represent(kind, after)
 
-    return _under_lease(kind, space, resource, changes, act)
+    return _under_lease(kind, resource, space, changes, act)
 
 
-def delete(kind: Kind, space: str, resource: str, if_match: str | None,
-           check: Check | None = None) -> None:
-    """Push the removal, then delete; `check` may refuse (e.g. an app still in use)."""
+def delete(kind: Kind, space: str | None, resource: str, if_match: str | None) -> None:
+    """Push the removal, then delete; 412 naming the configurations of an app still in use."""
 
     def act(current: Stored) -> None:
         check_if_match(if_match, represent(kind, current)["etag"])
-        inputs = with_change(load_space(space), kind.name, current, None)
-        if check is not None:
-            check(inputs, current)
+        own = str(current.data["space"])
+        inputs = with_change(load_space(own), kind.name, current, None)
+        if kind is APP:
+            _refuse_app_in_use(current, _reached_spaces(current), own, inputs)
 
         def store() -> None:
             _commit_guarded(kind, lambda batch: configurations.stage_delete(
                 batch, kind.collection, current))
 
-        apply_change(kind.name, space, current, None, store, inputs)
+        apply_change(kind.name, own, current, None, store, inputs)
 
-    _under_lease(kind, space, resource, {}, act)
+    _under_lease(kind, resource, space, {}, act)
 
 
 def _commit_guarded(kind: Kind, stage: Callable[[Any], None]) -> None:
@@ -242,30 +366,91 @@ def _commit_guarded(kind: Kind, stage: Callable[[Any], None]) -> None:
             f"the {kind.label} changed meanwhile: fetch it and retry") from None
 
 
-def _validate(kind: Kind, stored: Stored, check: Check | None) -> SpaceInputs:
-    """Compile the resource on its own, so that bad references fail before any push."""
+def _validate(kind: Kind, before: Stored | None, stored: Stored) -> SpaceInputs:
+    """Refuse conflicts with other resources, then compile the resource on its own, so that
+    bad references fail before any push. The caller holds the leases of the spaces it reaches."""
     space = stored.data["space"]
-    inputs = with_change(load_space(space), kind.name, None, stored)
-    if check is not None:
-        check(inputs, stored)
+    inputs = with_change(load_space(space), kind.name, before, stored)
     if kind is COSU:
+        _refuse_duplicate_name(before, stored)
         compile_choice(PolicyChoice(config_id=stored.id), inputs)
     elif kind is VPN:
+        _refuse_overlapping_vpn(stored, inputs)
         compile_choice(PolicyChoice(config_id=None, vpn_id=stored.id), inputs)
     elif kind is WIFI:
         compile_choice(PolicyChoice(config_id=None, wifi_ids=(stored.id,)), inputs)
     else:
+        if before is not None:
+            dropped = [s for s in before.data.get("delegatedSpaces") or []
+                       if s not in (stored.data.get("delegatedSpaces") or [])]
+            _refuse_app_in_use(before, dropped, space, inputs)
         compile_choice(PolicyChoice(config_id=None, app_ids=(stored.data["packageName"],)),
                        inputs)
     return inputs
 
 
-def preview(space: str, config_id: str) -> dict[str, Any]:
-    """The policy a COSU configuration compiles to with the apps, Wi-Fi and VPN sent to all."""
-    from shared.policy_compiler import mask_secrets
+def _refuse_duplicate_name(before: Stored | None, stored: Stored) -> None:
+    """409 when another COSU configuration of the space has this name (in any case)."""
+    name = str(stored.data["name"])
+    if before is not None and str(before.data["name"]).casefold() == name.casefold():
+        return
+    for other in configurations.in_space(configurations.COSU, stored.data["space"]):
+        if other.id != stored.id and str(other.data.get("name", "")).casefold() == name.casefold():
+            raise errors.AlreadyExists(
+                f"space {stored.data['space']!r} already has a COSU configuration named "
+                f"{other.data['name']!r} ({other.id})",
+                [errors.FieldViolation("name", "already used in this space")])
 
-    existing(COSU, space, config_id)
-    inputs = load_space(space)
+
+def _overlap(first: dict[str, Any] | None, second: dict[str, Any] | None) -> bool:
+    """True when two distributions can reach the same device."""
+    modes = ((first or {}).get("mode", "NONE"), (second or {}).get("mode", "NONE"))
+    if "NONE" in modes:
+        return False
+    if "ALL" in modes:
+        return True
+    assert first is not None and second is not None
+    return any(set(first.get(name) or []) & set(second.get(name) or [])
+               for name in ("deviceIds", "labels", "userNames"))
+
+
+def _refuse_overlapping_vpn(vpn: Stored, inputs: SpaceInputs) -> None:
+    """409 naming the always-on VPN configuration that already reaches the same devices, in the
+    VPN's own space or in any space it is delegated to (a device has one always-on VPN)."""
+    own = str(vpn.data["space"])
+    for target in _reached_spaces(vpn):
+        others = inputs.vpn if target == own else load_space(target).vpn
+        for other in sorted(others.values(), key=lambda s: s.id):
+            if other.id != vpn.id and _overlap(vpn.data.get("distribution"),
+                                               other.data.get("distribution")):
+                raise errors.AlreadyExists(
+                    f"the always-on VPN configuration {other.data['name']!r} ({other.id}) "
+                    f"already reaches these devices in space {target!r}: a device has one "
+                    "always-on VPN; narrow one of the distributions",
+                    [errors.FieldViolation("distribution", f"overlaps {other.id}")])
+
+
+def _refuse_app_in_use(app: Stored, spaces: list[str], own: str, inputs: SpaceInputs) -> None:
+    """412 naming the COSU and VPN configurations that would lose `app` in `spaces`."""
+    package = app.data["packageName"]
+    users: list[str] = []
+    for target in sorted(set(spaces)):
+        seen = inputs if target == own else load_space(target)
+        users += [f"COSU configuration {c.data['name']!r} ({c.id}, space "
+                  f"{c.data['space']!r})" for c in seen.configs.values()
+                  if (c.data.get("app") or {}).get("packageName") == package]
+        users += [f"VPN configuration {v.data['name']!r} ({v.id}, space {v.data['space']!r})"
+                  for v in seen.vpn.values() if v.data.get("packageName") == package]
+    if users:
+        raise errors.FailedPrecondition(
+            f"{package} is used by {', '.join(sorted(set(users)))}: change those first")
+
+
+def preview(space: str | None, config_id: str) -> dict[str, Any]:
+    """The policy a COSU configuration compiles to with the apps, Wi-Fi and VPN sent to all,
+    secrets masked."""
+    config = find(COSU, config_id, space)
+    inputs = load_space(str(config.data["space"]))
 
     def to_all(items: dict[str, Stored]) -> list[str]:
         return sorted(k for k, s in items.items()
@@ -274,15 +459,6 @@ def preview(space: str, config_id: str) -> dict[str, Any]:
     vpns = to_all(inputs.vpn)
     choice = PolicyChoice(config_id, tuple(to_all(inputs.apps)), tuple(to_all(inputs.wifi)),
                           vpns[0] if vpns else None)
-    return dict(mask_secrets(compile_choice(choice, inputs)))
-
-
-def app_in_use(inputs: SpaceInputs, app: Stored) -> None:
-    """Refuse to remove an app a COSU configuration pins or a VPN configuration runs."""
-    package = app.data["packageName"]
-    users = [c.data["name"] for c in inputs.configs.values()
-             if c.data.get("app", {}).get("packageName") == package]
-    users += [v.data["name"] for v in inputs.vpn.values() if v.data["packageName"] == package]
-    if users:
-        raise errors.FailedPrecondition(
-            f"{package} is used by {', '.join(sorted(users))}: change those first")
+    secret_keys = {package: list(app.data.get("secretKeys") or [])
+                   for package, app in inputs.apps.items()}
+    return dict(mask_secrets(compile_choice(choice, inputs), secret_keys))

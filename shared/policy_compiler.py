@@ -20,7 +20,8 @@ import copy
 import dataclasses
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from shared.freeze_periods import FreezePeriodError, check_freeze_periods, parse_month_day
@@ -28,6 +29,10 @@ from shared.holding_policy import STATUS_REPORTING_SETTINGS
 from shared.policy_schemas import AMAPI_APP_TYPES, PLUGGED_MODES, default_device_settings
 
 MASK = "********"
+# A managed-configuration key is a secret when its last word is one of these (`vpnPassword`,
+# `api_key`, `token`); `secretKeys` on the app names the others.
+SECRET_KEY_WORDS = frozenset({"password", "passwd", "secret", "token", "apikey", "key"})
+_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 MAX_APPS_WITH_MINIMUM_VERSION = 20  # AMAPI refuses a policy with more
 
 AUTO_UPDATE_MODES = {
@@ -376,9 +381,64 @@ def compile_policy(inputs: PolicyInputs) -> dict[str, Any]:
     return policy
 
 
-def mask_secrets(policy: Mapping[str, Any]) -> dict[str, Any]:
-    """A deep copy of the policy with every Wi-Fi passphrase and EAP password masked."""
+def is_secret_key(key: str, secret_keys: Collection[str] = ()) -> bool:
+    """True when a managed-configuration key holds a secret (listed, or named like one)."""
+    if key in secret_keys:
+        return True
+    words = _WORD.findall(key)
+    return bool(words) and words[-1].lower() in SECRET_KEY_WORDS
+
+
+def mask_managed_configuration(value: Any, secret_keys: Collection[str] = ()) -> Any:
+    """A copy of a managed configuration with the value of every secret key masked."""
+    if isinstance(value, dict):
+        return {key: MASK if is_secret_key(key, secret_keys) and item is not None
+                else mask_managed_configuration(item, secret_keys)
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [mask_managed_configuration(item, secret_keys) for item in value]
+    return value
+
+
+def unmask_managed_configuration(value: Any, stored: Any, secret_keys: Collection[str] = (),
+                                 path: str = "managedConfiguration") -> Any:
+    """`value` with every masked secret replaced by the stored one at the same place.
+
+    So a client that sends back what it read keeps the secret instead of storing the mask;
+    PolicyInputError names a mask that has no stored secret behind it.
+    """
+    if isinstance(value, dict):
+        before = stored if isinstance(stored, dict) else {}
+        restored: dict[str, Any] = {}
+        for key, item in value.items():
+            where = f"{path}.{key}"
+            if item == MASK and is_secret_key(key, secret_keys):
+                if before.get(key) is None:
+                    raise PolicyInputError(where, "is the mask of a secret that is not set: "
+                                                  "send the secret itself")
+                restored[key] = before[key]
+            else:
+                restored[key] = unmask_managed_configuration(item, before.get(key),
+                                                             secret_keys, where)
+        return restored
+    if isinstance(value, list):
+        earlier = stored if isinstance(stored, list) else []
+        return [unmask_managed_configuration(item, earlier[i] if i < len(earlier) else None,
+                                             secret_keys, f"{path}[{i}]")
+                for i, item in enumerate(value)]
+    return value
+
+
+def mask_secrets(policy: Mapping[str, Any],
+                 secret_keys: Mapping[str, Collection[str]] | None = None) -> dict[str, Any]:
+    """A deep copy of the policy with Wi-Fi passphrases, EAP passwords and the secrets of
+    apps' managed configurations (`secret_keys`: package → listed keys) masked."""
     masked = copy.deepcopy(dict(policy))
+    for application in masked.get("applications") or []:
+        if "managedConfiguration" in application:
+            listed = (secret_keys or {}).get(application.get("packageName", ""), ())
+            application["managedConfiguration"] = mask_managed_configuration(
+                application["managedConfiguration"], listed)
     networks = (masked.get("openNetworkConfiguration") or {}).get("NetworkConfigurations") or []
     for network in networks:
         wifi = network.get("WiFi") or {}

@@ -293,6 +293,7 @@ def _undo(patched: list[PolicyUpdate], moved: list[DeviceMove]) -> None:
         return
     # What cannot be put back is recorded as it is in AMAPI, so the next push sees the
     # difference and repairs it instead of trusting a store that no longer tells the truth.
+    stranded = {move.old_policy for move in moved}  # never delete what devices return to
     for move in reversed(moved):
         try:
             amapi().patch_device(move.device_name, {"policyName": move.old_policy},
@@ -301,15 +302,34 @@ def _undo(patched: list[PolicyUpdate], moved: list[DeviceMove]) -> None:
             logs.log(logging.ERROR, "could not move a device back after a failed push",
                      device=move.device_name, policy=move.old_policy)
             devices.put(move.device_name, {"policyName": move.new_policy})
+            stranded.add(move.new_policy)
     for update in reversed(patched):
         if update.previous is None:
-            continue  # a new policy no device uses yet is harmless; AMAPI reaps it
+            _delete_created(update, stranded)
+            continue
         try:
             amapi().patch_policy(update.name, update.previous["policy"])
         except AmapiError:
             logs.log(logging.ERROR, "could not restore a policy after a failed push",
                      policy=update.name)
             effective_policies.put_many({update.key: {**update.previous, "fingerprint": None}})
+
+
+def _delete_created(update: PolicyUpdate, stranded: set[str]) -> None:
+    """Delete a policy the failed push created, unless a device is still on it.
+
+    Called only while the lease is held: no other push can have started using it meanwhile.
+    """
+    if update.name in stranded:
+        return  # deleting a device's policy would factory-reset it; the next push repairs it
+    try:
+        amapi().delete_policy(update.name)
+    except AmapiNotFound:
+        pass
+    except AmapiError:
+        # Harmless: no device uses it and its record was never stored; AMAPI reaps it.
+        logs.log(logging.WARNING, "could not delete a policy a failed push created",
+                 policy=update.name)
 
 
 def record(plan: Plan) -> None:

@@ -3,14 +3,12 @@
 Loaded create bodies always carry every field that has a default, so the compiler never guesses:
 a COSU configuration loaded here has the full `lockdown`, `kiosk` and `systemUpdate` objects.
 
-PATCH schemas make every top-level field optional and leave omitted ones out of the loaded dict;
-`null` clears an optional field that has no default (`description`, `autoUpdateMode`, ...), and
-create schemas read such a `null` as "not set", so a stored resource merged with a patch can be
-loaded again through its create schema. A nested object that is given (`lockdown`,
-`distribution`, ...) replaces the stored one whole and gets its own defaults. Immutable fields
-are refused by name. Cross-field rules that need the stored resource (a Wi-Fi passphrase against
-its security) hold on the merged result: load it through the create schema, or call
-`wifi_security_errors(merged)`.
+A PATCH body is a JSON merge patch (RFC 7396, `MERGE_PATCH`): it is merged into the stored
+resource and the result is loaded through the create schema, which fills the defaults of what
+the patch removed with `null`. The PATCH schemas describe the body in the OpenAPI document.
+Create schemas read a `null` on an optional field without default as "not set". Immutable
+fields are refused by name. Cross-field rules that need the stored resource (a Wi-Fi passphrase
+against its security) hold on the merged result.
 """
 
 from __future__ import annotations
@@ -78,6 +76,17 @@ IMMUTABLE_APP_FIELDS = ("packageName", "type", "space", "id", "createTime", "upd
 IMMUTABLE_WIFI_FIELDS = ("space", "id", "hasPassphrase", "createTime", "updateTime", "etag")
 IMMUTABLE_VPN_FIELDS = ("space", "id", "createTime", "updateTime", "etag")
 IMMUTABLE_COSU_FIELDS = ("space", "id", "policyName", "createTime", "updateTime", "etag")
+
+
+MERGE_PATCH = (
+    "A JSON merge patch (RFC 7396): the fields given replace the stored ones and nested "
+    "objects are merged field by field, so `{\"lockdown\": {\"disableKeyguard\": true}}` "
+    "changes that setting alone; `null` removes a field (back to its default where it has "
+    "one); arrays are replaced whole. A new `distribution.mode` or `systemUpdate.type` (or "
+    "Wi-Fi `security`) drops the stored settings of the old one (targets, window, secrets) "
+    "unless the patch gives them. A masked secret sent back as it was read keeps the stored "
+    "secret.")
+MAX_SECRET_KEYS = 100
 
 
 def _one_of(choices: Sequence[str]) -> validate.OneOf:
@@ -279,13 +288,21 @@ class AppCreateSchema(_ResourceSchema):
                            validate=validate.Length(max=MAX_TRACK_IDS,
                                                     error=f"must list at most {MAX_TRACK_IDS}"))
     installConstraint = fields.Nested(InstallConstraintSchema)
+    secretKeys = fields.List(
+        fields.String(validate=validate.Length(min=1, max=255)),
+        validate=validate.Length(max=MAX_SECRET_KEYS,
+                                 error=f"must list at most {MAX_SECRET_KEYS} keys"),
+        metadata={"description": "managed-configuration keys whose values are secrets: "
+                                 "write-only, masked in every response. Keys named like "
+                                 "password, passwd, secret, token, apikey or key (also as a "
+                                 "last word: vpnPassword, api_key) are secrets anyway"})
     distribution = _distribution_field()
     delegatedSpaces = _delegated_spaces_field()
     space = _space_field()
 
     @validates_schema
     def _lists_have_no_duplicates(self, data: dict[str, Any], **_: Any) -> None:
-        _refuse_duplicates(data, "trackIds", "delegatedSpaces")
+        _refuse_duplicates(data, "trackIds", "delegatedSpaces", "secretKeys")
 
 
 class AppPatchSchema(_PatchSchema, AppCreateSchema):
@@ -294,6 +311,7 @@ class AppPatchSchema(_PatchSchema, AppCreateSchema):
     immutable_fields = IMMUTABLE_APP_FIELDS
 
     class Meta:
+        description = MERGE_PATCH
         exclude = ("packageName", "type", "space")
 
 
@@ -304,6 +322,9 @@ class AppSchema(AppCreateSchema):
     createTime = fields.String()
     updateTime = fields.String()
     etag = fields.String()
+    delegated = fields.Boolean(metadata={
+        "description": "true when the caller sees it only because it is delegated to one of "
+                       "the caller's spaces"})
 
 
 class AppListSchema(Schema):
@@ -446,6 +467,7 @@ class WifiConfigPatchSchema(_PatchSchema, WifiConfigCreateSchema):
     immutable_fields = IMMUTABLE_WIFI_FIELDS
 
     class Meta:
+        description = MERGE_PATCH
         exclude = ("space",)
 
 
@@ -475,6 +497,9 @@ class WifiConfigSchema(Schema):
     createTime = fields.String()
     updateTime = fields.String()
     etag = fields.String()
+    delegated = fields.Boolean(metadata={
+        "description": "true when the caller sees it only because it is delegated to one of "
+                       "the caller's spaces"})
 
     @pre_dump
     def _replace_secrets_by_flags(self, config: Mapping[str, Any], **_: Any) -> dict[str, Any]:
@@ -522,6 +547,7 @@ class VpnConfigPatchSchema(_PatchSchema, VpnConfigCreateSchema):
     immutable_fields = IMMUTABLE_VPN_FIELDS
 
     class Meta:
+        description = MERGE_PATCH
         exclude = ("space",)
 
 
@@ -532,6 +558,9 @@ class VpnConfigSchema(VpnConfigCreateSchema):
     createTime = fields.String()
     updateTime = fields.String()
     etag = fields.String()
+    delegated = fields.Boolean(metadata={
+        "description": "true when the caller sees it only because it is delegated to one of "
+                       "the caller's spaces"})
 
 
 class VpnConfigListSchema(Schema):
@@ -669,11 +698,12 @@ class CosuConfigCreateSchema(_ResourceSchema):
 
 
 class CosuConfigPatchSchema(_PatchSchema, CosuConfigCreateSchema):
-    """PATCH /cosu-configs/{id}: a given lockdown, kiosk or systemUpdate replaces the stored one."""
+    """PATCH /cosu-configs/{id}: merged into the stored configuration (RFC 7396)."""
 
     immutable_fields = IMMUTABLE_COSU_FIELDS
 
     class Meta:
+        description = MERGE_PATCH
         exclude = ("space",)
 
 
@@ -685,6 +715,9 @@ class CosuConfigSchema(CosuConfigCreateSchema):
     createTime = fields.String()
     updateTime = fields.String()
     etag = fields.String()
+    delegated = fields.Boolean(metadata={
+        "description": "true when the caller sees it only because it is delegated to one of "
+                       "the caller's spaces"})
 
 
 class CosuConfigListSchema(Schema):

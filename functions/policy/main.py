@@ -6,7 +6,7 @@ import functions_framework
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
-from shared import app_feedback, errors, role_management
+from shared import access, app_feedback, errors, role_management
 from shared import configuration_resources as resources
 from shared import policy_schemas as schemas
 from shared.http import Context, Reply, Router
@@ -24,14 +24,20 @@ def _space(ctx: Context, default: str | None = GLOBAL) -> Any:
     return space
 
 
+class _MergePatch:
+    """Loads a PATCH body as the JSON object it is: it is merged into the stored resource and
+    the result validated whole (`configuration_resources.update`)."""
+
+    def load(self, data: dict[str, Any], partial: bool = False) -> dict[str, Any]:
+        return data
+
+
 def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch_schema: Any,
-          response_schema: Any, list_schema: Any, immutable: tuple[str, ...],
-          check: resources.Check | None = None, delete_check: resources.Check | None = None
-          ) -> None:
+          response_schema: Any, list_schema: Any, immutable: tuple[str, ...]) -> None:
     """Register create, list, get, patch and delete for one kind of resource."""
 
     def create(ctx: Context) -> Reply:
-        created = resources.create(kind, ctx.body(create_schema()), check)
+        created = resources.create(kind, ctx.body(create_schema()))
         location = f"{ctx.request.script_root}{path}/{created['id']}"
         return Reply(created, 201, {"Location": location, "ETag": created["etag"]})
 
@@ -40,35 +46,40 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
                                    page_size(ctx.query("pageSize")), ctx.query("pageToken"))
 
     def get(ctx: Context) -> Reply:
-        found = resources.get(kind, _space(ctx), ctx.params[param])
+        found = resources.get(kind, _space(ctx, default=None), ctx.params[param])
         return Reply(found, headers={"ETag": found["etag"]})
 
     def patch(ctx: Context) -> Reply:
+        # Who may change it is settled before the body is read: a caller who cannot see the
+        # resource learns nothing about it from a validation error.
+        space = _space(ctx, default=None)
+        resources.find(kind, ctx.params[param], space, access.ADMIN)
         ctx.refuse_immutable(immutable)
-        changed = resources.update(kind, _space(ctx), ctx.params[param],
-                                   ctx.body(patch_schema()), ctx.request.headers.get("If-Match"),
-                                   check)
+        changed = resources.update(kind, space, ctx.params[param], ctx.body(_MergePatch()),
+                                   ctx.request.headers.get("If-Match"))
         return Reply(changed, headers={"ETag": changed["etag"]})
 
     def delete(ctx: Context) -> Reply:
-        resources.delete(kind, _space(ctx), ctx.params[param],
-                         ctx.request.headers.get("If-Match"), delete_check)
+        resources.delete(kind, _space(ctx, default=None), ctx.params[param],
+                         ctx.request.headers.get("If-Match"))
         return Reply(None, 204)
 
     label = kind.label
     router.add("POST", path, create, f"Create a {label}", idempotent=True, success_status=201,
                request_schema=create_schema, response_schema=response_schema)
-    router.add("GET", path, list_all, f"List {label}s", response_schema=list_schema)
+    router.add("GET", path, list_all, f"List {label}s of the visible spaces, with those "
+               "delegated to them", response_schema=list_schema)
     item = f"{path}/<{param}>"
-    router.add("GET", item, get, f"Get a {label}", response_schema=response_schema)
-    router.add("PATCH", item, patch, f"Change a {label} (pushed before the reply)",
+    router.add("GET", item, get, f"Get a {label} by its id alone",
+               response_schema=response_schema)
+    router.add("PATCH", item, patch, f"Change a {label} with a JSON merge patch (RFC 7396: "
+               "nested objects merged, null removes, arrays replaced), pushed before the reply",
                request_schema=patch_schema, response_schema=response_schema)
     router.add("DELETE", item, delete, f"Delete a {label}", success_status=204)
 
 
 _crud(resources.APP, "/apps", "package_name", schemas.AppCreateSchema, schemas.AppPatchSchema,
-      schemas.AppSchema, schemas.AppListSchema, schemas.IMMUTABLE_APP_FIELDS,
-      delete_check=resources.app_in_use)
+      schemas.AppSchema, schemas.AppListSchema, schemas.IMMUTABLE_APP_FIELDS)
 _crud(resources.WIFI, "/wifi-configs", "config_id", schemas.WifiConfigCreateSchema,
       schemas.WifiConfigPatchSchema, schemas.WifiConfigSchema, schemas.WifiConfigListSchema,
       schemas.IMMUTABLE_WIFI_FIELDS)
@@ -83,16 +94,16 @@ _crud(resources.COSU, "/cosu-configs", "config_id", schemas.CosuConfigCreateSche
 @router.route("GET", "/cosu-configs/<config_id>/policy",
               "The AMAPI policy this configuration compiles to (secrets masked), not pushed")
 def compiled_policy(ctx: Context) -> dict[str, Any]:
-    return resources.preview(_space(ctx), ctx.params["config_id"])
+    return resources.preview(_space(ctx, default=None), ctx.params["config_id"])
 
 
 @router.route("GET", "/apps/<package_name>/feedback",
               "App feedback (keyed app states) aggregated over devices",
               response_schema=schemas.AppFeedbackSchema)
 def feedback(ctx: Context) -> dict[str, Any]:
-    space = _space(ctx)
-    resources.existing(resources.APP, space, ctx.params["package_name"])
-    return app_feedback.aggregate(space, ctx.params["package_name"])
+    app = resources.find(resources.APP, ctx.params["package_name"], _space(ctx, default=None))
+    return app_feedback.aggregate(resources.visible_spaces_of(app),
+                                  ctx.params["package_name"])
 
 
 @router.route("POST", "/spaces", "Create a child space", success_status=201,

@@ -53,6 +53,32 @@ def delegated_to(collection: str, space: str) -> list[Stored]:
     return [_snapshot(s) for s in query.stream(**bounded())]
 
 
+def with_package(collection: str, package_name: str) -> list[Stored]:
+    """Resources whose `packageName` is `package_name` (an app is one, in whatever space)."""
+    from google.cloud.firestore import FieldFilter
+
+    query = db().collection(collection).where(
+        filter=FieldFilter("packageName", "==", package_name))
+    return [_snapshot(s) for s in query.stream(**bounded())]
+
+
+def page_reaching(collection: str, spaces: list[str], limit: int,
+                  after: str | None) -> list[Stored]:
+    """Resources of these spaces or delegated to them, by id, starting after id `after`."""
+    from google.cloud.firestore import FieldFilter
+
+    found: dict[str, Stored] = {}
+    for filter_ in (FieldFilter("space", "in", spaces or ["-"]),
+                    FieldFilter("delegatedSpaces", "array_contains_any", spaces or ["-"])):
+        query: Any = db().collection(collection).where(filter=filter_)
+        query = query.order_by("__name__").limit(limit)
+        if after:
+            query = query.start_after(
+                {"__name__": db().collection(collection).document(after)})
+        found.update((s.id, _snapshot(s)) for s in query.stream(**bounded()))
+    return [found[key] for key in sorted(found)][:limit]
+
+
 def page(collection: str, spaces: list[str] | None, limit: int,
          after: str | None) -> list[Stored]:
     """Resources of these spaces (all when None) by id, starting after id `after`."""

@@ -36,8 +36,9 @@ def world(function_apps, firestore, amapi_emulator):
         assert granted.status_code == 201, granted.get_json()
     for space in ("global", "paris"):
         admin.call("enroll", "POST", "/users", {"userName": "kiosk", "space": space})
-        admin.call("policy", "POST", "/apps", {"packageName": "com.example.kiosk",
-                                               "type": "PUBLIC", "space": space})
+    # A package is in the catalog once: Paris gets the kiosk app by delegation.
+    admin.call("policy", "POST", "/apps", {"packageName": "com.example.kiosk", "type": "PUBLIC",
+                                           "delegatedSpaces": ["paris"]})
     profiles = {space: admin.call("enroll", "POST", "/enrollment-profiles", {
         "name": f"{space} lobby", "userName": "kiosk", "validityDays": 7,
         "space": space}).get_json() for space in ("global", "paris")}

@@ -17,8 +17,11 @@ from shared.policy_compiler import (
     PolicyInputError,
     PolicyInputs,
     compile_policy,
+    is_secret_key,
+    mask_managed_configuration,
     mask_secrets,
     policy_fingerprint,
+    unmask_managed_configuration,
 )
 from shared.policy_schemas import (
     AppCreateSchema,
@@ -545,3 +548,37 @@ def test_any_valid_configuration_compiles_to_a_valid_policy(lockdown, kiosk, sys
     assert policy["systemUpdate"]["type"] == system_update["type"]
     assert len(policy["systemUpdate"].get("freezePeriods", [])) == len(
         system_update["freezePeriods"])
+
+
+@pytest.mark.parametrize(("key", "secret"), [
+    ("password", True), ("vpnPassword", True), ("api_key", True), ("apikey", True),
+    ("APIKey", True), ("passwd", True), ("sharedSecret", True), ("auth-token", True),
+    ("PASSWORD", True), ("key", True), ("monkey", False), ("keyboardLayout", False),
+    ("passwordHint", False), ("server", False), ("tokens_enabled", False),
+])
+def test_secret_keys_are_recognised_by_their_last_word(key, secret):
+    assert is_secret_key(key) is secret
+
+
+def test_managed_configuration_secrets_are_masked_at_every_depth_and_restored_from_the_mask():
+    stored = {"server": "x", "pin": "1234", "vpnPassword": "pw",
+              "profiles": [{"name": "a", "authToken": "t1"}], "advanced": {"apiKey": "k"}}
+    masked = mask_managed_configuration(stored, ["pin"])
+    assert masked == {"server": "x", "pin": MASK, "vpnPassword": MASK,
+                      "profiles": [{"name": "a", "authToken": MASK}],
+                      "advanced": {"apiKey": MASK}}
+    sent_back = {**masked, "server": "y", "vpnPassword": "new-pw"}
+    assert unmask_managed_configuration(sent_back, stored, ["pin"]) == {
+        **stored, "server": "y", "vpnPassword": "new-pw"}
+    with pytest.raises(PolicyInputError) as refused:
+        unmask_managed_configuration({"token": MASK}, {}, [])
+    assert refused.value.field == "managedConfiguration.token"
+
+
+def test_mask_secrets_masks_managed_configuration_secrets_of_every_app():
+    policy = {"applications": [{"packageName": "com.example.vpn", "managedConfiguration": {
+        "server": "x", "pin": "1234", "userPassword": "pw"}}]}
+    masked = mask_secrets(policy, {"com.example.vpn": ["pin"]})
+    assert masked["applications"][0]["managedConfiguration"] == {
+        "server": "x", "pin": MASK, "userPassword": MASK}
+    assert policy["applications"][0]["managedConfiguration"]["pin"] == "1234"
