@@ -277,9 +277,9 @@ def get_command(device_id: str, command_id: str) -> dict[str, Any]:
 
 
 def history(device_id: str, size: int, token: str | None) -> dict[str, Any]:
-    """A device's commands, oldest first."""
+    """A device's commands, newest first."""
     existing(device_id)
-    return paginate("commands", f"commands|device={device_id}", size, token,
+    return paginate("commands", f"commands|newest-first|device={device_id}", size, token,
                     lambda limit, after: commands.for_device(device_id, limit, after),
                     lambda command: command["id"], represent)
 
