@@ -6,6 +6,7 @@ from typing import Any
 
 from shared import access, errors
 from shared.clock import utcnow
+from shared.device_directory import ambiguous, name_cursor
 from shared.http import resource_view
 from shared.pagination import paginate
 from shared.spaces import GLOBAL
@@ -29,12 +30,30 @@ def create_attribute(body: dict[str, Any]) -> dict[str, Any]:
     return represent(created)
 
 
-def list_attributes(space: str, size: int, token: str | None) -> dict[str, Any]:
-    """One page of the definitions of a space, by name."""
-    access.require(space, access.VIEWER)
-    return paginate("deviceAttributes", f"deviceAttributes|space={space}", size, token,
-                    lambda limit, after: device_attributes.page(space, limit, after),
-                    lambda attribute: attribute["nameKey"], represent)
+def list_attributes(space: str | None, size: int, token: str | None) -> dict[str, Any]:
+    """One page of the definitions of `space` or, without one, of every space the caller can
+    see, by name."""
+    spaces = access.current().spaces_for_list(space)
+    return paginate("deviceAttributes", f"deviceAttributes|v2|space={space or ''}", size, token,
+                    lambda limit, after: device_attributes.page(spaces, limit,
+                                                                name_cursor(after)),
+                    lambda attribute: [attribute["nameKey"], attribute["id"]], represent)
+
+
+def get_attribute(key: str, space: str | None) -> dict[str, Any]:
+    """One definition by id, or by name in `space` or the one visible space that has it."""
+    caller = access.current()
+    found = device_attributes.by_id(key)
+    if found is not None and (space is None or found["space"] == space):
+        caller.require(found["space"], access.VIEWER)
+        return represent(found)
+    spaces = caller.spaces_for_list(space)
+    matches = device_attributes.named(spaces, key, access.MAX_VISIBLE_SPACES + 1)
+    if not matches:
+        raise errors.NotFound(f"no device attribute {key!r}")
+    if len(matches) > 1:
+        raise ambiguous("name", key, [a["space"] for a in matches], "device attribute")
+    return represent(matches[0])
 
 
 def resolve(space: str, values: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -22,7 +22,7 @@ import hashlib
 import logging
 from typing import Any
 
-from shared import access, device_inventory, errors, logs, policy_push
+from shared import device_inventory, errors, logs, policy_push
 from shared.amapi.client import amapi
 from shared.amapi.errors import (
     AmapiError,
@@ -105,9 +105,11 @@ def represent(command: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def issue(device_id: str, body: dict[str, Any], principal: str) -> dict[str, Any]:
-    """Record the command (its send leased), then send it; always returns the record (202)."""
-    device = existing(device_id, access.OPERATOR)
+def issue(device: dict[str, Any], body: dict[str, Any], principal: str) -> dict[str, Any]:
+    """Record the command (its send leased), then send it; always returns the record (202).
+
+    `device` comes from `existing(…, OPERATOR)`: the caller's right to command it is checked.
+    """
     if device.get("state") == "DELETED":
         raise errors.FailedPrecondition("the device is deleted")
     now = utcnow()
@@ -275,9 +277,9 @@ def get_command(device_id: str, command_id: str) -> dict[str, Any]:
 
 
 def history(device_id: str, size: int, token: str | None) -> dict[str, Any]:
-    """A device's commands, oldest first."""
+    """A device's commands, newest first."""
     existing(device_id)
-    return paginate("commands", f"commands|device={device_id}", size, token,
+    return paginate("commands", f"commands|newest-first|device={device_id}", size, token,
                     lambda limit, after: commands.for_device(device_id, limit, after),
                     lambda command: command["id"], represent)
 

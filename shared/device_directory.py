@@ -21,8 +21,10 @@ class UserDirectory(Protocol):
         """One user by exact name (case-insensitive), or None."""
         ...
 
-    def search(self, space: str, prefix: str, limit: int) -> list[dict[str, Any]]:
-        """Users whose userName or displayName starts with `prefix` (case-insensitive)."""
+    def search(self, spaces: list[str] | None, prefix: str,
+               limit: int) -> list[dict[str, Any]]:
+        """Users of `spaces` (None: all) whose userName or displayName starts with `prefix`
+        (case-insensitive)."""
         ...
 
 
@@ -33,9 +35,11 @@ class LocalDirectory:
         """One user by exact name (case-insensitive), or None."""
         return device_users.get(space, user_name)
 
-    def search(self, space: str, prefix: str, limit: int) -> list[dict[str, Any]]:
-        """Users whose userName or displayName starts with `prefix` (case-insensitive)."""
-        return device_users.search_prefix(space, prefix.lower(), limit)
+    def search(self, spaces: list[str] | None, prefix: str,
+               limit: int) -> list[dict[str, Any]]:
+        """Users of `spaces` (None: all) whose userName or displayName starts with `prefix`
+        (case-insensitive)."""
+        return device_users.search_prefix(spaces, prefix.lower(), limit)
 
 
 directory: UserDirectory = LocalDirectory()
@@ -58,13 +62,49 @@ def create_user(body: dict[str, Any]) -> dict[str, Any]:
     return represent(created)
 
 
-def list_users(space: str, prefix: str | None, size: int, token: str | None) -> dict[str, Any]:
-    """Type-ahead matches for `prefix` (at most `size`), or one page of every user."""
-    access.require(space, access.VIEWER)
+def list_users(space: str | None, prefix: str | None, size: int,
+               token: str | None) -> dict[str, Any]:
+    """Type-ahead matches for `prefix` (at most `size`), or one page of every user, in `space`
+    or, without one, in every space the caller can see."""
+    spaces = access.current().spaces_for_list(space)
     if prefix is not None:
         if token:
             raise errors.InvalidArgument.field("pageToken", "is not used with prefix")
-        return {"users": [represent(u) for u in directory.search(space, prefix, size)]}
-    return paginate("users", f"deviceUsers|space={space}", size, token,
-                    lambda limit, after: device_users.page(space, limit, after),
-                    lambda user: user["userNameKey"], represent)
+        return {"users": [represent(u) for u in directory.search(spaces, prefix, size)]}
+    return paginate("users", f"deviceUsers|v2|space={space or ''}", size, token,
+                    lambda limit, after: device_users.page(spaces, limit, name_cursor(after)),
+                    lambda user: [user["userNameKey"], user["id"]], represent)
+
+
+def name_cursor(after: Any) -> tuple[str, str] | None:
+    """The `(name key, id)` a page token carries; 400 for anything else."""
+    if after is None:
+        return None
+    if (isinstance(after, list) and len(after) == 2
+            and all(isinstance(part, str) for part in after)):
+        return after[0], after[1]
+    raise errors.InvalidArgument.field("pageToken", "is not a page token issued for this list")
+
+
+def get_user(key: str, space: str | None) -> dict[str, Any]:
+    """One user by id, or by userName in `space` or the one visible space that has it."""
+    caller = access.current()
+    found = device_users.by_id(key)
+    if found is not None and (space is None or found["space"] == space):
+        caller.require(found["space"], access.VIEWER)
+        return represent(found)
+    spaces = caller.spaces_for_list(space)
+    matches = device_users.named(spaces, key, access.MAX_VISIBLE_SPACES + 1)
+    if not matches:
+        raise errors.NotFound(f"no device user {key!r}")
+    if len(matches) > 1:
+        raise ambiguous("userName", key, [u["space"] for u in matches], "user")
+    return represent(matches[0])
+
+
+def ambiguous(field: str, name: str, spaces: list[str], kind: str) -> errors.InvalidArgument:
+    """400 for a name that several visible spaces use: the id, or `?space=`, tells them apart."""
+    listed = ", ".join(sorted(spaces))
+    return errors.InvalidArgument(
+        f"{kind} {name!r} exists in spaces {listed}: use its id, or add ?space=",
+        [errors.FieldViolation(field, f"names a {kind} in several spaces ({listed})")])

@@ -96,9 +96,9 @@ def get_device(device_id: str) -> dict[str, Any]:
                      app_feedback.for_device(device["id"]))
 
 
-def set_labels(device_id: str, labels: list[str]) -> dict[str, Any]:
-    """Replace a device's labels; move it when that changes its effective policy."""
-    device = existing(device_id, access.ADMIN)
+def set_labels(device: dict[str, Any], labels: list[str]) -> dict[str, Any]:
+    """Replace the labels of a device from `existing(…, ADMIN)`; move it when that changes its
+    effective policy."""
     labels = list(dict.fromkeys(labels))
     vetted = ((device.get("enrollmentDecision") or {}).get("result") == "ALLOWED"
               and device.get("state") != "DELETED")
@@ -106,4 +106,4 @@ def set_labels(device_id: str, labels: list[str]) -> dict[str, Any]:
     if "policyName" in changed:
         logs.log(logging.INFO, "device moved by a label change", device=device["name"],
                  policy=changed["policyName"])
-    return get_device(device_id)
+    return get_device(device["id"])

@@ -173,10 +173,17 @@ def list_profiles(space: str | None, status: str | None, size: int, token: str |
                     lambda profile: represent(profile, links_base, now))
 
 
-def change_validity(profile_id: str, validity_days: int, if_match: str | None,
+def for_change(profile_id: str) -> Stored:
+    """A profile the caller may change; 404 when it cannot see it, 403 when it may only read."""
+    return _existing(profile_id, access.ADMIN)
+
+
+def change_validity(profile: Stored, validity_days: int, if_match: str | None,
                     links_base: str) -> dict[str, Any]:
-    """A fresh token valid `validity_days` from now; the old one revoked; status ACTIVE."""
-    profile = _existing(profile_id, access.ADMIN)
+    """A fresh token valid `validity_days` from now; the old one revoked; status ACTIVE.
+
+    `profile` comes from `for_change`; the update fails if it changed since that read.
+    """
     check_if_match(if_match, _current_etag(profile))
     data = profile.data
     now = utcnow()

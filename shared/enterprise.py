@@ -44,11 +44,31 @@ def forget_cached() -> None:
         _cached = None
 
 
+def _refuse_splitting_the_fleet() -> None:
+    """409 while devices are managed in the enterprise in use: a new one would split the fleet.
+
+    A signup always creates a new enterprise (AMAPI `enterprises.create`), and a device cannot
+    move between enterprises without a factory reset: configuration edits would go to the new
+    enterprise while the devices stay on the old one's policies.
+    """
+    current = enterprise_name()
+    if not current:
+        return
+    managed = enterprise_binding.managed_devices(current)
+    if managed:
+        raise errors.AlreadyExists(
+            f"{managed} device(s) are managed in enterprise {current}: devices cannot move "
+            "between enterprises without a wipe, so binding another enterprise would leave "
+            "them on the old one's policies. Wipe or delete them first (or keep using "
+            f"{current})")
+
+
 def start_signup(callback_url: str, admin_email: str | None) -> dict[str, Any]:
     """A Google signup URL for the administrator to bind a managed Google Play enterprise."""
     access.require(GLOBAL, access.ADMIN)
     if enterprise_binding.get():
         raise errors.AlreadyExists("an enterprise is already bound to this suite")
+    _refuse_splitting_the_fleet()
     created = amapi().create_signup_url(settings().project, callback_url, admin_email)
     enterprise_binding.remember_signup(created["name"], {"callbackUrl": callback_url},
                                        utcnow())
@@ -66,6 +86,8 @@ def complete_signup(signup_name: str, enterprise_token: str,
         raise errors.InvalidArgument.field("signupUrlName", "is not a signup this suite started")
     if pending.get("completeTime"):
         raise errors.FailedPrecondition("this signup was already completed")
+    # Checked again: devices may have enrolled since the signup started.
+    _refuse_splitting_the_fleet()
     body: dict[str, Any] = {"pubsubTopic": settings().pubsub_topic,
                             "enabledNotificationTypes": NOTIFICATION_TYPES}
     if display_name:

@@ -10,8 +10,8 @@ import functions_framework
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
+from shared import access, device_commands, device_views, errors
 from shared import command_schemas as schemas
-from shared import device_commands, device_views, errors
 from shared.clock import utcnow
 from shared.http import Context, Reply, Router
 from shared.pagination import page_size
@@ -59,17 +59,20 @@ def get_device(ctx: Context) -> dict[str, Any]:
               "another policy)", request_schema=schemas.DevicePatchSchema,
               response_schema=schemas.DeviceSchema)
 def patch_device(ctx: Context) -> dict[str, Any]:
+    # Access before the body: a hidden device is a 404 whatever the body says.
+    device = device_views.existing(ctx.params["device_id"], access.ADMIN)
     body = ctx.body(schemas.DevicePatchSchema())
-    return device_views.set_labels(ctx.params["device_id"], body["labels"])
+    return device_views.set_labels(device, body["labels"])
 
 
 @router.route("POST", "/devices/<device_id>/commands", "Send a command (202: recorded first, "
               "settled by AMAPI's notification)", idempotent=True, success_status=202,
               request_schema=schemas.CommandRequestSchema, response_schema=schemas.CommandSchema)
 def issue_command(ctx: Context) -> Reply:
+    device = device_views.existing(ctx.params["device_id"], access.OPERATOR)
     body = ctx.body(schemas.CommandRequestSchema())
     principal = ctx.principal.email if ctx.principal else ""
-    command = device_commands.issue(ctx.params["device_id"], body, principal)
+    command = device_commands.issue(device, body, principal)
     location = f"{ctx.request.script_root}/devices/{command['deviceId']}/commands/{command['id']}"
     return Reply(command, 202, {"Location": location})
 

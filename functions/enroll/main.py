@@ -53,8 +53,15 @@ def create_user(ctx: Context) -> Reply:
 @router.route("GET", "/users", "Find device users (type-ahead by prefix) or list them",
               query_schema=schemas.UserQuerySchema, response_schema=schemas.DeviceUserListSchema)
 def list_users(ctx: Context) -> dict[str, Any]:
-    return device_directory.list_users(str(_space(ctx)), ctx.query("prefix"),
+    return device_directory.list_users(_space(ctx, default=None), ctx.query("prefix"),
                                        page_size(ctx.query("pageSize")), ctx.query("pageToken"))
+
+
+@router.route("GET", "/users/<user>", "Get a device user by id, or by userName",
+              query_schema=schemas.SpaceQuerySchema, response_schema=schemas.DeviceUserSchema)
+def get_user(ctx: Context) -> Reply:
+    user = device_directory.get_user(ctx.params["user"], _space(ctx, default=None))
+    return Reply(user, headers={"ETag": user["etag"]})
 
 
 @router.route("POST", "/device-attributes", "Define a custom device attribute",
@@ -71,8 +78,19 @@ def create_attribute(ctx: Context) -> Reply:
               query_schema=schemas.ListQuerySchema,
               response_schema=schemas.DeviceAttributeListSchema)
 def list_attributes(ctx: Context) -> dict[str, Any]:
-    return device_attributes.list_attributes(str(_space(ctx)), page_size(ctx.query("pageSize")),
+    return device_attributes.list_attributes(_space(ctx, default=None),
+                                             page_size(ctx.query("pageSize")),
                                              ctx.query("pageToken"))
+
+
+@router.route("GET", "/device-attributes/<attribute>",
+              "Get a custom device attribute definition by id, or by name",
+              query_schema=schemas.SpaceQuerySchema,
+              response_schema=schemas.DeviceAttributeSchema)
+def get_attribute(ctx: Context) -> Reply:
+    attribute = device_attributes.get_attribute(ctx.params["attribute"],
+                                                _space(ctx, default=None))
+    return Reply(attribute, headers={"ETag": attribute["etag"]})
 
 
 @router.route("POST", "/enrollment-profiles", "Create an enrollment profile (AMAPI token)",
@@ -110,10 +128,13 @@ def get_profile(ctx: Context) -> Reply:
               request_schema=schemas.EnrollmentProfileEditSchema,
               response_schema=schemas.EnrollmentProfileSchema)
 def edit_profile(ctx: Context) -> Reply:
+    # Who may change it is settled before the body is read: a hidden profile is a 404 whatever
+    # the body says.
+    stored = enrollment_profiles.for_change(ctx.params["profile_id"])
     ctx.refuse_immutable(schemas.IMMUTABLE_PROFILE_FIELDS)
     body = ctx.body(schemas.EnrollmentProfileEditSchema())
     profile = enrollment_profiles.change_validity(
-        ctx.params["profile_id"], body["validityDays"], ctx.request.headers.get("If-Match"),
+        stored, body["validityDays"], ctx.request.headers.get("If-Match"),
         ctx.request.script_root)
     return Reply(profile, headers={"ETag": profile["etag"]})
 

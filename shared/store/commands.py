@@ -91,11 +91,12 @@ def with_operation(operation_name: str) -> str | None:
 
 
 def for_device(device_id: str, limit: int, after: str | None) -> list[dict[str, Any]]:
-    """A device's commands by id (ids sort by creation time)."""
-    from google.cloud.firestore import FieldFilter
+    """A device's commands, newest first, starting after id `after` (ids sort by creation
+    time; index: deviceId, __name__ descending)."""
+    from google.cloud.firestore import FieldFilter, Query
 
     query = (db().collection(COLLECTION).where(filter=FieldFilter("deviceId", "==", device_id))
-             .order_by("__name__").limit(limit))
+             .order_by("__name__", direction=Query.DESCENDING).limit(limit))
     if after:
         query = query.start_after({"__name__": db().collection(COLLECTION).document(after)})
     return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]

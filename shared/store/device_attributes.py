@@ -42,12 +42,35 @@ def find(spaces: list[str], names: list[str]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def page(space: str, limit: int, after: str | None) -> list[dict[str, Any]]:
-    """Definitions of a space ordered by name, starting after the nameKey `after`."""
+def by_id(document_id: str) -> dict[str, Any] | None:
+    """One definition by document id, or None."""
+    snapshot = db().collection(COLLECTION).document(document_id).get(**bounded())
+    return {"id": snapshot.id, **(snapshot.to_dict() or {})} if snapshot.exists else None
+
+
+def _in_spaces(spaces: list[str] | None) -> Any:
+    """The collection narrowed to `spaces` (None: every space)."""
     from google.cloud.firestore import FieldFilter
 
-    query = (db().collection(COLLECTION).where(filter=FieldFilter("space", "==", space))
-             .order_by("nameKey").limit(limit))
+    query: Any = db().collection(COLLECTION)
+    if spaces is not None:
+        query = query.where(filter=FieldFilter("space", "in", spaces or ["-"]))
+    return query
+
+
+def named(spaces: list[str] | None, name: str, limit: int) -> list[dict[str, Any]]:
+    """Definitions called `name` (case-insensitive) in any of `spaces`."""
+    from google.cloud.firestore import FieldFilter
+
+    query = _in_spaces(spaces).where(filter=FieldFilter("nameKey", "==", name.lower()))
+    return [{"id": s.id, **(s.to_dict() or {})} for s in query.limit(limit).stream(**bounded())]
+
+
+def page(spaces: list[str] | None, limit: int,
+         after: tuple[str, str] | None) -> list[dict[str, Any]]:
+    """Definitions of `spaces` ordered by name then id, starting after `(nameKey, id)`."""
+    query = _in_spaces(spaces).order_by("nameKey").order_by("__name__").limit(limit)
     if after is not None:
-        query = query.start_after({"nameKey": after})
+        query = query.start_after({"nameKey": after[0],
+                                   "__name__": db().collection(COLLECTION).document(after[1])})
     return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]

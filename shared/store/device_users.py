@@ -34,32 +34,58 @@ def create(space: str, fields: dict[str, Any], now: datetime.datetime) -> dict[s
 
 def get(space: str, user_name: str) -> dict[str, Any] | None:
     """One user by name, or None."""
-    snapshot = db().collection(COLLECTION).document(user_id(space, user_name)).get(**bounded())
+    return by_id(user_id(space, user_name))
+
+
+def by_id(document_id: str) -> dict[str, Any] | None:
+    """One user by document id, or None."""
+    snapshot = db().collection(COLLECTION).document(document_id).get(**bounded())
     return {"id": snapshot.id, **(snapshot.to_dict() or {})} if snapshot.exists else None
 
 
-def search_prefix(space: str, prefix: str, limit: int) -> list[dict[str, Any]]:
-    """Users whose userName or displayName starts with `prefix` (lower-cased), by userName."""
+def _in_spaces(spaces: list[str] | None) -> Any:
+    """The collection narrowed to `spaces` (None: every space)."""
+    from google.cloud.firestore import FieldFilter
+
+    query: Any = db().collection(COLLECTION)
+    if spaces is not None:
+        query = query.where(filter=FieldFilter("space", "in", spaces or ["-"]))
+    return query
+
+
+def named(spaces: list[str] | None, user_name: str, limit: int) -> list[dict[str, Any]]:
+    """Users called `user_name` (case-insensitive) in any of `spaces`."""
+    from google.cloud.firestore import FieldFilter
+
+    query = (_in_spaces(spaces).where(filter=FieldFilter("userNameKey", "==", user_name.lower()))
+             .limit(limit))
+    return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]
+
+
+def search_prefix(spaces: list[str] | None, prefix: str, limit: int) -> list[dict[str, Any]]:
+    """Users of `spaces` whose userName or displayName starts with `prefix` (lower-cased).
+
+    By userName, then id (one name may exist in several spaces).
+    """
     from google.cloud.firestore import FieldFilter
 
     found: dict[str, dict[str, Any]] = {}
     for key in ("userNameKey", "displayNameKey"):
-        query = (db().collection(COLLECTION)
-                 .where(filter=FieldFilter("space", "==", space))
+        query = (_in_spaces(spaces)
                  .where(filter=FieldFilter(key, ">=", prefix))
                  .where(filter=FieldFilter(key, "<", prefix + _PREFIX_END))
                  .order_by(key).limit(limit))
         for snapshot in query.stream(**bounded()):
             found.setdefault(snapshot.id, {"id": snapshot.id, **(snapshot.to_dict() or {})})
-    return sorted(found.values(), key=lambda user: user["userNameKey"])[:limit]
+    ordered = sorted(found.values(), key=lambda user: (user["userNameKey"], user["id"]))
+    return ordered[:limit]
 
 
-def page(space: str, limit: int, after: str | None) -> list[dict[str, Any]]:
-    """Users of a space ordered by userName, starting after the userNameKey `after`."""
-    from google.cloud.firestore import FieldFilter
-
-    query = (db().collection(COLLECTION).where(filter=FieldFilter("space", "==", space))
-             .order_by("userNameKey").limit(limit))
+def page(spaces: list[str] | None, limit: int,
+         after: tuple[str, str] | None) -> list[dict[str, Any]]:
+    """Users of `spaces` ordered by userName then id, starting after `(userNameKey, id)`."""
+    query = _in_spaces(spaces).order_by("userNameKey").order_by("__name__").limit(limit)
     if after is not None:
-        query = query.start_after({"userNameKey": after})
+        query = query.start_after({"userNameKey": after[0],
+                                   "__name__": db().collection(COLLECTION).document(after[1])})
     return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]

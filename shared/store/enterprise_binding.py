@@ -1,4 +1,5 @@
-"""Collections `enterpriseBinding` (the one bound enterprise) and `enterpriseSignups`."""
+"""Collections `enterpriseBinding` (the one bound enterprise) and `enterpriseSignups`; and how
+many inventory devices an enterprise still manages, which decides whether it may be replaced."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from shared.store.keys import natural_key
 BINDING = "enterpriseBinding"
 SIGNUPS = "enterpriseSignups"
 CURRENT = "current"
+DEVICES = "devices"  # the inventory (shared/store/devices.py), counted here
+_NAME_END = "\uf8ff"
 
 
 def get() -> dict[str, Any] | None:
@@ -51,3 +54,24 @@ def mark_completed(signup_name: str, now: datetime.datetime) -> None:
     """A completed signup cannot be replayed."""
     db().collection(SIGNUPS).document(natural_key(signup_name)).update(
         {"completeTime": now}, **bounded())
+
+
+def managed_devices(enterprise: str) -> int:
+    """Inventory devices of `enterprise` that are not DELETED (index: devices state, name).
+
+    Two count aggregations over the enterprise's name range, so the cost does not grow with
+    the fleet.
+    """
+    from google.cloud.firestore import FieldFilter
+
+    prefix = f"{enterprise}/devices/"
+    in_enterprise = (db().collection(DEVICES)
+                     .where(filter=FieldFilter("name", ">=", prefix))
+                     .where(filter=FieldFilter("name", "<", prefix + _NAME_END)))
+    deleted = in_enterprise.where(filter=FieldFilter("state", "==", "DELETED"))
+    return _count(in_enterprise) - _count(deleted)
+
+
+def _count(query: Any) -> int:
+    results = query.count().get(**bounded())
+    return int(results[0][0].value)

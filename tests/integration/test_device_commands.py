@@ -141,6 +141,31 @@ def test_idempotency_key_returns_the_first_command(fleet):
     assert len(history) == 1
 
 
+def test_command_history_is_newest_first_and_pages_cover_each_command_once(fleet):
+    device = fleet.device("SN-1")
+    other = fleet.device("SN-2")
+    issued = []
+    for kind in ("LOCK", "REBOOT", "LOCK", "SYNC", "REBOOT", "LOCK", "REBOOT"):
+        response = fleet.command(device, {"type": kind})
+        assert response.status_code == 202, response.get_json()
+        issued.append(response.get_json()["id"])
+    fleet.command(other, {"type": "LOCK"})
+    first = fleet.call("GET", f"/devices/{device}/commands").get_json()["commands"]
+    assert [c["id"] for c in first] == issued[::-1]
+    seen, token = [], None
+    while True:
+        url = f"/devices/{device}/commands?pageSize=3" + (f"&pageToken={token}" if token else "")
+        body = fleet.call("GET", url).get_json()
+        assert len(body["commands"]) <= 3
+        seen += [c["id"] for c in body["commands"]]
+        token = body.get("nextPageToken")
+        if not token:
+            break
+    assert seen == issued[::-1]
+    times = [c["createTime"] for c in first]
+    assert times == sorted(times, reverse=True)
+
+
 def test_listing_covers_every_device_once_and_filters(fleet):
     ids = [fleet.device(f"SN-{i:02d}", labels=["lobby"] if i % 3 == 0 else None)
            for i in range(12)]

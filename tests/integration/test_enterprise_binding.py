@@ -6,6 +6,7 @@ from shared.store import devices
 from tests.conftest import ENV
 from tests.integration.enroll_helpers import EnrollApi, emulator_call
 from tests.integration.notification_helpers import Relay
+from tests.integration.policy_helpers import amapi_calls, clear_calls, managed_device
 
 
 @pytest.fixture
@@ -101,3 +102,41 @@ def test_a_device_of_the_bound_enterprise_reaches_the_inventory(api, amapi_emula
     record = devices.get(device["name"])
     assert record["enrollmentDecision"]["result"] == "ALLOWED"
     assert record["profileId"] == profile["id"]
+
+
+def _managed(server, serial, state="ACTIVE"):
+    device = managed_device(server, serial)
+    if state != "ACTIVE":
+        devices.put(device["name"], {"state": state})
+    return device
+
+
+def test_another_enterprise_is_refused_while_devices_are_managed_in_the_current_one(
+        api, amapi_emulator):
+    name, token = signup(api, amapi_emulator)  # started while no device was managed
+    for serial in ("MOVE-1", "MOVE-2"):
+        _managed(amapi_emulator, serial)
+    _managed(amapi_emulator, "MOVE-3", state="DELETED")
+    clear_calls(amapi_emulator)
+    refused = api.call("POST", "/enterprise:complete",
+                       {"signupUrlName": name, "enterpriseToken": token})
+    assert refused.status_code == 409, refused.get_json()
+    error = refused.get_json()["error"]
+    assert error["status"] == "ALREADY_EXISTS"
+    assert "2 device(s)" in error["message"] and "wipe" in error["message"]
+    assert f"enterprises/{ENV.enterprise_id}" in error["message"]
+    assert api.call("GET", "/enterprise").get_json()["name"] == f"enterprises/{ENV.enterprise_id}"
+    assert "enterprises.create" not in {c["method"] for c in amapi_calls(amapi_emulator)}
+    again = api.call("POST", "/enterprise:signup", {"callbackUrl": "https://admin.example.com/cb"})
+    assert again.status_code == 409 and "2 device(s)" in again.get_json()["error"]["message"]
+
+
+def test_another_enterprise_may_be_bound_once_every_device_is_deleted(api, amapi_emulator):
+    for serial in ("GONE-1", "GONE-2"):
+        _managed(amapi_emulator, serial, state="DELETED")
+    name, token = signup(api, amapi_emulator)
+    bound = api.call("POST", "/enterprise:complete",
+                     {"signupUrlName": name, "enterpriseToken": token})
+    assert bound.status_code == 200, bound.get_json()
+    assert bound.get_json()["name"] != f"enterprises/{ENV.enterprise_id}"
+
