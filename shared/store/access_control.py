@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.store.client import bounded, db
+from shared.store.client import bounded, db, transact
 from shared.store.keys import natural_key
 
 SPACES = "spaces"
@@ -115,7 +115,7 @@ def delete_binding_keeping_one(binding_key: str, space: str, role: str) -> bool:
         transaction.delete(ref)
         return True
 
-    result: bool = run(db().transaction())
+    result: bool = transact(run)
     return result
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.config import settings
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client
 
+T = TypeVar("T")
 _lock = threading.Lock()
 _client: Client | None = None
 
@@ -52,3 +54,21 @@ def reset_client() -> None:
     global _client
     with _lock:
         _client = None
+
+
+def transact(run: Callable[[Any], T]) -> T:
+    """Run a `@firestore.transactional` function in a new transaction.
+
+    A transaction that stays contended past its attempts fails with Firestore's own error
+    (`Aborted`: retry later), not the client library's bare ValueError, which callers would
+    mistake for bad data.
+    """
+    from google.api_core import exceptions
+
+    try:
+        return run(db().transaction())
+    except ValueError as exc:
+        if isinstance(exc.__cause__, exceptions.GoogleAPICallError):
+            raise exc.__cause__ from exc
+        raise
+

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from shared.store.client import bounded, db
+from shared.store.client import bounded, db, transact
 from shared.store.keys import natural_key
 from shared.store.versioned import ChangedConcurrently, Stored
 from shared.store.versioned import from_snapshot as _snapshot
@@ -98,7 +98,7 @@ def delete_with_token(profile_id: str, token_name: str) -> str:
         transaction.delete(_claim(data["space"], data["name"]))
         return "deleted"
 
-    outcome: str = run(db().transaction())
+    outcome: str = transact(run)
     return outcome
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from shared.store.client import bounded, db
+from shared.store.client import bounded, db, transact
 
 COLLECTION = "enrollmentRules"
 
@@ -30,5 +30,5 @@ def replace(space: str,
         transaction.set(ref, rules)
         return rules
 
-    result: dict[str, Any] = run(db().transaction())
+    result: dict[str, Any] = transact(run)
     return result

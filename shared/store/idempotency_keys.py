@@ -9,7 +9,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from shared.store.client import bounded, db
+from shared.store.client import bounded, db, transact
 
 COLLECTION = "idempotencyKeys"
 RETENTION = datetime.timedelta(hours=24)
@@ -51,7 +51,7 @@ def claim(key_id: str, request_hash: str, now: datetime.datetime) -> StoredRespo
                               status=data.get("status", 0), body=data.get("body"),
                               headers=data.get("headers"))
 
-    result: StoredResponse | None = take_over_if_expired(db().transaction())
+    result: StoredResponse | None = transact(take_over_if_expired)
     return result
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.store import app_feedback, devices, enrollment_profiles, notification_receipts
-from shared.store.client import bounded, db
+from shared.store.client import bounded, db, transact
 from shared.store.keys import natural_key
 
 OPERATION_RESULTS = "operationResults"
@@ -237,5 +237,5 @@ def apply_usage_logs(message_id: str, receipt: dict[str, Any], device_name: str,
         _receipt(transaction, message_id, receipt, now)
         return True
 
-    result: bool = run(client.transaction())
+    result: bool = transact(run)
     return result
