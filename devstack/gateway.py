@@ -61,7 +61,7 @@ def build_gateway(root: Path = ROOT) -> WSGIApp:
         mounts[prefix] = _with_health(app) if signature == "cloudevent" else app
     unknown = _json_app("404 Not Found", {"error": {
         "code": 404, "status": "NOT_FOUND",
-        "message": "no function here; prefixes: " + ", ".join(FUNCTIONS)}})
+        "message": "no function here; prefixes: " + ", ".join(FUNCTIONS), "details": []}})
     return DispatcherMiddleware(unknown, mounts)
 
 

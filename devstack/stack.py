@@ -117,12 +117,15 @@ class LocalStack:
             pubsub_host=pubsub_host, amapi_url=config.amapi_url,
             enterprise_id=config.enterprise_id, topic=config.topic,
             public_key_file=public_key))
+        # A client may start on the gateway's first /healthz 200: everything its first call
+        # needs (the administrator's binding and token, AMAPI) is ready before the gateway is.
+        _bind_admin(env)
+        write_admin_token()
+        emulators.wait_for_http(f"{config.amapi_url}/emulator/v1/healthz", 30, amapi.process)
         gateway = self._spawn(emulators.ManagedProcess("gateway", [
             python, "-m", "devstack.gateway", "--host", config.host,
             "--port", str(config.gateway_port)], logs / "functions.log", env=env))
-        emulators.wait_for_http(f"{config.amapi_url}/emulator/v1/healthz", 30, amapi.process)
         emulators.wait_for_http(f"{config.gateway_url}/enroll/healthz", 60, gateway.process)
-        _bind_admin(env)
 
     def stop(self) -> None:
         """Stop every child, newest first."""
@@ -137,6 +140,21 @@ class LocalStack:
                 if child.process is not None and child.process.poll() is not None:
                     return f"{child.name} exited with {child.process.returncode}"
         return "stopped"
+
+
+def admin_token_file() -> Path:
+    """Where the stack writes its administrator's bearer token."""
+    return STATE_DIR / "admin-token"
+
+
+def write_admin_token() -> Path:
+    """Write a week-long bearer token for the stack's administrator; return its file."""
+    private_key, _ = local_auth.ensure_keys(STATE_DIR / "auth")
+    token_file = admin_token_file()
+    token_file.write_text(local_auth.issue_token(private_key, ADMIN_EMAIL,
+                                                 lifetime_seconds=7 * 24 * 3600))
+    token_file.chmod(0o600)
+    return token_file
 
 
 def _bind_admin(env: dict[str, str]) -> None:
@@ -190,12 +208,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         stack.start()
-        private_key, _ = local_auth.ensure_keys(STATE_DIR / "auth")
-        token_file = STATE_DIR / "admin-token"
-        token_file.write_text(local_auth.issue_token(private_key, ADMIN_EMAIL,
-                                                     lifetime_seconds=7 * 24 * 3600))
-        token_file.chmod(0o600)
-        print(_banner(config, token_file, time.monotonic() - started), flush=True)
+        print(_banner(config, admin_token_file(), time.monotonic() - started), flush=True)
         reason = stack.watch()
     except Exception as exc:
         print(f"local stack failed: {exc}", file=sys.stderr, flush=True)

@@ -32,15 +32,10 @@ class ApiError(Exception):
         self.headers = headers or {}
 
     def to_json(self) -> dict[str, Any]:
-        """The body `{"error": {...}}` sent to the caller."""
-        error: dict[str, Any] = {
-            "code": self.http_status,
-            "status": self.status,
-            "message": self.message,
-        }
-        if self.details:
-            error["details"] = [d.to_json() for d in self.details]
-        return {"error": error}
+        """The body `{"error": {...}}` sent to the caller; `details` is `[]` when there are none."""
+        return {"error": {"code": self.http_status, "status": self.status,
+                          "message": self.message,
+                          "details": [d.to_json() for d in self.details]}}
 
 
 class InvalidArgument(ApiError):

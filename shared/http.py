@@ -2,6 +2,12 @@
 
 A function's `main.py` declares its routes on a `Router` and hands each request to
 `router.dispatch(request)`; everything that can go wrong comes back in the error envelope.
+
+Request bodies become data in one place, `parse_json`, which refuses (400, naming the field as a
+dotted path such as `managedConfiguration.a.b`, or `body`): bodies over `MAX_BODY_BYTES`, text
+that is not UTF-8, strings or object keys holding a lone UTF-16 surrogate (`"\\ud800"`), `NaN`,
+`Infinity` and numbers too large for a double, and objects or arrays nested more than
+`MAX_JSON_DEPTH` levels (the body itself is level 1; checked before decoding, without recursion).
 """
 
 from __future__ import annotations
@@ -9,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +37,8 @@ MAX_IDEMPOTENCY_KEY_LENGTH = 255
 MAX_ID_BYTES = 512  # well under Firestore's 1,500-byte document ids; real ids are far shorter
 MAX_QUERY_BYTES = 512
 MAX_PAGE_TOKEN_BYTES = 4096
+MAX_BODY_BYTES = 1024 * 1024  # four times the largest managed configuration, with room to spare
+MAX_JSON_DEPTH = 32  # objects and arrays, the body itself being level 1
 
 
 @dataclass
@@ -133,8 +143,11 @@ def _flatten(messages: Any, prefix: str = "") -> Iterator[errors.FieldViolation]
             else:
                 name = f"{prefix}.{key}" if prefix else str(key)
             yield from _flatten(value, name)
-    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+    elif isinstance(messages, list) and all(isinstance(m, str | dict) for m in messages):
         for message in messages:
+            if isinstance(message, dict):  # a validator naming places inside its field
+                yield from _flatten(message, prefix)
+                continue
             reason = "unknown field" if message == "Unknown field." else message
             yield errors.FieldViolation(prefix or "body", reason)
     else:
@@ -150,11 +163,7 @@ def parse_json(request: Request, schema: Any, *, partial: bool = False) -> dict[
     """Decode a JSON object body and load it through `schema` (unknown fields are errors)."""
     from marshmallow import ValidationError
 
-    raw = request.get_data(cache=True)
-    try:
-        data = json.loads(raw) if raw.strip() else None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise errors.InvalidArgument(f"malformed JSON body: {exc}") from None
+    data = decode_json(request)
     if not isinstance(data, dict):
         raise errors.InvalidArgument("request body must be a JSON object")
     try:
@@ -166,6 +175,111 @@ def parse_json(request: Request, schema: Any, *, partial: bool = False) -> dict[
     return loaded
 
 
+def decode_json(request: Request) -> Any:
+    """The body as JSON data (None when empty), refused (400) unless storable as it is."""
+    declared = request.content_length
+    if declared is not None and declared > MAX_BODY_BYTES:
+        raise _too_large()
+    raw = request.get_data(cache=True)
+    if len(raw) > MAX_BODY_BYTES:
+        raise _too_large()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise errors.InvalidArgument(f"malformed JSON body: not UTF-8 ({exc.reason} at byte "
+                                     f"{exc.start})", [errors.FieldViolation(
+                                         "body", "is not UTF-8")]) from None
+    if not text.strip():
+        return None
+    _refuse_deep_nesting(text)
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise errors.InvalidArgument(f"malformed JSON body: {exc}", [errors.FieldViolation(
+            "body", "is not JSON")]) from None
+    _refuse_unstorable_values(data)
+    return data
+
+
+def _too_large() -> errors.InvalidArgument:
+    return errors.InvalidArgument.field("body", f"must be at most {MAX_BODY_BYTES} bytes")
+
+
+# A string token (escapes included), or a character that opens, closes or separates.
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\],]')
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _path(parts: list[str | int]) -> str:
+    name = ""
+    for part in parts:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else part)
+    return name or "body"
+
+
+def _printable_key(key: str) -> str:
+    return key.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _refuse_deep_nesting(text: str) -> None:
+    """400 naming the first object or array nested beyond `MAX_JSON_DEPTH`, found by scanning.
+
+    A scan rather than the decoder: Python's decoder recurses, so a body nested thousands of
+    levels deep would exhaust the interpreter's stack before any limit could be checked.
+    """
+    if text.count("{") + text.count("[") <= MAX_JSON_DEPTH:
+        return
+    # One frame per open container: [is an object, key or index, expecting a key].
+    frames: list[list[Any]] = []
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        if token in ("{", "["):
+            if len(frames) >= MAX_JSON_DEPTH:
+                raise errors.InvalidArgument.field(
+                    _path([frame[1] for frame in frames]),
+                    f"nests objects and arrays more than {MAX_JSON_DEPTH} levels deep "
+                    "(the body is level 1)")
+            frames.append([token == "{", "" if token == "{" else 0, token == "{"])
+        elif token in ("}", "]"):
+            if frames:
+                frames.pop()
+        elif token == ",":
+            if frames:
+                top = frames[-1]
+                if top[0]:
+                    top[2] = True
+                else:
+                    top[1] += 1
+        elif frames and frames[-1][0] and frames[-1][2]:
+            try:
+                key = json.loads(token)
+            except ValueError:
+                key = token[1:-1]
+            frames[-1][1], frames[-1][2] = _printable_key(str(key)), False
+
+
+def _refuse_unstorable_values(data: Any) -> None:
+    """400 naming the first string or key that is not Unicode, or number that is not finite."""
+    pending: list[tuple[Any, list[str | int]]] = [(data, [])]
+    while pending:
+        value, where = pending.pop()
+        if isinstance(value, str):
+            if not value.isascii() and _SURROGATE.search(value):
+                raise errors.InvalidArgument.field(
+                    _path(where), "is not valid Unicode: it holds a lone UTF-16 surrogate")
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise errors.InvalidArgument.field(
+                    _path(where), "must be a finite number (NaN and Infinity are not JSON)")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if not key.isascii() and _SURROGATE.search(key):
+                    raise errors.InvalidArgument.field(
+                        _path([*where, _printable_key(key)]),
+                        "is a key that is not valid Unicode: it holds a lone UTF-16 surrogate")
+                pending.append((item, [*where, key]))
+        elif isinstance(value, list):
+            pending.extend((item, [*where, index]) for index, item in enumerate(value))
 def etag_of(resource_id: str, version: Any) -> str:
     """A strong etag for one stored version of a resource."""
     digest = hashlib.sha256(f"{resource_id}\x00{version}".encode()).hexdigest()[:20]
@@ -270,7 +384,7 @@ class Router:
                               "status": response.status_code,
                               "latency": f"{time.monotonic() - started:.6f}s"},
                  principal=principal.email if principal else None)
-        _audit(request, principal, granted, response.status_code)
+        _audit(request, principal, granted, response)
         return response
 
     def framework_error(self, exc: HTTPException) -> Response:
@@ -371,8 +485,34 @@ def _run_idempotently(route: Route, ctx: Context, key: str) -> Response:
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def _audit(request: Request, principal: Principal | None, granted: Any, status: int) -> None:
-    """Record every mutating call and every refused attempt (never secrets: no bodies)."""
+def _created_resource(request: Request, response: Response) -> str | None:
+    """The path of what a call created: its `Location`, or a 201's path and body `id`."""
+    if not 200 <= response.status_code < 300:
+        return None
+    location = response.headers.get("Location")
+    if location:
+        return location
+    # Only a 201 says the body is a new resource (a 200 POST may be an action on an old one).
+    if response.status_code != 201 or response.mimetype != JSON or response.is_streamed:
+        return None
+    try:
+        body = json.loads(response.get_data())
+    except ValueError:
+        return None
+    created = body.get("id") if isinstance(body, dict) else None
+    if not isinstance(created, str) or not created:
+        return None
+    return f"{request.script_root}{request.path.rstrip('/')}/{created}"
+
+
+def _audit(request: Request, principal: Principal | None, granted: Any,
+           response: Response) -> None:
+    """Record every mutating call and every refused attempt (never secrets: no bodies).
+
+    The entry's `resource` names what a creation created (`/policy/cosu-configs/<id>`), else
+    the path called.
+    """
+    status = response.status_code
     if request.method not in _MUTATING and status not in (401, 403):
         return
     from shared.spaces import GLOBAL
@@ -382,9 +522,10 @@ def _audit(request: Request, principal: Principal | None, granted: Any, status: 
     touched = list(getattr(granted, "touched", []) or [])
     outcome = ("ALLOWED" if status < 400 else "DENIED" if status in (401, 403, 404)
                else "FAILED")
+    called = f"{request.script_root}{request.path}"
     entry = {"time": utcnow(), "principal": principal.email if principal else "anonymous",
-             "action": f"{request.method} {request.script_root}{request.path}",
-             "resource": f"{request.script_root}{request.path}",
+             "action": f"{request.method} {called}",
+             "resource": _created_resource(request, response) or called,
              "space": touched[-1] if touched else GLOBAL, "outcome": outcome,
              "status": status}
     try:

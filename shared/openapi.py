@@ -27,7 +27,8 @@ class ErrorBodySchema(Schema):
     code = fields.Integer(required=True)
     status = fields.String(required=True)
     message = fields.String(required=True)
-    details = fields.List(fields.Nested(FieldViolationSchema))
+    details = fields.List(fields.Nested(FieldViolationSchema), required=True, metadata={
+        "description": "one entry per field at fault (`a.b[0].c`, or `body`); `[]` when none"})
 
 
 class ErrorSchema(Schema):
@@ -70,14 +71,26 @@ def _operation(router_title: str, route: Any) -> dict[str, Any]:
     return operation
 
 
+def body_rules() -> str:
+    """What every request body must be, as the documents' description states it."""
+    from shared.http import MAX_BODY_BYTES, MAX_JSON_DEPTH
+
+    return (f"Request bodies are UTF-8 JSON objects of at most {MAX_BODY_BYTES} bytes, with "
+            f"objects and arrays nested at most {MAX_JSON_DEPTH} levels deep (the body is "
+            "level 1). NaN, Infinity, numbers too large for a double, and strings or keys "
+            "holding a lone UTF-16 surrogate are refused. Every refusal is a 400 whose "
+            "`details[].field` names the place (`managedConfiguration.a.b`, `tags[1]`, or "
+            "`body`); every error carries `details`, `[]` when there is none.")
+
+
 def build_document(router: Router) -> dict[str, Any]:
     """The OpenAPI document of one function, from the schemas its routes declare."""
     from apispec import APISpec
     from apispec.ext.marshmallow import MarshmallowPlugin
 
+    description = "\n\n".join(part for part in (router.description, body_rules()) if part)
     spec = APISpec(title=router.title, version=VERSION, openapi_version="3.1.0",
-                   plugins=[MarshmallowPlugin()],
-                   info={"description": router.description})
+                   plugins=[MarshmallowPlugin()], info={"description": description})
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
                                                "bearerFormat": "JWT"})
     spec.components.schema("Error", schema=ErrorSchema)

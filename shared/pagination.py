@@ -19,9 +19,12 @@ T = TypeVar("T")
 
 
 def page_size(raw: str | None, default: int = DEFAULT_PAGE_SIZE) -> int:
-    """Parse `?pageSize=`: default when absent, < 1 is a 400, above the maximum is coerced."""
-    if raw is None or raw == "":
+    """Parse `?pageSize=`: default when absent, empty or < 1 is a 400, above the max is coerced."""
+    if raw is None:
         return default
+    if not raw.strip():
+        raise InvalidArgument.field("pageSize", "must be an integer when given (omit it for "
+                                                f"the default of {default})")
     try:
         size = int(raw)
     except ValueError:

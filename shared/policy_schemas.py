@@ -65,6 +65,10 @@ MAX_TARGETS = 1000
 MAX_DELEGATED_SPACES = 100
 MAX_TRACK_IDS = 50
 MAX_MANAGED_CONFIGURATION_BYTES = 256 * 1024
+# Firestore nests maps and arrays at most 20 deep below a document's field, and a pushed policy's
+# record keeps the configuration at policy.applications[i].managedConfiguration, 3 levels down:
+# so a managed configuration (itself level 1) nests objects and arrays at most 17 levels deep.
+MAX_MANAGED_CONFIGURATION_DEPTH = 17
 MAX_PRIORITY = 1_000_000
 MAX_VERSION_CODE = 2**31 - 1  # AMAPI's minimumVersionCode is an int32
 LAST_MINUTE_OF_DAY = 24 * 60 - 1
@@ -138,11 +142,32 @@ def _managed_configuration_shape(value: Any, path: str = "") -> str | None:
     return None
 
 
+def _too_deep(value: Any) -> list[str | int] | None:
+    """Where an object or array nests deeper than `MAX_MANAGED_CONFIGURATION_DEPTH`, or None."""
+    pending: list[tuple[Any, list[str | int]]] = [(value, [])]
+    while pending:
+        item, where = pending.pop()
+        if isinstance(item, dict | list):
+            if len(where) >= MAX_MANAGED_CONFIGURATION_DEPTH:
+                return where
+            children = item.items() if isinstance(item, dict) else enumerate(item)
+            pending.extend((child, [*where, key]) for key, child in children)
+    return None
+
+
 def _managed_configuration_size(value: Mapping[str, Any]) -> None:
     size = len(json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass"))
     if size > MAX_MANAGED_CONFIGURATION_BYTES:
         raise ValidationError(
             f"is {size} bytes of JSON; at most {MAX_MANAGED_CONFIGURATION_BYTES} are accepted")
+    where = _too_deep(value)
+    if where is not None:
+        # Messages nested by key name the place: `managedConfiguration.a.b`.
+        message: Any = [f"nests objects and arrays more than {MAX_MANAGED_CONFIGURATION_DEPTH} "
+                        "levels deep (the configuration itself is level 1; Firestore's limit)"]
+        for key in reversed(where):
+            message = {key: message}
+        raise ValidationError(message)
     problem = _managed_configuration_shape(value)
     if problem:
         raise ValidationError(problem)
@@ -151,7 +176,9 @@ def _managed_configuration_size(value: Mapping[str, Any]) -> None:
 def _managed_configuration_field() -> fields.Dict:
     return fields.Dict(keys=fields.String(), validate=_managed_configuration_size, metadata={
         "description": "the app's managed configuration: keys are its managed properties "
-                       "(OEMConfig apps are configured this way too)"})
+                       "(OEMConfig apps are configured this way too); objects and arrays nest "
+                       f"at most {MAX_MANAGED_CONFIGURATION_DEPTH} levels deep, the "
+                       "configuration itself being level 1"})
 
 
 def _duplicate_errors(values: Iterable[Any]) -> dict[int, list[str]]:

@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from devstack import emulators
+from devstack import emulators, local_auth
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,6 +34,26 @@ def _listening(port):
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _first_call_on_first_health(gateway, state, until, seen):
+    """Poll /healthz like an impatient client; on the first 200, call as the admin at once."""
+    while time.monotonic() < until:
+        try:
+            healthy = _get(f"{gateway}/enroll/healthz")[0] == 200
+        except OSError:
+            healthy = False
+        if healthy:
+            token_file = state / "admin-token"
+            seen["token_written"] = token_file.exists()
+            # Without the stack's token yet, one signed by the stack's key says the same.
+            token = (token_file.read_text().strip() if token_file.exists()
+                     else local_auth.issue_token(state / "auth" / "signing-key.pem",
+                                                 "admin@example.com"))
+            seen["first_call"] = _get(f"{gateway}/enroll/enrollment-profiles", token)
+            seen["first_command_call"] = _get(f"{gateway}/commands/devices", token)
+            return
+        time.sleep(0.01)
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     ports = {name: emulators.free_port() for name in
@@ -42,6 +63,11 @@ def stack(tmp_path_factory):
            if not k.startswith(("FIRESTORE_", "PUBSUB_", "AMAPI_", "AUTH_", "LOCAL_AUTH"))}
     env.update({k: str(v) for k, v in ports.items()}, DEVSTACK_DIR=str(state))
     started = time.monotonic()
+    first_client = {}
+    watcher = threading.Thread(target=_first_call_on_first_health, args=(
+        f"http://127.0.0.1:{ports['GATEWAY_PORT']}", state, started + 180, first_client),
+        daemon=True)
+    watcher.start()
     process = subprocess.Popen([sys.executable, "-m", "devstack"], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output = []
@@ -51,8 +77,9 @@ def stack(tmp_path_factory):
             break
     assert any("ready in" in line for line in output), "".join(output)
     ready_after = time.monotonic() - started
+    watcher.join(30)
     yield {"process": process, "ports": ports, "state": state, "ready_after": ready_after,
-           "output": output}
+           "output": output, "first_client": first_client}
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
@@ -73,6 +100,15 @@ def test_admin_token_is_written_and_accepted(stack):
     assert status == 404 and b'"NOT_FOUND"' in body
     status, body = _get(f"{gateway}/enroll/no-such-route")
     assert status == 401 and b'"UNAUTHENTICATED"' in body
+
+
+def test_a_client_starting_on_the_first_healthz_200_is_served_at_once(stack):
+    seen = stack["first_client"]
+    status, body = seen["first_call"]
+    assert status == 200, body
+    status, body = seen["first_command_call"]
+    assert status == 200, body
+    assert seen["token_written"], "no admin token yet when /healthz first answered"
 
 
 def test_openapi_is_served_by_each_http_function(stack):

@@ -11,7 +11,7 @@ from flask import Flask
 from marshmallow import Schema, fields, validate
 
 from shared.amapi.errors import AmapiQuotaExhausted, AmapiUnavailable
-from shared.errors import NotFound
+from shared.errors import InvalidArgument, NotFound
 from shared.http import Reply, Router, etag_of
 from shared.pagination import decode_page_token, encode_page_token, page_size
 from shared.store.client import db
@@ -184,6 +184,102 @@ def test_malformed_json_is_400_never_500(client):
     assert "malformed JSON" in response.get_json()["error"]["message"]
 
 
+def test_every_error_carries_details_even_when_empty(client):
+    for response in (client.post("/quota", headers=AUTH), client.get("/notes"),
+                     client.get("/nowhere", headers=AUTH), client.delete("/notes", headers=AUTH),
+                     client.post("/bug", headers=AUTH)):
+        error = response.get_json()["error"]
+        assert error["details"] == [], (response.status_code, error)
+    refused = client.post("/notes", json={"text": ""}, headers=AUTH).get_json()["error"]
+    assert refused["details"][0]["field"] == "text"
+
+
+def test_empty_page_size_is_400_naming_it(client):
+    client.post("/notes", json={"text": "n"}, headers=AUTH)
+    response = client.get("/notes?pageSize=", headers=AUTH)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["details"][0]["field"] == "pageSize"
+    assert client.get("/notes", headers=AUTH).status_code == 200
+
+
+def _audit_entries():
+    from shared.store import access_control
+
+    return [s.to_dict() for s in db().collection(access_control.AUDIT).stream()]
+
+
+def test_audit_entry_of_a_creation_names_what_was_created(client):
+    note = client.post("/notes", json={"text": "audited"}, headers=AUTH)
+    assert note.status_code == 201
+    client.patch(f"/notes/{note.get_json()['id']}", json={"text": "v2"}, headers=AUTH)
+    entries = {e["action"]: e for e in _audit_entries()}
+    created = entries["POST /notes"]
+    assert created["resource"] == f"/notes/{note.get_json()['id']}"
+    assert created["outcome"] == "ALLOWED"
+    patched = entries[f"PATCH /notes/{note.get_json()['id']}"]
+    assert patched["resource"] == f"/notes/{note.get_json()['id']}"
+    client.post("/notes", json={"text": ""}, headers=AUTH)  # refused: nothing was created
+    failed = [e for e in _audit_entries() if e["status"] == 400]
+    assert [e["resource"] for e in failed] == ["/notes"]
+
+
+@pytest.mark.parametrize(("raw", "field"), [
+    (b'{"text": "\\ud800"}', "text"),
+    (b'{"text": "ok", "tags": ["a", "b\\udfff"]}', "tags[1]"),
+    (b'{"text": "ok", "\\ud800": 1}', "\\ud800"),
+    (b'{"text": "ok", "tags": [NaN]}', "tags[0]"),
+    (b'{"text": Infinity}', "text"),
+    (b'{"text": -Infinity}', "text"),
+    (b'{"text": "ok", "tags": ' + b"[" * 40 + b"]" * 40 + b"}", "tags" + "[0]" * 31),
+    (b'{"text": "ok", "tags": ' + b"[" * 1500 + b"]" * 1500 + b"}", "tags" + "[0]" * 31),
+    (b'{"text": "ok", "tags": ' + b"[" * 50000 + b"]" * 50000 + b"}", "tags" + "[0]" * 31),
+    (b'{"text": "ok", "tags": ' + b'{"a": ' * 50000, "tags" + ".a" * 31),
+])
+def test_unstorable_or_too_deep_bodies_are_400_naming_the_field(client, raw, field):
+    response = client.post("/notes", data=raw, headers={**AUTH,
+                                                        "Content-Type": "application/json"})
+    assert response.status_code == 400, response.get_data(as_text=True)[:300]
+    error = response.get_json()["error"]
+    assert error["status"] == "INVALID_ARGUMENT"
+    assert [d["field"] for d in error["details"]] == [field]
+    assert list(db().collection("notes").stream()) == []
+
+
+def test_nesting_up_to_the_documented_depth_is_accepted():
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    from shared.http import MAX_JSON_DEPTH, decode_json
+
+    def body(depth):
+        raw = b'{"a": ' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+        return Request(EnvironBuilder(method="POST", data=raw).get_environ())
+
+    assert isinstance(decode_json(body(MAX_JSON_DEPTH))["a"], list)
+    with pytest.raises(InvalidArgument) as caught:
+        decode_json(body(MAX_JSON_DEPTH + 1))
+    assert caught.value.details[0].field == "a" + "[0]" * (MAX_JSON_DEPTH - 1)
+
+
+def test_valid_unicode_is_kept(client):
+    raw = rb'{"text": "caf\u00e9 \ud83d\ude00 ' + "☕".encode() + b'"}'
+    response = client.post("/notes", data=raw,
+                           headers={**AUTH, "Content-Type": "application/json"})
+    assert response.status_code == 201
+    assert response.get_json()["text"] == "café 😀 ☕"
+
+
+def test_oversized_body_is_400(client):
+    from shared.http import MAX_BODY_BYTES
+
+    raw = b'{"text": "ok", "tags": ["' + b"x" * MAX_BODY_BYTES + b'"]}'
+    response = client.post("/notes", data=raw, headers={**AUTH,
+                                                        "Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["details"] == [
+        {"field": "body", "reason": f"must be at most {MAX_BODY_BYTES} bytes"}]
+
+
 def test_amapi_quota_and_outage_surface_as_429_and_503(client):
     quota = client.post("/quota", headers=AUTH)
     assert quota.status_code == 429
@@ -198,7 +294,7 @@ def test_a_bug_is_500_in_the_envelope_without_internals(client):
     response = client.post("/bug", headers=AUTH)
     assert response.status_code == 500
     assert response.get_json() == {"error": {"code": 500, "status": "INTERNAL",
-                                             "message": "internal error"}}
+                                             "message": "internal error", "details": []}}
 
 
 def test_openapi_document_describes_the_declared_routes(client):
@@ -210,3 +306,5 @@ def test_openapi_document_describes_the_declared_routes(client):
     schema = document["components"]["schemas"][schema_ref.rsplit("/", 1)[1]]
     assert schema["required"] == ["text"]
     assert document["paths"]["/notes/{note_id}"]["patch"]["parameters"][0]["name"] == "note_id"
+    assert "nested at most 32 levels" in document["info"]["description"]
+    assert "details" in document["components"]["schemas"]["ErrorBody"]["required"]
