@@ -6,7 +6,7 @@ from typing import Any
 
 from shared import access, errors
 from shared.clock import utcnow
-from shared.device_directory import ambiguous, name_cursor
+from shared.device_directory import find_by_id_or_name, name_cursor
 from shared.http import resource_view
 from shared.pagination import paginate
 from shared.spaces import GLOBAL
@@ -42,18 +42,8 @@ def list_attributes(space: str | None, size: int, token: str | None) -> dict[str
 
 def get_attribute(key: str, space: str | None) -> dict[str, Any]:
     """One definition by id, or by name in `space` or the one visible space that has it."""
-    caller = access.current()
-    found = device_attributes.by_id(key)
-    if found is not None and (space is None or found["space"] == space):
-        caller.require(found["space"], access.VIEWER)
-        return represent(found)
-    spaces = caller.spaces_for_list(space)
-    matches = device_attributes.named(spaces, key, access.MAX_VISIBLE_SPACES + 1)
-    if not matches:
-        raise errors.NotFound(f"no device attribute {key!r}")
-    if len(matches) > 1:
-        raise ambiguous("name", key, [a["space"] for a in matches], "device attribute")
-    return represent(matches[0])
+    return represent(find_by_id_or_name(key, space, device_attributes.by_id,
+                                        device_attributes.named, "name", "device attribute"))
 
 
 def resolve(space: str, values: list[dict[str, str]]) -> list[dict[str, str]]:

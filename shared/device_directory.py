@@ -5,6 +5,7 @@ Lookups go through `UserDirectory`, so that an LDAP directory can stand beside t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from shared import access, errors
@@ -88,18 +89,30 @@ def name_cursor(after: Any) -> tuple[str, str] | None:
 
 def get_user(key: str, space: str | None) -> dict[str, Any]:
     """One user by id, or by userName in `space` or the one visible space that has it."""
+    return represent(find_by_id_or_name(key, space, device_users.by_id, device_users.named,
+                                        "userName", "user"))
+
+
+def find_by_id_or_name(key: str, space: str | None,
+                       by_id: Callable[[str], dict[str, Any] | None],
+                       named: Callable[[list[str] | None, str, int], list[dict[str, Any]]],
+                       field: str, kind: str) -> dict[str, Any]:
+    """A stored item by document id, else by name among the spaces the caller can read.
+
+    Names are unique per space only: a name several visible spaces use is a 400 asking for the
+    id or `?space=`; an item the caller cannot see is 404.
+    """
     caller = access.current()
-    found = device_users.by_id(key)
+    found = by_id(key)
     if found is not None and (space is None or found["space"] == space):
         caller.require(found["space"], access.VIEWER)
-        return represent(found)
-    spaces = caller.spaces_for_list(space)
-    matches = device_users.named(spaces, key, access.MAX_VISIBLE_SPACES + 1)
+        return found
+    matches = named(caller.spaces_for_list(space), key, access.MAX_VISIBLE_SPACES + 1)
     if not matches:
-        raise errors.NotFound(f"no device user {key!r}")
+        raise errors.NotFound(f"no {kind} {key!r}")
     if len(matches) > 1:
-        raise ambiguous("userName", key, [u["space"] for u in matches], "user")
-    return represent(matches[0])
+        raise ambiguous(field, key, [m["space"] for m in matches], kind)
+    return matches[0]
 
 
 def ambiguous(field: str, name: str, spaces: list[str], kind: str) -> errors.InvalidArgument:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from shared.store import spaced
 from shared.store.client import bounded, db
 from shared.store.keys import natural_key
 
@@ -44,18 +45,11 @@ def find(spaces: list[str], names: list[str]) -> dict[str, dict[str, Any]]:
 
 def by_id(document_id: str) -> dict[str, Any] | None:
     """One definition by document id, or None."""
-    snapshot = db().collection(COLLECTION).document(document_id).get(**bounded())
-    return {"id": snapshot.id, **(snapshot.to_dict() or {})} if snapshot.exists else None
+    return spaced.by_id(COLLECTION, document_id)
 
 
 def _in_spaces(spaces: list[str] | None) -> Any:
-    """The collection narrowed to `spaces` (None: every space)."""
-    from google.cloud.firestore import FieldFilter
-
-    query: Any = db().collection(COLLECTION)
-    if spaces is not None:
-        query = query.where(filter=FieldFilter("space", "in", spaces or ["-"]))
-    return query
+    return spaced.in_spaces(COLLECTION, spaces)
 
 
 def named(spaces: list[str] | None, name: str, limit: int) -> list[dict[str, Any]]:

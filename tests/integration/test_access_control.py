@@ -8,21 +8,11 @@ import pytest
 
 from shared.store import access_control, devices
 from tests.conftest import token_for
+from tests.integration.callers import Caller
 from tests.integration.enroll_helpers import emulator_call
 from tests.integration.policy_helpers import amapi_device, managed_device
 
 HTTP_TARGETS = ["enroll", "expire_tokens", "policy", "commands", "reconcile_commands"]
-
-
-class Caller:
-    def __init__(self, apps, email):
-        self.apps = apps
-        self.email = email
-        self.headers = {"Authorization": f"Bearer {token_for(email)}"}
-
-    def call(self, target, method, path, body=None):
-        return self.apps[target].test_client().open(path, method=method, json=body,
-                                                    headers=self.headers)
 
 
 @pytest.fixture

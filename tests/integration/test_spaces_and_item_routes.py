@@ -3,18 +3,8 @@ a caller who cannot see a resource gets 404 before its request body is even read
 
 import pytest
 
-from tests.conftest import token_for
+from tests.integration.callers import Caller
 from tests.integration.policy_helpers import managed_device
-
-
-class Caller:
-    def __init__(self, apps, email):
-        self.apps = apps
-        self.headers = {"Authorization": f"Bearer {token_for(email)}"}
-
-    def call(self, target, method, path, body=None):
-        return self.apps[target].test_client().open(path, method=method, json=body,
-                                                    headers=self.headers)
 
 
 @pytest.fixture
