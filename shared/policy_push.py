@@ -60,7 +60,7 @@ class LeaseLost(errors.Unavailable):
 
 
 @contextlib.contextmanager
-def serialized(spaces: Iterable[str], wait_seconds: float = LEASE_WAIT_SECONDS,
+def serialized(spaces: Iterable[str], wait_seconds: float | None = None,
                ) -> Iterator[push_leases.Lease]:
     """Hold the push leases of `spaces` (all at once, so two pushes never deadlock).
 
@@ -73,7 +73,7 @@ def serialized(spaces: Iterable[str], wait_seconds: float = LEASE_WAIT_SECONDS,
         yield outer.lease
         return
     holder = new_id()
-    deadline = time.monotonic() + wait_seconds
+    deadline = time.monotonic() + (LEASE_WAIT_SECONDS if wait_seconds is None else wait_seconds)
     delay = 0.02
     while (lease := push_leases.try_acquire(wanted, holder, utcnow(), LEASE_TTL)) is None:
         remaining = deadline - time.monotonic()
