@@ -1,6 +1,6 @@
-"""Device commands under load: POST …/commands from 50 concurrent clients through the local
-functions gateway (latency percentiles, 5xx count), then the COMMAND notifications AMAPI
-published for them, drained through the notifications function."""
+"""Device commands under load: POST …/commands from 50 concurrent clients to the commands
+function (latency percentiles, 5xx count) while the COMMAND notifications AMAPI publishes for
+them are pushed to the notifications function, each served as deployed, in its own process."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +65,16 @@ def _enroll(server: Any, count: int) -> list[str]:
 
 
 def _cpu_seconds(process: Any) -> float:
-    """User + system CPU time of a child process (Linux /proc)."""
-    fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of a child process and of the workers it forked (Linux /proc)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        if stat.parent.name == str(process.pid) or fields[1] == str(process.pid):
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -90,37 +98,37 @@ def main() -> None:
         emulators.ensure_subscription(backends["pubsub_host"], subscription, backends["topic"],
                                       ack_deadline=60)
         names = _enroll(backends["amapi"], DEVICES)
-        port = emulators.free_port()
-        gateway = emulators.ManagedProcess("gateway", [
-            sys.executable, "-m", "devstack.gateway", "--port", str(port)],
-            keys / "gateway.log", env=dict(os.environ), cwd=ROOT)
-        gateway.start()
+        # As deployed: commands and notifications are separate functions, each in its own
+        # process (functions-framework's own server), never sharing an interpreter.
+        commands, notifications = (
+            _function(target, signature, keys) for target, signature in
+            (("commands", "http"), ("notifications", "cloudevent")))
         try:
-            base = f"http://127.0.0.1:{port}"
-            emulators.wait_for_http(f"{base}/commands/healthz", 60, gateway.process)
+            base = commands.url
             headers = {"Authorization": "Bearer " + local_auth.issue_token(
                 private_key, "bench@example.com")}
-            _call(f"{base}/commands/devices/{names[0].rsplit('/', 1)[1]}/commands",
+            _call(f"{base}/devices/{names[0].rsplit('/', 1)[1]}/commands",
                   {"type": "LOCK"}, headers)  # warm-up
-            drainer = Drainer(backends, base, subscription)
+            drainer = Drainer(backends, notifications.url, subscription)
             drainer.thread.start()
-            started, cpu = time.perf_counter(), _cpu_seconds(gateway.process)
+            started, cpu = time.perf_counter(), _cpu_seconds(commands.process.process)
             latencies, statuses = _fire(base, names, headers)
             elapsed = time.perf_counter() - started
-            cpu_per_request = (_cpu_seconds(gateway.process) - cpu) / len(statuses)
+            cpu_per_request = (_cpu_seconds(commands.process.process) - cpu) / len(statuses)
             alone = []
             for index in range(20):
                 begun = time.perf_counter()
-                _call(f"{base}/commands/devices/{names[index].rsplit('/', 1)[1]}/commands",
+                _call(f"{base}/devices/{names[index].rsplit('/', 1)[1]}/commands",
                       {"type": "LOCK"}, headers)
                 alone.append(time.perf_counter() - begun)
             drainer.finish(len(latencies) + 21)
         finally:
-            gateway.stop()
+            commands.process.stop()
+            notifications.process.stop()
         fivexx = sum(1 for s in statuses if s >= 500)
         print(f"device commands ({CLIENTS} concurrent clients x {PER_CLIENT} POSTs, half on "
               f"{HOT_DEVICES} shared devices, half on their own;"
-              " one gateway process, AMAPI emulator in its own)")
+              " commands, notifications and the AMAPI emulator each in a process of its own)")
         print(f"  POST …/commands  p50 {_percentile(latencies, 0.5) * 1000:7.0f} ms   "
               f"p99 {_percentile(latencies, 0.99) * 1000:7.0f} ms   "
               f"max {max(latencies) * 1000:7.0f} ms   5xx {fivexx} of {len(statuses)}")
@@ -133,6 +141,37 @@ def main() -> None:
         settled = sum(1 for s in db().collection("commands").stream()
                       if (s.to_dict() or {}).get("state") == "SUCCEEDED")
         print(f"  commands settled SUCCEEDED by notification: {settled}")
+
+
+@dataclass
+class _Function:
+    process: Any
+    url: str
+
+
+def _function(target: str, signature: str, keys: Path) -> _Function:
+    """One deployed function served by functions-framework on a free port."""
+    port = emulators.free_port()
+    process = emulators.ManagedProcess(target, [
+        sys.executable, "-m", "functions_framework", "--target", target, "--source",
+        str(ROOT / f"functions/{target}/main.py"), "--signature-type", signature,
+        "--host", "127.0.0.1", "--port", str(port)], keys / f"{target}.log",
+        env=dict(os.environ, THREADS="16"), cwd=ROOT)
+    process.start()
+    url = f"http://127.0.0.1:{port}"
+    probe = f"{url}/healthz" if signature == "http" else url
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.process is not None and process.process.poll() is not None:
+            raise RuntimeError(f"{target} exited before it was ready")
+        try:
+            with urllib.request.urlopen(probe, timeout=1):
+                break
+        except urllib.error.HTTPError:
+            break  # it answers (a CloudEvent function refuses a bare GET)
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.1)
+    return _Function(process, url)
 
 
 def _fire(base: str, names: list[str], headers: dict[str, str]) -> tuple[list[float], list[int]]:
@@ -151,7 +190,7 @@ def _fire(base: str, names: list[str], headers: dict[str, str]) -> tuple[list[fl
             body = ({"type": "LOCK"} if round_ % 2 else
                     {"type": "RESET_PASSWORD", "params": {"newPassword": f"pin-{index}-{round_}"}})
             started = time.perf_counter()
-            status, _ = _call(f"{base}/commands/devices/{name.rsplit('/', 1)[1]}/commands",
+            status, _ = _call(f"{base}/devices/{name.rsplit('/', 1)[1]}/commands",
                               body, headers)
             with lock:
                 latencies.append(time.perf_counter() - started)
@@ -168,7 +207,7 @@ class Drainer:
 
     def __init__(self, backends: Any, base: str, subscription: str) -> None:
         self.host = backends["pubsub_host"]
-        self.url = f"{base}/notifications/{backends['topic']}"
+        self.url = f"{base}/{backends['topic']}"
         self.subscription = subscription
         self.delivered = self.failed = 0
         self.first = self.last = 0.0
