@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from shared import access, errors
+from shared import errors
+from shared.access import roles
 from shared.clock import utcnow
-from shared.http import resource_view
+from shared.http.router import resource_view
 from shared.pagination import paginate
 from shared.store import device_users
 
@@ -54,7 +55,7 @@ def represent(user: dict[str, Any]) -> dict[str, Any]:
 def create_user(body: dict[str, Any]) -> dict[str, Any]:
     """Add a local user; 409 when the userName is taken in the space."""
     space = body.pop("space")
-    access.require(space, access.ADMIN)
+    roles.require(space, roles.ADMIN)
     created = device_users.create(space, body, utcnow())
     if created is None:
         raise errors.AlreadyExists(
@@ -67,7 +68,7 @@ def list_users(space: str | None, prefix: str | None, size: int,
                token: str | None) -> dict[str, Any]:
     """Type-ahead matches for `prefix` (at most `size`), or one page of every user, in `space`
     or, without one, in every space the caller can see."""
-    spaces = access.current().spaces_for_list(space)
+    spaces = roles.current().spaces_for_list(space)
     if prefix is not None:
         if token:
             raise errors.InvalidArgument.field("pageToken", "is not used with prefix")
@@ -102,12 +103,12 @@ def find_by_id_or_name(key: str, space: str | None,
     Names are unique per space only: a name several visible spaces use is a 400 asking for the
     id or `?space=`; an item the caller cannot see is 404.
     """
-    caller = access.current()
+    caller = roles.current()
     found = by_id(key)
     if found is not None and (space is None or found["space"] == space):
-        caller.require(found["space"], access.VIEWER)
+        caller.require(found["space"], roles.VIEWER)
         return found
-    matches = named(caller.spaces_for_list(space), key, access.MAX_VISIBLE_SPACES + 1)
+    matches = named(caller.spaces_for_list(space), key, roles.MAX_VISIBLE_SPACES + 1)
     if not matches:
         raise errors.NotFound(f"no {kind} {key!r}")
     if len(matches) > 1:

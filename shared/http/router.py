@@ -29,8 +29,8 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from shared import errors, logs
-from shared.auth import Principal, authenticate
 from shared.clock import rfc3339, utcnow
+from shared.http.auth import Principal, authenticate
 
 JSON = "application/json"
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
@@ -342,20 +342,20 @@ class Router:
 
     def _serve_openapi(self, ctx: Context) -> Reply:
         if self._openapi is None:
-            from shared.openapi import build_document
+            from shared.http.openapi import build_document
 
             self._openapi = json.dumps(build_document(self))
         return Reply(body=self._openapi.encode(), content_type=JSON)
 
     def dispatch(self, request: Request) -> Response:
         """Answer one request; never lets an exception escape as a bare 500."""
-        from shared import access
+        from shared.access import roles
 
         started = time.monotonic()
         logs.set_trace(request.headers.get("X-Cloud-Trace-Context"))
         principal: Principal | None = None
-        granted: access.Access | None = None
-        token = access.set_current(None)
+        granted: roles.Access | None = None
+        token = roles.set_current(None)
         try:
             try:
                 route, params = self._match(request)
@@ -366,9 +366,9 @@ class Router:
             if not route.public:
                 principal = authenticate(request.headers.get("Authorization"))
                 # Routes without per-space authorization are scheduled targets: scheduler only.
-                granted = (access.load(principal.email) if route.authorize
-                           else access.scheduler(principal.email))
-                access.set_current(granted)
+                granted = (roles.load(principal.email) if route.authorize
+                           else roles.scheduler(principal.email))
+                roles.set_current(granted)
                 if not granted.system and not granted.roles:
                     raise errors.PermissionDenied(
                         f"{principal.email} has no role in any space")
@@ -377,7 +377,7 @@ class Router:
         except Exception as exc:  # the envelope is the contract, whatever failed
             response = self._error_response(exc, request)
         finally:
-            access.reset_current(token)
+            roles.reset_current(token)
         logs.log(logging.INFO if response.status_code < 500 else logging.ERROR,
                  f"{request.method} {request.path} {response.status_code}",
                  httpRequest={"requestMethod": request.method, "requestUrl": request.path,
@@ -515,7 +515,7 @@ def _audit(request: Request, principal: Principal | None, granted: Any,
     status = response.status_code
     if request.method not in _MUTATING and status not in (401, 403):
         return
-    from shared.spaces import GLOBAL
+    from shared.access.spaces import GLOBAL
     from shared.store import access_control
     from shared.store.keys import new_id
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import access, errors
+from shared import errors
+from shared.access import roles
+from shared.access.spaces import GLOBAL
 from shared.clock import utcnow
-from shared.device_directory import find_by_id_or_name, name_cursor
-from shared.http import resource_view
+from shared.enrollment.device_users import find_by_id_or_name, name_cursor
+from shared.http.router import resource_view
 from shared.pagination import paginate
-from shared.spaces import GLOBAL
 from shared.store import device_attributes
 
 
@@ -21,7 +22,7 @@ def represent(attribute: dict[str, Any]) -> dict[str, Any]:
 def create_attribute(body: dict[str, Any]) -> dict[str, Any]:
     """Define an attribute; 409 when the name is taken in the space."""
     space = body.pop("space")
-    access.require(space, access.ADMIN)
+    roles.require(space, roles.ADMIN)
     created = device_attributes.create(space, body, utcnow())
     if created is None:
         raise errors.AlreadyExists(
@@ -33,7 +34,7 @@ def create_attribute(body: dict[str, Any]) -> dict[str, Any]:
 def list_attributes(space: str | None, size: int, token: str | None) -> dict[str, Any]:
     """One page of the definitions of `space` or, without one, of every space the caller can
     see, by name."""
-    spaces = access.current().spaces_for_list(space)
+    spaces = roles.current().spaces_for_list(space)
     return paginate("deviceAttributes", f"deviceAttributes|v2|space={space or ''}", size, token,
                     lambda limit, after: device_attributes.page(spaces, limit,
                                                                 name_cursor(after)),
