@@ -33,6 +33,7 @@ from shared.amapi.errors import (
 from shared.clock import parse_rfc3339, rfc3339, utcnow
 from shared.config import settings
 from shared.devices import projection
+from shared.devices.command_outcomes import command_outcome
 from shared.devices.inventory import existing
 from shared.pagination import paginate
 from shared.policy import push as policy_push
@@ -195,8 +196,6 @@ def _send(command: dict[str, Any], version: Any) -> dict[str, Any]:
 
 def _accepted(operation: dict[str, Any]) -> dict[str, Any]:
     """SENT with AMAPI's operation, or its outcome when it is already known."""
-    from shared.notifications.handlers import command_outcome
-
     changes: dict[str, Any] = {"state": "SENT", "operationName": operation["name"],
                                "maybeSent": commands.DELETE}
     if operation.get("done"):
@@ -289,8 +288,6 @@ def history(device_id: str, size: int, token: str | None) -> dict[str, Any]:
 def reconcile(now: datetime.datetime, settle_after: datetime.timedelta) -> dict[str, int]:
     """Re-send PENDING commands nobody is sending, settle SENT ones no notification settled,
     expire the stale."""
-    from shared.notifications.handlers import command_outcome
-
     sent = settled = expired = 0
     for stored in commands.in_state("PENDING", now, 100):
         command = {"id": stored.id, **stored.data}

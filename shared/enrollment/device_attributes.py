@@ -9,8 +9,8 @@ from shared.access import roles
 from shared.access.spaces import GLOBAL
 from shared.clock import utcnow
 from shared.enrollment.device_users import find_by_id_or_name, name_cursor
-from shared.http.router import resource_view
 from shared.pagination import paginate
+from shared.representation import resource_view
 from shared.store import device_attributes
 
 

@@ -11,8 +11,8 @@ from typing import Any, Protocol
 from shared import errors
 from shared.access import roles
 from shared.clock import utcnow
-from shared.http.router import resource_view
 from shared.pagination import paginate
+from shared.representation import resource_view
 from shared.store import device_users
 
 

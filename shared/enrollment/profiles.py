@@ -21,9 +21,9 @@ from shared.clock import parse_rfc3339, rfc3339, utcnow
 from shared.enrollment import device_attributes
 from shared.enrollment.device_users import directory
 from shared.enterprise import enterprise_name
-from shared.http.router import check_if_match, etag_of
 from shared.pagination import paginate
 from shared.policy.holding_policy import holding_policy, holding_policy_name
+from shared.representation import check_if_match, etag_of
 from shared.store import enrollment_profiles as store
 from shared.store import token_revocations
 from shared.store.keys import new_id

@@ -6,7 +6,7 @@ from typing import Any
 
 from shared.access import roles
 from shared.clock import rfc3339, utcnow
-from shared.http.router import check_if_match, etag_of
+from shared.representation import check_if_match, etag_of
 from shared.store import enrollment_rules as store
 
 DEFAULT_RULES: dict[str, Any] = {

@@ -1,24 +1,15 @@
-"""HTTP plumbing shared by every function: routing, auth, JSON bodies, errors, etags, idempotency.
+"""Routing shared by every function: auth, errors, logging, idempotency and the audit log.
 
 A function's `main.py` declares its routes on a `Router` and hands each request to
 `router.dispatch(request)`; everything that can go wrong comes back in the error envelope.
-
-Request bodies become data in one place, `parse_json`, which refuses (400, naming the field as a
-dotted path such as `managedConfiguration.a.b`, or `body`): bodies over `MAX_BODY_BYTES`, text
-that is not UTF-8, strings or object keys holding a lone UTF-16 surrogate (`"\\ud800"`), `NaN`,
-`Infinity` and numbers too large for a double, and objects or arrays nested more than
-`MAX_JSON_DEPTH` levels (the body itself is level 1; checked before decoding, without recursion).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import math
-import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -29,16 +20,13 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from shared import errors, logs
-from shared.clock import rfc3339, utcnow
+from shared.clock import utcnow
 from shared.http.auth import Principal, authenticate
+from shared.http.idempotency import run_idempotently
+from shared.http.requests import is_storable_id, parse_json, parse_object, query_value
+from shared.representation import check_if_match
 
 JSON = "application/json"
-MAX_IDEMPOTENCY_KEY_LENGTH = 255
-MAX_ID_BYTES = 512  # well under Firestore's 1,500-byte document ids; real ids are far shorter
-MAX_QUERY_BYTES = 512
-MAX_PAGE_TOKEN_BYTES = 4096
-MAX_BODY_BYTES = 1024 * 1024  # four times the largest managed configuration, with room to spare
-MAX_JSON_DEPTH = 32  # objects and arrays, the body itself being level 1
 
 
 @dataclass
@@ -65,15 +53,11 @@ class Context:
 
     def query(self, name: str) -> str | None:
         """One query parameter, or None; 400 when it is too long to be meaningful."""
-        value = self.request.args.get(name)
-        limit = MAX_PAGE_TOKEN_BYTES if name == "pageToken" else MAX_QUERY_BYTES
-        if value is not None and _utf8_length(value) > limit:
-            raise errors.InvalidArgument.field(name, f"must be at most {limit} bytes")
-        return value
+        return query_value(self.request, name)
 
     def refuse_immutable(self, immutable: tuple[str, ...]) -> None:
         """400 naming every field of the JSON body that a PATCH may not change."""
-        raw = parse_json(self.request, _AnyObject())
+        raw = parse_object(self.request)
         found = [errors.FieldViolation(key, "is immutable") for key in raw if key in immutable]
         if found:
             raise errors.InvalidArgument("the request changes immutable fields", found)
@@ -81,35 +65,6 @@ class Context:
     def if_match(self, current_etag: str) -> None:
         """Refuse (412) when the caller's `If-Match` names an older version."""
         check_if_match(self.request.headers.get("If-Match"), current_etag)
-
-
-def _utf8_length(text: str) -> int:
-    """Bytes of `text` in UTF-8; unencodable text (a lone surrogate) counts as too long."""
-    try:
-        return len(text.encode("utf-8"))
-    except UnicodeEncodeError:
-        return 1 << 30
-
-
-def is_storable_id(value: str) -> bool:
-    """True when `value` can name a stored resource (a Firestore document id we would issue)."""
-    return (0 < _utf8_length(value) <= MAX_ID_BYTES and value not in (".", "..")
-            and "/" not in value and not (value.startswith("__") and value.endswith("__")))
-
-
-class _AnyObject:
-    """A schema stand-in that loads any JSON object as it is."""
-
-    def load(self, data: dict[str, Any], partial: bool = False) -> dict[str, Any]:
-        return data
-
-
-def resource_view(document: dict[str, Any], shown: tuple[str, ...]) -> dict[str, Any]:
-    """`{id, <shown fields that are set>, createTime, updateTime, etag}` of a stored document."""
-    update_time = rfc3339(document["updateTime"])
-    fields = {key: document[key] for key in shown if document.get(key) is not None}
-    return {"id": document["id"], **fields, "createTime": rfc3339(document["createTime"]),
-            "updateTime": update_time, "etag": etag_of(document["id"], update_time)}
 
 
 Handler = Callable[[Context], Reply | Mapping[str, Any]]
@@ -131,170 +86,6 @@ class Route:
     success_status: int = 200
     media_type: str = JSON
     authorize: bool = True
-
-
-def _flatten(messages: Any, prefix: str = "") -> Iterator[errors.FieldViolation]:
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            if isinstance(key, int):
-                name = f"{prefix}[{key}]"
-            elif key == "_schema":
-                name = prefix or "body"
-            else:
-                name = f"{prefix}.{key}" if prefix else str(key)
-            yield from _flatten(value, name)
-    elif isinstance(messages, list) and all(isinstance(m, str | dict) for m in messages):
-        for message in messages:
-            if isinstance(message, dict):  # a validator naming places inside its field
-                yield from _flatten(message, prefix)
-                continue
-            reason = "unknown field" if message == "Unknown field." else message
-            yield errors.FieldViolation(prefix or "body", reason)
-    else:
-        yield errors.FieldViolation(prefix or "body", str(messages))
-
-
-def violations(messages: Any) -> list[errors.FieldViolation]:
-    """Marshmallow's nested error messages as a flat list naming each field (`a.b[0].c`)."""
-    return list(_flatten(messages))
-
-
-def parse_json(request: Request, schema: Any, *, partial: bool = False) -> dict[str, Any]:
-    """Decode a JSON object body and load it through `schema` (unknown fields are errors)."""
-    from marshmallow import ValidationError
-
-    data = decode_json(request)
-    if not isinstance(data, dict):
-        raise errors.InvalidArgument("request body must be a JSON object")
-    try:
-        loaded: dict[str, Any] = schema.load(data, partial=partial)
-    except ValidationError as exc:
-        found = violations(exc.messages)
-        summary = "; ".join(f"{v.field}: {v.reason}" for v in found[:5])
-        raise errors.InvalidArgument(f"invalid request: {summary}", found) from None
-    return loaded
-
-
-def decode_json(request: Request) -> Any:
-    """The body as JSON data (None when empty), refused (400) unless storable as it is."""
-    declared = request.content_length
-    if declared is not None and declared > MAX_BODY_BYTES:
-        raise _too_large()
-    raw = request.get_data(cache=True)
-    if len(raw) > MAX_BODY_BYTES:
-        raise _too_large()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise errors.InvalidArgument(f"malformed JSON body: not UTF-8 ({exc.reason} at byte "
-                                     f"{exc.start})", [errors.FieldViolation(
-                                         "body", "is not UTF-8")]) from None
-    if not text.strip():
-        return None
-    _refuse_deep_nesting(text)
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise errors.InvalidArgument(f"malformed JSON body: {exc}", [errors.FieldViolation(
-            "body", "is not JSON")]) from None
-    _refuse_unstorable_values(data)
-    return data
-
-
-def _too_large() -> errors.InvalidArgument:
-    return errors.InvalidArgument.field("body", f"must be at most {MAX_BODY_BYTES} bytes")
-
-
-# A string token (escapes included), or a character that opens, closes or separates.
-_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\],]')
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
-
-
-def _path(parts: list[str | int]) -> str:
-    name = ""
-    for part in parts:
-        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else part)
-    return name or "body"
-
-
-def _printable_key(key: str) -> str:
-    return key.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def _refuse_deep_nesting(text: str) -> None:
-    """400 naming the first object or array nested beyond `MAX_JSON_DEPTH`, found by scanning.
-
-    A scan rather than the decoder: Python's decoder recurses, so a body nested thousands of
-    levels deep would exhaust the interpreter's stack before any limit could be checked.
-    """
-    if text.count("{") + text.count("[") <= MAX_JSON_DEPTH:
-        return
-    # One frame per open container: [is an object, key or index, expecting a key].
-    frames: list[list[Any]] = []
-    for match in _JSON_TOKEN.finditer(text):
-        token = match.group()
-        if token in ("{", "["):
-            if len(frames) >= MAX_JSON_DEPTH:
-                raise errors.InvalidArgument.field(
-                    _path([frame[1] for frame in frames]),
-                    f"nests objects and arrays more than {MAX_JSON_DEPTH} levels deep "
-                    "(the body is level 1)")
-            frames.append([token == "{", "" if token == "{" else 0, token == "{"])
-        elif token in ("}", "]"):
-            if frames:
-                frames.pop()
-        elif token == ",":
-            if frames:
-                top = frames[-1]
-                if top[0]:
-                    top[2] = True
-                else:
-                    top[1] += 1
-        elif frames and frames[-1][0] and frames[-1][2]:
-            try:
-                key = json.loads(token)
-            except ValueError:
-                key = token[1:-1]
-            frames[-1][1], frames[-1][2] = _printable_key(str(key)), False
-
-
-def _refuse_unstorable_values(data: Any) -> None:
-    """400 naming the first string or key that is not Unicode, or number that is not finite."""
-    pending: list[tuple[Any, list[str | int]]] = [(data, [])]
-    while pending:
-        value, where = pending.pop()
-        if isinstance(value, str):
-            if not value.isascii() and _SURROGATE.search(value):
-                raise errors.InvalidArgument.field(
-                    _path(where), "is not valid Unicode: it holds a lone UTF-16 surrogate")
-        elif isinstance(value, float):
-            if not math.isfinite(value):
-                raise errors.InvalidArgument.field(
-                    _path(where), "must be a finite number (NaN and Infinity are not JSON)")
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                if not key.isascii() and _SURROGATE.search(key):
-                    raise errors.InvalidArgument.field(
-                        _path([*where, _printable_key(key)]),
-                        "is a key that is not valid Unicode: it holds a lone UTF-16 surrogate")
-                pending.append((item, [*where, key]))
-        elif isinstance(value, list):
-            pending.extend((item, [*where, index]) for index, item in enumerate(value))
-def etag_of(resource_id: str, version: Any) -> str:
-    """A strong etag for one stored version of a resource."""
-    digest = hashlib.sha256(f"{resource_id}\x00{version}".encode()).hexdigest()[:20]
-    return f'"{digest}"'
-
-
-def check_if_match(header: str | None, current_etag: str) -> None:
-    """412 unless `If-Match` is absent, `*`, or names the current etag."""
-    if not header or header.strip() == "*":
-        return
-    offered = [tag.strip().removeprefix("W/") for tag in header.split(",")]
-    if current_etag not in offered:
-        raise errors.FailedPrecondition(
-            "the resource changed since you read it: fetch it again and retry",
-            [errors.FieldViolation("If-Match", "does not match the current etag")])
 
 
 def _status_error(exc: BaseException) -> errors.ApiError | None:
@@ -414,7 +205,9 @@ class Router:
     def _run(self, route: Route, ctx: Context) -> Response:
         key = ctx.request.headers.get("Idempotency-Key")
         if route.idempotent and key is not None:
-            return _run_idempotently(route, ctx, key)
+            caller = ctx.principal.email if ctx.principal else ""
+            return run_idempotently(f"{caller}\x00{route.method} {route.path}", key,
+                                    ctx.request, lambda: _to_response(route, _call(route, ctx)))
         return _to_response(route, _call(route, ctx))
 
     def _error_response(self, exc: Exception, request: Request) -> Response:
@@ -447,39 +240,6 @@ def _to_response(route: Route, reply: Reply) -> Response:
     if reply.body is None:
         return Response(status=reply.status, headers=reply.headers)
     return _json_response(reply.body, reply.status, reply.headers)
-
-
-def _run_idempotently(route: Route, ctx: Context, key: str) -> Response:
-    from shared.store import idempotency_keys
-
-    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
-        raise errors.InvalidArgument.field(
-            "Idempotency-Key", f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters")
-    caller = ctx.principal.email if ctx.principal else ""
-    key_id = hashlib.sha256(
-        f"{caller}\x00{route.method} {route.path}\x00{key}".encode()).hexdigest()
-    request_hash = hashlib.sha256(ctx.request.get_data(cache=True)).hexdigest()
-    existing = idempotency_keys.claim(key_id, request_hash, utcnow())
-    if existing is not None:
-        if existing.request_hash != request_hash:
-            raise errors.InvalidArgument.field(
-                "Idempotency-Key", "was already used with a different request body")
-        if not existing.completed:
-            raise errors.AlreadyExists("a request with this Idempotency-Key is still running")
-        headers = dict(existing.headers or {}, **{"Idempotent-Replayed": "true"})
-        return Response(existing.body, status=existing.status, headers=headers, mimetype=JSON)
-    try:
-        response = _to_response(route, _call(route, ctx))
-    except BaseException:
-        idempotency_keys.release(key_id)
-        raise
-    if response.status_code < 300:
-        kept = {k: v for k, v in response.headers.items() if k in ("Location", "ETag")}
-        idempotency_keys.complete(key_id, response.status_code,
-                                  response.get_data(as_text=True), kept)
-    else:
-        idempotency_keys.release(key_id)
-    return response
 
 
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})

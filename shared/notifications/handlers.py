@@ -17,6 +17,7 @@ from shared.access.spaces import GLOBAL
 from shared.amapi.client import amapi
 from shared.clock import utcnow
 from shared.devices import projection
+from shared.devices.command_outcomes import command_outcome
 from shared.enrollment import gate
 from shared.enterprise import enterprise_name
 from shared.errors import InvalidArgument
@@ -27,8 +28,6 @@ from shared.store.notification_effects import DeviceWrite
 
 MAX_USAGE_EVENTS = 100
 MAX_RECEIPT_FIELD = 1500
-_STATUS_FIELDS = ("clearAppsDataStatus", "startLostModeStatus", "stopLostModeStatus",
-                  "esimStatus", "requestDeviceInfoStatus")
 _FINAL = (gate.ALLOWED, gate.REJECTED)
 
 
@@ -164,33 +163,6 @@ def handle_device(notification: Notification, receipt: dict[str, Any]) -> bool:
              messageId=notification.message_id, device=name,
              notificationType=notification.notification_type)
     return applied
-
-
-def command_outcome(operation: dict[str, Any]) -> dict[str, Any]:
-    """A finished Operation as a command result: command status, then errorCode, then error."""
-    metadata = operation.get("metadata") or {}
-    statuses = {k: metadata[k] for k in _STATUS_FIELDS if k in metadata}
-    problems = []
-    for field, status in statuses.items():
-        if field == "clearAppsDataStatus":
-            results = (status.get("results") or {}).items()
-            failing = {pkg: r.get("clearingResult") for pkg, r in results
-                       if r.get("clearingResult") != "SUCCESS"}
-            if failing:
-                problems.append(f"{field}: {failing}")
-        elif isinstance(status, dict) and status.get("status") not in (None, "SUCCESS"):
-            problems.append(f"{field}: {status.get('status')}")
-    error = operation.get("error") or {}
-    if metadata.get("errorCode"):
-        problems.append(f"errorCode: {metadata['errorCode']}")
-    if error:
-        problems.append(str(error.get("message") or f"error code {error.get('code')}"))
-    if not problems:
-        return {"state": "SUCCEEDED", "result": statuses}
-    state = "CANCELLED" if error.get("code") == 1 else "FAILED"
-    return {"state": state, "result": statuses,
-            "error": {"code": error.get("code"), "message": "; ".join(problems),
-                      "errorCode": metadata.get("errorCode")}}
 
 
 def handle_operation(notification: Notification, receipt: dict[str, Any]) -> bool:

@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 from shared import errors
 from shared.access import roles
 from shared.clock import rfc3339, utcnow
-from shared.http.router import check_if_match, etag_of
 from shared.pagination import paginate
 from shared.policy import schemas
 from shared.policy.compiler import (
@@ -36,6 +35,7 @@ from shared.policy.push import (
     serialized,
     with_change,
 )
+from shared.representation import check_if_match, etag_of
 from shared.store import configurations
 from shared.store.keys import natural_key, new_id
 from shared.store.versioned import ChangedConcurrently, Stored
@@ -283,7 +283,7 @@ def _merged(kind: Kind, current: Stored, changes: dict[str, Any]) -> dict[str, A
     creation would be."""
     from marshmallow import ValidationError
 
-    from shared.http.router import violations
+    from shared.representation import violations
 
     stored = _plain({k: v for k, v in current.data.items() if k not in _TIMES})
     if kind is WIFI and "security" in changes:
