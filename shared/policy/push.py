@@ -37,8 +37,6 @@ from shared.store import configurations, devices, effective_policies, push_lease
 from shared.store.keys import new_id
 from shared.store.versioned import Stored
 
-KINDS = {"cosu": configurations.COSU, "app": configurations.APPS,
-         "wifi": configurations.WIFI, "vpn": configurations.VPN}
 _FIELDS = {"cosu": "configs", "app": "apps", "wifi": "wifi", "vpn": "vpn"}
 
 # A lease outlives any stall of its holder's AMAPI calls (each bounded by the retry budget)

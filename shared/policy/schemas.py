@@ -796,15 +796,3 @@ class RoleBindingSchema(Schema):
     space = fields.String()
     createTime = fields.String()
     grantedBy = fields.String()
-
-
-class AuditEntrySchema(Schema):
-    """One audited call."""
-
-    time = fields.String()
-    principal = fields.String()
-    action = fields.String()
-    resource = fields.String()
-    space = fields.String()
-    outcome = fields.String()
-    status = fields.Integer()
