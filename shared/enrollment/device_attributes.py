@@ -11,7 +11,7 @@ from shared.clock import utcnow
 from shared.enrollment.device_users import find_by_id_or_name, name_cursor
 from shared.pagination import paginate
 from shared.representation import resource_view
-from shared.store import device_attributes
+from shared.store import device_attributes as store
 
 
 def represent(attribute: dict[str, Any]) -> dict[str, Any]:
@@ -23,7 +23,7 @@ def create_attribute(body: dict[str, Any]) -> dict[str, Any]:
     """Define an attribute; 409 when the name is taken in the space."""
     space = body.pop("space")
     roles.require(space, roles.ADMIN)
-    created = device_attributes.create(space, body, utcnow())
+    created = store.create(space, body, utcnow())
     if created is None:
         raise errors.AlreadyExists(
             f"device attribute {body['name']!r} already exists in space {space!r}",
@@ -36,21 +36,21 @@ def list_attributes(space: str | None, size: int, token: str | None) -> dict[str
     see, by name."""
     spaces = roles.current().spaces_for_list(space)
     return paginate("deviceAttributes", f"deviceAttributes|v2|space={space or ''}", size, token,
-                    lambda limit, after: device_attributes.page(spaces, limit,
+                    lambda limit, after: store.page(spaces, limit,
                                                                 name_cursor(after)),
                     lambda attribute: [attribute["nameKey"], attribute["id"]], represent)
 
 
 def get_attribute(key: str, space: str | None) -> dict[str, Any]:
     """One definition by id, or by name in `space` or the one visible space that has it."""
-    return represent(find_by_id_or_name(key, space, device_attributes.by_id,
-                                        device_attributes.named, "name", "device attribute"))
+    return represent(find_by_id_or_name(key, space, store.by_id,
+                                        store.named, "name", "device attribute"))
 
 
 def resolve(space: str, values: list[dict[str, str]]) -> list[dict[str, str]]:
     """Check each value names a definition of `space` (or `global`); canonical names back."""
     spaces = [space] if space == GLOBAL else [space, GLOBAL]
-    definitions = device_attributes.find(spaces, [v["name"] for v in values]) if values else {}
+    definitions = store.find(spaces, [v["name"] for v in values]) if values else {}
     resolved, problems = [], []
     for index, value in enumerate(values):
         definition = definitions.get(value["name"].lower())

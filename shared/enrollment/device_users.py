@@ -13,7 +13,7 @@ from shared.access import roles
 from shared.clock import utcnow
 from shared.pagination import paginate
 from shared.representation import resource_view
-from shared.store import device_users
+from shared.store import device_users as store
 
 
 class UserDirectory(Protocol):
@@ -35,13 +35,13 @@ class LocalDirectory:
 
     def get(self, space: str, user_name: str) -> dict[str, Any] | None:
         """One user by exact name (case-insensitive), or None."""
-        return device_users.get(space, user_name)
+        return store.get(space, user_name)
 
     def search(self, spaces: list[str] | None, prefix: str,
                limit: int) -> list[dict[str, Any]]:
         """Users of `spaces` (None: all) whose userName or displayName starts with `prefix`
         (case-insensitive)."""
-        return device_users.search_prefix(spaces, prefix.lower(), limit)
+        return store.search_prefix(spaces, prefix.lower(), limit)
 
 
 directory: UserDirectory = LocalDirectory()
@@ -56,7 +56,7 @@ def create_user(body: dict[str, Any]) -> dict[str, Any]:
     """Add a local user; 409 when the userName is taken in the space."""
     space = body.pop("space")
     roles.require(space, roles.ADMIN)
-    created = device_users.create(space, body, utcnow())
+    created = store.create(space, body, utcnow())
     if created is None:
         raise errors.AlreadyExists(
             f"user {body['userName']!r} already exists in space {space!r}",
@@ -74,7 +74,7 @@ def list_users(space: str | None, prefix: str | None, size: int,
             raise errors.InvalidArgument.field("pageToken", "is not used with prefix")
         return {"users": [represent(u) for u in directory.search(spaces, prefix, size)]}
     return paginate("users", f"deviceUsers|v2|space={space or ''}", size, token,
-                    lambda limit, after: device_users.page(spaces, limit, name_cursor(after)),
+                    lambda limit, after: store.page(spaces, limit, name_cursor(after)),
                     lambda user: [user["userNameKey"], user["id"]], represent)
 
 
@@ -90,7 +90,7 @@ def name_cursor(after: Any) -> tuple[str, str] | None:
 
 def get_user(key: str, space: str | None) -> dict[str, Any]:
     """One user by id, or by userName in `space` or the one visible space that has it."""
-    return represent(find_by_id_or_name(key, space, device_users.by_id, device_users.named,
+    return represent(find_by_id_or_name(key, space, store.by_id, store.named,
                                         "userName", "user"))
 
 
