@@ -27,7 +27,7 @@ def _space(ctx: Context, default: str | None = GLOBAL) -> Any:
 
 class _MergePatch:
     """Loads a PATCH body as the JSON object it is: it is merged into the stored resource and
-    the result validated whole (`configuration_resources.update`)."""
+    the result validated whole (`configurations.update`)."""
 
     def load(self, data: dict[str, Any], partial: bool = False) -> dict[str, Any]:
         return data

@@ -1,7 +1,7 @@
 """The CRUD of COSU configurations, catalog apps, Wi-Fi and VPN configurations.
 
 They share one life cycle: take the push leases of the spaces the resource reaches, read it,
-validate, push what the change does to devices' policies (`policy_push.apply_change`), then
+validate, push what the change does to devices' policies (`push.apply_change`), then
 store the resource guarded by the version read. Only the checks that involve other resources
 differ by kind: unique COSU names per space, one always-on VPN per device, an app kept while
 configurations use it. Every item is found by its id alone (an app by its package name, unique
