@@ -31,7 +31,7 @@ def _calls(server: Any) -> int:
 def _enroll_fleet(server: Any, size: int) -> None:
     from shared.amapi.client import amapi
     from shared.config import settings
-    from shared.holding_policy import holding_policy, holding_policy_name
+    from shared.policy.holding_policy import holding_policy, holding_policy_name
     from shared.store import devices
 
     holding = holding_policy_name(settings().enterprise, "global")
@@ -53,16 +53,16 @@ def _enroll_fleet(server: Any, size: int) -> None:
 def main() -> None:
     """Print AMAPI calls and wall time of distributing, then changing, a configuration."""
     with emulated_backends() as backends:
-        from shared import access
-        from shared import configuration_resources as resources
-        from shared import policy_schemas as schemas
+        from shared.access import roles
+        from shared.policy import configurations as resources
+        from shared.policy import schemas
 
         server = backends["amapi"]
         print("COSU configuration changes: AMAPI calls (emulator request log) and time")
         print(f"  {'devices':>8} {'distribute: calls':>18} {'ms':>8} "
               f"{'edit: calls':>12} {'ms':>7}")
         for size in SIZES:
-            with access.as_system():
+            with roles.as_system():
                 _measure(backends, server, size, resources, schemas)
         print("  (distributing moves each device once: one devices.patch per device, which "
               "AMAPI has no bulk form of; editing patches one shared policy)")

@@ -32,7 +32,7 @@ def main() -> None:
     """Print one line per stored-profile count."""
     with emulated_backends() as backends:
         from shared.clock import utcnow
-        from shared.token_expiry import expire_tokens
+        from shared.enrollment.token_expiry import expire_tokens
 
         print(f"expire_tokens with {DUE} profiles due (Firestore emulator, AMAPI emulator)")
         print(f"  {'stored':>8} {'expired':>8} {'docs read':>10} {'time ms':>9} "

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from shared.auth import LOCAL_AUDIENCE, LOCAL_ISSUER
+from shared.http.auth import LOCAL_AUDIENCE, LOCAL_ISSUER
 
 
 def ensure_keys(directory: Path) -> tuple[Path, Path]:

@@ -9,11 +9,12 @@ import threading
 import time
 from typing import Any
 
-from shared import access, errors, logs
+from shared import errors, logs
+from shared.access import roles
+from shared.access.spaces import GLOBAL
 from shared.amapi.client import amapi
 from shared.clock import rfc3339, utcnow
 from shared.config import settings
-from shared.spaces import GLOBAL
 from shared.store import enterprise_binding
 
 NOTIFICATION_TYPES = ["ENROLLMENT", "STATUS_REPORT", "COMMAND", "USAGE_LOGS"]
@@ -65,7 +66,7 @@ def _refuse_splitting_the_fleet() -> None:
 
 def start_signup(callback_url: str, admin_email: str | None) -> dict[str, Any]:
     """A Google signup URL for the administrator to bind a managed Google Play enterprise."""
-    access.require(GLOBAL, access.ADMIN)
+    roles.require(GLOBAL, roles.ADMIN)
     if enterprise_binding.get():
         raise errors.AlreadyExists("an enterprise is already bound to this suite")
     _refuse_splitting_the_fleet()
@@ -78,7 +79,7 @@ def start_signup(callback_url: str, admin_email: str | None) -> dict[str, Any]:
 def complete_signup(signup_name: str, enterprise_token: str,
                     display_name: str | None) -> dict[str, Any]:
     """Create the enterprise from a finished signup, wired to the configured topic."""
-    access.require(GLOBAL, access.ADMIN)
+    roles.require(GLOBAL, roles.ADMIN)
     if enterprise_binding.get():
         raise errors.AlreadyExists("an enterprise is already bound to this suite")
     pending = enterprise_binding.signup(signup_name)
@@ -120,7 +121,7 @@ def represent(record: dict[str, Any]) -> dict[str, Any]:
 
 def current() -> dict[str, Any]:
     """The bound enterprise as AMAPI sees it, or the configured fallback."""
-    access.require(GLOBAL, access.VIEWER)
+    roles.require(GLOBAL, roles.VIEWER)
     bound = enterprise_binding.get()
     name = str(bound["name"]) if bound else settings().enterprise
     if not name:
@@ -135,7 +136,7 @@ def current() -> dict[str, Any]:
 
 def rewire(changes: dict[str, Any]) -> dict[str, Any]:
     """Point the enterprise's notifications at another topic (or other types)."""
-    access.require(GLOBAL, access.ADMIN)
+    roles.require(GLOBAL, roles.ADMIN)
     name = enterprise_name()
     mask = ",".join(sorted(changes))
     amapi().patch_enterprise(name, changes, mask)

@@ -102,7 +102,7 @@ def gcp_emulators() -> Iterator[TestEnvironment]:
 @pytest.fixture
 def firestore(gcp_emulators: TestEnvironment) -> Any:
     """The Firestore client of the code under test, on an emptied database."""
-    from shared.access import forget_space_tree
+    from shared.access.roles import forget_space_tree
     from shared.enterprise import forget_cached
     from shared.store import access_control
     from shared.store.client import db

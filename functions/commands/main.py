@@ -10,12 +10,14 @@ import functions_framework
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
-from shared import access, device_commands, device_views, errors
-from shared import command_schemas as schemas
+from shared import errors
+from shared.access import roles
+from shared.access.spaces import SPACE_ID, SPACE_ID_RULE
 from shared.clock import utcnow
-from shared.http import Context, Reply, Router
+from shared.devices import commands as device_commands
+from shared.devices import inventory, schemas
+from shared.http.router import Context, Reply, Router
 from shared.pagination import page_size
-from shared.spaces import SPACE_ID, SPACE_ID_RULE
 
 router = Router("amapi-cosu commands", "Device inventory and device commands "
                 "(lock, reboot, sync, wipe and more).")
@@ -26,7 +28,7 @@ SETTLE_AFTER = datetime.timedelta(minutes=2)
 
 def _filters(ctx: Context) -> dict[str, Any]:
     filters: dict[str, Any] = {}
-    for name in device_views.FILTERS:
+    for name in inventory.FILTERS:
         value = ctx.query(name)
         if value is None or value == "":
             continue
@@ -45,14 +47,14 @@ def _filters(ctx: Context) -> dict[str, Any]:
               "profileId, userName)", query_schema=schemas.DeviceQuerySchema,
               response_schema=schemas.DeviceListSchema)
 def list_devices(ctx: Context) -> dict[str, Any]:
-    return device_views.list_devices(_filters(ctx), page_size(ctx.query("pageSize")),
+    return inventory.list_devices(_filters(ctx), page_size(ctx.query("pageSize")),
                                      ctx.query("pageToken"))
 
 
 @router.route("GET", "/devices/<device_id>", "Device details",
               response_schema=schemas.DeviceSchema)
 def get_device(ctx: Context) -> dict[str, Any]:
-    return device_views.get_device(ctx.params["device_id"])
+    return inventory.get_device(ctx.params["device_id"])
 
 
 @router.route("PATCH", "/devices/<device_id>", "Change a device's labels (may move it to "
@@ -60,16 +62,16 @@ def get_device(ctx: Context) -> dict[str, Any]:
               response_schema=schemas.DeviceSchema)
 def patch_device(ctx: Context) -> dict[str, Any]:
     # Access before the body: a hidden device is a 404 whatever the body says.
-    device = device_views.existing(ctx.params["device_id"], access.ADMIN)
+    device = inventory.existing(ctx.params["device_id"], roles.ADMIN)
     body = ctx.body(schemas.DevicePatchSchema())
-    return device_views.set_labels(device, body["labels"])
+    return inventory.set_labels(device, body["labels"])
 
 
 @router.route("POST", "/devices/<device_id>/commands", "Send a command (202: recorded first, "
               "settled by AMAPI's notification)", idempotent=True, success_status=202,
               request_schema=schemas.CommandRequestSchema, response_schema=schemas.CommandSchema)
 def issue_command(ctx: Context) -> Reply:
-    device = device_views.existing(ctx.params["device_id"], access.OPERATOR)
+    device = inventory.existing(ctx.params["device_id"], roles.OPERATOR)
     body = ctx.body(schemas.CommandRequestSchema())
     principal = ctx.principal.email if ctx.principal else ""
     command = device_commands.issue(device, body, principal)

@@ -9,21 +9,15 @@ import functions_framework
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
-from shared import (
-    device_attributes,
-    device_directory,
-    enrollment_profiles,
-    enrollment_rules,
-    enterprise,
-    errors,
-    qr_images,
-)
-from shared import enrollment_schemas as schemas
+from shared import enterprise, errors
+from shared.access.spaces import GLOBAL, SPACE_ID, SPACE_ID_RULE
 from shared.clock import utcnow
 from shared.config import settings
-from shared.http import Context, Reply, Router
+from shared.enrollment import device_attributes, device_users, qr_images, schemas
+from shared.enrollment import profiles as enrollment_profiles
+from shared.enrollment import rules as enrollment_rules
+from shared.http.router import Context, Reply, Router
 from shared.pagination import page_size
-from shared.spaces import GLOBAL, SPACE_ID, SPACE_ID_RULE
 
 router = Router("amapi-cosu enroll", "Enrollment profiles, device users, custom device "
                 "attributes and enrollment rules for dedicated Android devices.")
@@ -46,21 +40,21 @@ def _created(resource: dict[str, Any], collection: str, ctx: Context) -> Reply:
               request_schema=schemas.DeviceUserCreateSchema,
               response_schema=schemas.DeviceUserSchema)
 def create_user(ctx: Context) -> Reply:
-    user = device_directory.create_user(ctx.body(schemas.DeviceUserCreateSchema()))
+    user = device_users.create_user(ctx.body(schemas.DeviceUserCreateSchema()))
     return _created(user, "users", ctx)
 
 
 @router.route("GET", "/users", "Find device users (type-ahead by prefix) or list them",
               query_schema=schemas.UserQuerySchema, response_schema=schemas.DeviceUserListSchema)
 def list_users(ctx: Context) -> dict[str, Any]:
-    return device_directory.list_users(_space(ctx, default=None), ctx.query("prefix"),
+    return device_users.list_users(_space(ctx, default=None), ctx.query("prefix"),
                                        page_size(ctx.query("pageSize")), ctx.query("pageToken"))
 
 
 @router.route("GET", "/users/<user>", "Get a device user by id, or by userName",
               query_schema=schemas.SpaceQuerySchema, response_schema=schemas.DeviceUserSchema)
 def get_user(ctx: Context) -> Reply:
-    user = device_directory.get_user(ctx.params["user"], _space(ctx, default=None))
+    user = device_users.get_user(ctx.params["user"], _space(ctx, default=None))
     return Reply(user, headers={"ETag": user["etag"]})
 
 
@@ -217,7 +211,7 @@ def patch_enterprise(ctx: Context) -> dict[str, Any]:
               request_schema=schemas.ExpireTokensRequestSchema,
               response_schema=schemas.ExpireTokensResultSchema)
 def run_token_expiry(ctx: Context) -> dict[str, Any]:
-    from shared.token_expiry import expire_tokens
+    from shared.enrollment.token_expiry import expire_tokens
 
     body = (ctx.body(schemas.ExpireTokensRequestSchema())
             if ctx.request.get_data(cache=True).strip() else {})

@@ -6,21 +6,22 @@ from cloudevents.exceptions import GenericException
 from cloudevents.http import CloudEvent
 from werkzeug.exceptions import HTTPException
 
-from shared import access, notification_intake
+from shared.access import roles
+from shared.notifications import intake
 
 
 @functions_framework.cloud_event
 def notifications(cloud_event: CloudEvent) -> None:
-    with access.as_system():
-        notification_intake.receive(cloud_event.data, source=str(cloud_event.get("source") or ""))
+    with roles.as_system():
+        intake.receive(cloud_event.data, source=str(cloud_event.get("source") or ""))
 
 
 @functions_framework.errorhandler(HTTPException)
 def acknowledge_unparseable(exc: HTTPException) -> flask.Response | HTTPException:
     # A body that is neither a CloudEvent nor a Pub/Sub push would be redelivered forever.
     if flask.request.method == "POST" and exc.code is not None and 400 <= exc.code < 500:
-        with access.as_system():
-            notification_intake.keep_unparseable(flask.request.get_data())
+        with roles.as_system():
+            intake.keep_unparseable(flask.request.get_data())
         return flask.Response(status=204)
     return exc
 
@@ -30,7 +31,7 @@ def acknowledge_unparseable(exc: HTTPException) -> flask.Response | HTTPExceptio
 def acknowledge_undecodable(exc: Exception) -> flask.Response:
     # The same bytes fail the same way on every redelivery (a CloudEvent whose data is not
     # JSON, JSON nested too deeply to parse): keep them and acknowledge.
-    with access.as_system():
-        notification_intake.keep_unparseable(
+    with roles.as_system():
+        intake.keep_unparseable(
             flask.request.get_data(), f"request could not be decoded: {type(exc).__name__}")
     return flask.Response(status=204)

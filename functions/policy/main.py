@@ -6,12 +6,13 @@ import functions_framework
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
-from shared import access, app_feedback, errors, role_management
-from shared import configuration_resources as resources
-from shared import policy_schemas as schemas
-from shared.http import Context, Reply, Router
+from shared import errors
+from shared.access import role_bindings, roles
+from shared.access.spaces import GLOBAL, SPACE_ID, SPACE_ID_RULE
+from shared.http.router import Context, Reply, Router
 from shared.pagination import page_size
-from shared.spaces import GLOBAL, SPACE_ID, SPACE_ID_RULE
+from shared.policy import app_feedback, schemas
+from shared.policy import configurations as resources
 
 router = Router("amapi-cosu policy", "Dedicated-device (COSU) configurations, the app "
                 "catalog, Wi-Fi and always-on VPN, compiled into AMAPI policies.")
@@ -26,7 +27,7 @@ def _space(ctx: Context, default: str | None = GLOBAL) -> Any:
 
 class _MergePatch:
     """Loads a PATCH body as the JSON object it is: it is merged into the stored resource and
-    the result validated whole (`configuration_resources.update`)."""
+    the result validated whole (`configurations.update`)."""
 
     def load(self, data: dict[str, Any], partial: bool = False) -> dict[str, Any]:
         return data
@@ -53,7 +54,7 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
         # Who may change it is settled before the body is read: a caller who cannot see the
         # resource learns nothing about it from a validation error.
         space = _space(ctx, default=None)
-        resources.find(kind, ctx.params[param], space, access.ADMIN)
+        resources.find(kind, ctx.params[param], space, roles.ADMIN)
         ctx.refuse_immutable(immutable)
         changed = resources.update(kind, space, ctx.params[param], ctx.body(_MergePatch()),
                                    ctx.request.headers.get("If-Match"))
@@ -109,37 +110,37 @@ def feedback(ctx: Context) -> dict[str, Any]:
 @router.route("POST", "/spaces", "Create a child space", success_status=201,
               request_schema=schemas.SpaceCreateSchema, response_schema=schemas.SpaceSchema)
 def create_space(ctx: Context) -> Reply:
-    return Reply(role_management.create_space(ctx.body(schemas.SpaceCreateSchema())), 201)
+    return Reply(role_bindings.create_space(ctx.body(schemas.SpaceCreateSchema())), 201)
 
 
 @router.route("GET", "/spaces", "The spaces the caller can read")
 def list_spaces(ctx: Context) -> dict[str, Any]:
-    return role_management.list_spaces()
+    return role_bindings.list_spaces()
 
 
 @router.route("POST", "/role-bindings", "Grant a role in a space", success_status=201,
               request_schema=schemas.RoleBindingCreateSchema,
               response_schema=schemas.RoleBindingSchema)
 def grant_role(ctx: Context) -> Reply:
-    return Reply(role_management.grant(ctx.body(schemas.RoleBindingCreateSchema())), 201)
+    return Reply(role_bindings.grant(ctx.body(schemas.RoleBindingCreateSchema())), 201)
 
 
 @router.route("GET", "/role-bindings", "Role bindings of the spaces the caller can read")
 def list_role_bindings(ctx: Context) -> dict[str, Any]:
-    return role_management.list_bindings(_space(ctx, default=None),
+    return role_bindings.list_bindings(_space(ctx, default=None),
                                          page_size(ctx.query("pageSize")),
                                          ctx.query("pageToken"))
 
 
 @router.route("DELETE", "/role-bindings/<binding_id>", "Revoke a role", success_status=204)
 def revoke_role(ctx: Context) -> Reply:
-    role_management.revoke(ctx.params["binding_id"])
+    role_bindings.revoke(ctx.params["binding_id"])
     return Reply(None, 204)
 
 
 @router.route("GET", "/audit-log", "Who changed what, and refused attempts (newest first)")
 def audit_log(ctx: Context) -> dict[str, Any]:
-    return role_management.audit_log(_space(ctx, default=None), ctx.query("principal"),
+    return role_bindings.audit_log(_space(ctx, default=None), ctx.query("principal"),
                                      page_size(ctx.query("pageSize")), ctx.query("pageToken"))
 
 

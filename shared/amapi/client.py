@@ -140,12 +140,6 @@ class Amapi:
 
     # Enterprises
 
-    def list_enterprises(self, project_id: str) -> list[dict[str, Any]]:
-        """Enterprises managed by this Cloud project (first page)."""
-        result = self._execute("enterprises.list", lambda s: s.enterprises().list(
-            projectId=project_id, pageSize=100))
-        return list(result.get("enterprises", []))
-
     def get_enterprise(self, name: str) -> dict[str, Any]:
         """One enterprise."""
         return dict(self._execute("enterprises.get",
@@ -201,11 +195,6 @@ class Amapi:
             "enterprises.enrollmentTokens.create",
             lambda s: s.enterprises().enrollmentTokens().create(parent=enterprise, body=token),
             idempotent=False))
-
-    def get_enrollment_token(self, name: str) -> dict[str, Any]:
-        """One active enrollment token."""
-        return dict(self._execute("enterprises.enrollmentTokens.get",
-                                  lambda s: s.enterprises().enrollmentTokens().get(name=name)))
 
     def delete_enrollment_token(self, name: str) -> None:
         """Revoke a token; one already gone counts as revoked."""

@@ -81,15 +81,6 @@ def early_result(operation_name: str) -> dict[str, Any] | None:
     return snapshot.to_dict() if snapshot.exists else None
 
 
-def with_operation(operation_name: str) -> str | None:
-    """The id of the command that recorded this AMAPI operation, if any."""
-    from google.cloud.firestore import FieldFilter
-
-    query = (db().collection(COLLECTION)
-             .where(filter=FieldFilter("operationName", "==", operation_name)).limit(1))
-    return next((s.id for s in query.stream(**bounded())), None)
-
-
 def for_device(device_id: str, limit: int, after: str | None) -> list[dict[str, Any]]:
     """A device's commands, newest first, starting after id `after` (ids sort by creation
     time; index: deviceId, __name__ descending)."""

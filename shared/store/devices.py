@@ -43,17 +43,6 @@ def put(device: str, fields: dict[str, Any]) -> None:
                                                                 **bounded())
 
 
-def set_effective_policies(assignments: dict[str, str | None]) -> None:
-    """Record the effective policy key of many devices (batches of 500 writes)."""
-    items = list(assignments.items())
-    for start in range(0, len(items), 500):
-        batch = db().batch()
-        for device, key in items[start:start + 500]:
-            batch.update(db().collection(COLLECTION).document(device_id(device)),
-                         {"effectivePolicy": key})
-        batch.commit(**bounded())
-
-
 def page(filters: dict[str, Any], limit: int, after: str | None) -> list[dict[str, Any]]:
     """Devices matching equality `filters` (and `label`), by id, starting after id `after`."""
     from google.cloud.firestore import FieldFilter

@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from shared import policy_push
 from shared.amapi.client import amapi
 from shared.clock import utcnow
 from shared.config import settings
-from shared.effective_policy import choose
-from shared.holding_policy import holding_policy, holding_policy_name
+from shared.policy import push
+from shared.policy.effective_policy import choose
+from shared.policy.holding_policy import holding_policy, holding_policy_name
 from shared.store import devices
 from tests.integration.enroll_helpers import emulator_call, enroll_device
 
@@ -81,12 +81,12 @@ def request(app, method, path, body, headers):
 
 def assert_amapi_matches_the_stores(server, space="global"):
     """Every managed device is where the stored configurations put it, with that content."""
-    inputs = policy_push.load_space(space)
+    inputs = push.load_space(space)
     for device in devices.managed_in_space(space):
         choice = choose(device, inputs)
         assert device.get("effectivePolicy") == choice.key, device["name"]
         assert amapi_device(server, device["name"])["policyName"] == device["policyName"]
         if choice.key:
             pushed = amapi_policy(server, device["policyName"])
-            expected = policy_push.compile_choice(choice, inputs)
+            expected = push.compile_choice(choice, inputs)
             assert {k: v for k, v in pushed.items() if k in expected} == expected

@@ -154,7 +154,7 @@ def test_unsigned_token_is_401_on_a_real_route(function_apps, firestore):
 
 
 def _global_admins():
-    from shared.spaces import GLOBAL
+    from shared.access.spaces import GLOBAL
 
     return sorted(b["principal"] for b in access_control.bindings_in([GLOBAL], 100, None)
                   if b["role"] == "ADMIN")

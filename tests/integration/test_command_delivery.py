@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from shared import device_commands
 from shared.amapi.client import amapi
 from shared.clock import utcnow
+from shared.devices import commands as device_commands
 from shared.store.client import db
 from shared.store.keys import new_id
 from tests.conftest import ENV

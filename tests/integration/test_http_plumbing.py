@@ -12,8 +12,9 @@ from marshmallow import Schema, fields, validate
 
 from shared.amapi.errors import AmapiQuotaExhausted, AmapiUnavailable
 from shared.errors import InvalidArgument, NotFound
-from shared.http import Reply, Router, etag_of
+from shared.http.router import Reply, Router
 from shared.pagination import decode_page_token, encode_page_token, page_size
+from shared.representation import etag_of
 from shared.store.client import db
 from tests.conftest import token_for
 
@@ -249,7 +250,7 @@ def test_nesting_up_to_the_documented_depth_is_accepted():
     from werkzeug.test import EnvironBuilder
     from werkzeug.wrappers import Request
 
-    from shared.http import MAX_JSON_DEPTH, decode_json
+    from shared.http.requests import MAX_JSON_DEPTH, decode_json
 
     def body(depth):
         raw = b'{"a": ' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
@@ -270,7 +271,7 @@ def test_valid_unicode_is_kept(client):
 
 
 def test_oversized_body_is_400(client):
-    from shared.http import MAX_BODY_BYTES
+    from shared.http.requests import MAX_BODY_BYTES
 
     raw = b'{"text": "ok", "tags": ["' + b"x" * MAX_BODY_BYTES + b'"]}'
     response = client.post("/notes", data=raw, headers={**AUTH,

@@ -4,9 +4,9 @@ import datetime
 
 import pytest
 
-from shared import policy_push
 from shared.clock import utcnow
-from shared.effective_policy import choose
+from shared.policy import push as policy_push
+from shared.policy.effective_policy import choose
 from shared.store import devices, push_leases
 from shared.store.client import db
 from tests.integration.policy_helpers import (

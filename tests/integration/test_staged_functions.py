@@ -18,7 +18,8 @@ def test_every_function_is_staged_with_its_own_copy_of_shared(staged):
     assert set(staged) == set(DEPLOYED)
     for folder in staged.values():
         assert (folder / "main.py").is_file()
-        assert (folder / "shared" / "http.py").is_file()
+        assert (folder / "shared" / "http" / "router.py").is_file()
+        assert (folder / "shared" / "policy" / "compiler.py").is_file()
         assert not (folder / "shared").is_symlink()
         assert not list(folder.rglob("__pycache__"))
         requirements = (folder / "requirements.txt").read_text()

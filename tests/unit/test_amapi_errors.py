@@ -1,7 +1,7 @@
 import pytest
 
 from shared.amapi import errors as amapi
-from shared.http import _status_error
+from shared.http.router import _status_error
 
 
 @pytest.mark.parametrize(("status", "message", "kind", "http"), [

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from devstack.amapi_emulator import validate
-from shared.enrollment_profiles import ADDITIONAL_DATA_LIMIT, additional_data, token_request
-from shared.holding_policy import holding_policy, holding_policy_name
+from shared.enrollment.profiles import ADDITIONAL_DATA_LIMIT, additional_data, token_request
+from shared.policy.holding_policy import holding_policy, holding_policy_name
 
 
 def test_holding_policy_is_a_valid_locked_down_policy():

@@ -6,8 +6,8 @@ import pytest
 from google.auth import crypt, jwt
 
 from devstack import local_auth
-from shared.auth import LOCAL_AUDIENCE, LOCAL_ISSUER, authenticate
 from shared.errors import Unauthenticated
+from shared.http.auth import LOCAL_AUDIENCE, LOCAL_ISSUER, authenticate
 from tests.conftest import ENV, token_for
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from shared.effective_policy import PolicyChoice, SpaceInputs, choose, policy_name, targets
+from shared.policy.effective_policy import PolicyChoice, SpaceInputs, choose, policy_name, targets
 from shared.store.versioned import Stored
 
 DEVICE = {"id": "abc123", "name": "enterprises/E/devices/abc123", "userName": "front-desk",

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.freeze_periods import (
+from shared.policy.freeze_periods import (
     FreezePeriodError,
     check_freeze_periods,
     day_of_year,

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devstack.amapi_emulator import validate
-from shared.policy_compiler import (
+from shared.policy.compiler import (
     MASK,
     SEED_GAPS,
     SETTING_RULES,
@@ -23,7 +23,7 @@ from shared.policy_compiler import (
     policy_fingerprint,
     unmask_managed_configuration,
 )
-from shared.policy_schemas import (
+from shared.policy.schemas import (
     AppCreateSchema,
     CosuConfigCreateSchema,
     KioskSchema,

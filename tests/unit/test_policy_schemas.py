@@ -8,8 +8,8 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import ValidationError
 
-from shared import policy_schemas as schemas
-from shared.http import violations
+from shared.policy import schemas
+from shared.representation import violations
 
 LOCKDOWN_DEFAULTS = {
     "keepScreenOn": [],

@@ -1,7 +1,7 @@
 import base64
 import json
 
-from shared.pubsub_messages import decode, resource_name, shape_problem
+from shared.notifications.messages import decode, resource_name, shape_problem
 
 
 def envelope(payload, notification_type="ENROLLMENT", message_id="m-1", raw=None):

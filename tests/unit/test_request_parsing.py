@@ -4,7 +4,8 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from shared.errors import FailedPrecondition, InvalidArgument
-from shared.http import check_if_match, etag_of, parse_json
+from shared.http.requests import parse_json
+from shared.representation import check_if_match, etag_of
 
 
 class AttributeSchema(Schema):

@@ -30,14 +30,14 @@ from marshmallow import (
     validates_schema,
 )
 
-from shared.freeze_periods import (
+from shared.access.spaces import GLOBAL, SPACE_ID, SPACE_ID_RULE
+from shared.policy.freeze_periods import (
     MAX_LENGTH_DAYS,
     MIN_SEPARATION_DAYS,
     parse_month_day,
     validate_freeze_periods,
 )
 from shared.schema_fields import StrictBoolean
-from shared.spaces import GLOBAL, SPACE_ID, SPACE_ID_RULE
 
 # \Z rather than $: `$` would let a trailing newline through.
 PACKAGE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*(\.[a-zA-Z][a-zA-Z0-9_]*)+\Z")
@@ -796,15 +796,3 @@ class RoleBindingSchema(Schema):
     space = fields.String()
     createTime = fields.String()
     grantedBy = fields.String()
-
-
-class AuditEntrySchema(Schema):
-    """One audited call."""
-
-    time = fields.String()
-    principal = fields.String()
-    action = fields.String()
-    resource = fields.String()
-    space = fields.String()
-    outcome = fields.String()
-    status = fields.Integer()

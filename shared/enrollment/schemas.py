@@ -8,8 +8,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from shared.access.spaces import GLOBAL, SPACE_ID, SPACE_ID_RULE
 from shared.schema_fields import StrictBoolean
-from shared.spaces import GLOBAL, SPACE_ID, SPACE_ID_RULE
 
 MIN_VALIDITY_DAYS = 1
 MAX_VALIDITY_DAYS = 30

@@ -1,7 +1,7 @@
 """The CRUD of COSU configurations, catalog apps, Wi-Fi and VPN configurations.
 
 They share one life cycle: take the push leases of the spaces the resource reaches, read it,
-validate, push what the change does to devices' policies (`policy_push.apply_change`), then
+validate, push what the change does to devices' policies (`push.apply_change`), then
 store the resource guarded by the version read. Only the checks that involve other resources
 differ by kind: unique COSU names per space, one always-on VPN per device, an app kept while
 configurations use it. Every item is found by its id alone (an app by its package name, unique
@@ -15,19 +15,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from shared import access, errors
-from shared import policy_schemas as schemas
+from shared import errors
+from shared.access import roles
 from shared.clock import rfc3339, utcnow
-from shared.effective_policy import PolicyChoice, SpaceInputs
-from shared.http import check_if_match, etag_of
 from shared.pagination import paginate
-from shared.policy_compiler import (
+from shared.policy import schemas
+from shared.policy.compiler import (
     PolicyInputError,
     mask_managed_configuration,
     mask_secrets,
     unmask_managed_configuration,
 )
-from shared.policy_push import (
+from shared.policy.effective_policy import PolicyChoice, SpaceInputs
+from shared.policy.push import (
     affected_spaces,
     apply_change,
     compile_choice,
@@ -35,6 +35,7 @@ from shared.policy_push import (
     serialized,
     with_change,
 )
+from shared.representation import check_if_match, etag_of
 from shared.store import configurations
 from shared.store.keys import natural_key, new_id
 from shared.store.versioned import ChangedConcurrently, Stored
@@ -140,14 +141,14 @@ def _reached_spaces(stored: Stored) -> list[str]:
 
 
 def find(kind: Kind, resource: str, space: str | None = None,
-         needed: int = access.VIEWER) -> Stored:
+         needed: int = roles.VIEWER) -> Stored:
     """The stored resource of this id, in whatever space; 404 unless the caller can see it.
 
     A resource is seen from its own space and from the spaces it is delegated to; changing it
     takes `needed` in its own space (403 for a caller who sees it but may not). A `space` given
     must be one of those spaces.
     """
-    caller = access.current()
+    caller = roles.current()
     stored = _lookup(kind, resource)
     not_found = errors.NotFound(f"no {kind.label} {resource!r}"
                                 + (f" in space {space!r}" if space else ""))
@@ -157,14 +158,14 @@ def find(kind: Kind, resource: str, space: str | None = None,
     if space is not None and space not in reached:
         raise not_found
     own = reached[0]
-    if caller.level(own) >= access.VIEWER:
+    if caller.level(own) >= roles.VIEWER:
         caller.require(own, needed)
         return stored
-    seen_from = [s for s in reached[1:] if caller.level(s) >= access.VIEWER]
+    seen_from = [s for s in reached[1:] if caller.level(s) >= roles.VIEWER]
     if not seen_from:
         raise not_found
     caller.touched.append(seen_from[0])
-    if needed > access.VIEWER:
+    if needed > roles.VIEWER:
         raise errors.PermissionDenied(
             f"this {kind.label} is delegated to you from space {own!r}: only that space's "
             "administrators may change it")
@@ -173,8 +174,8 @@ def find(kind: Kind, resource: str, space: str | None = None,
 
 def visible_spaces_of(stored: Stored) -> list[str]:
     """The spaces a resource reaches (its own, delegated ones) that the caller can read."""
-    caller = access.current()
-    return [s for s in _reached_spaces(stored) if caller.level(s) >= access.VIEWER]
+    caller = roles.current()
+    return [s for s in _reached_spaces(stored) if caller.level(s) >= roles.VIEWER]
 
 
 def get(kind: Kind, space: str | None, resource: str) -> dict[str, Any]:
@@ -184,13 +185,13 @@ def get(kind: Kind, space: str | None, resource: str) -> dict[str, Any]:
 
 
 def _only_delegated(stored: Stored) -> bool:
-    return access.current().level(str(stored.data.get("space"))) < access.VIEWER
+    return roles.current().level(str(stored.data.get("space"))) < roles.VIEWER
 
 
 def list_page(kind: Kind, space: str | None, size: int, token: str | None) -> dict[str, Any]:
     """One page of the resources of a space or of every space the caller can read, with those
     delegated to them (marked `delegated` when the caller sees them only that way)."""
-    spaces = access.current().spaces_for_list(space)
+    spaces = roles.current().spaces_for_list(space)
 
     def fetch(limit: int, after: str | None) -> list[Stored]:
         if spaces is None:
@@ -205,7 +206,7 @@ def list_page(kind: Kind, space: str | None, size: int, token: str | None) -> di
 def create(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
     """Validate, push, store; 409 when an app's package is already in the catalog."""
     space = body["space"]
-    access.require(space, access.ADMIN)
+    roles.require(space, roles.ADMIN)
     with serialized(affected_spaces(space, body)):
         now = utcnow()
         stored = Stored(kind.resource_id(space, body), {**body, "createTime": now,
@@ -235,7 +236,7 @@ def _refuse_package_taken(package: str, space: str) -> None:
     if taken is None:
         return
     owner = str(taken.data.get("space"))
-    if access.current().level(owner) >= access.VIEWER:
+    if roles.current().level(owner) >= roles.VIEWER:
         where = (f"in space {owner!r}; delegate it to space {space!r} from there "
                  "(delegatedSpaces) instead of adding it again")
     else:
@@ -253,11 +254,11 @@ def _under_lease(kind: Kind, resource: str, space: str | None, also: dict[str, A
     leases is the latest and stays so until `act` is done: an etag checked there is checked
     against what AMAPI has.
     """
-    first = find(kind, resource, space, access.ADMIN)
+    first = find(kind, resource, space, roles.ADMIN)
     wanted = affected_spaces(first.data["space"], first, also)
     while True:
         with serialized(wanted):
-            current = find(kind, resource, space, access.ADMIN)
+            current = find(kind, resource, space, roles.ADMIN)
             needed = affected_spaces(current.data["space"], current, also)
             if needed <= wanted:
                 return act(current)
@@ -282,7 +283,7 @@ def _merged(kind: Kind, current: Stored, changes: dict[str, Any]) -> dict[str, A
     creation would be."""
     from marshmallow import ValidationError
 
-    from shared.http import violations
+    from shared.representation import violations
 
     stored = _plain({k: v for k, v in current.data.items() if k not in _TIMES})
     if kind is WIFI and "security" in changes:

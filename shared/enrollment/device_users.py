@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from shared import access, errors
+from shared import errors
+from shared.access import roles
 from shared.clock import utcnow
-from shared.http import resource_view
 from shared.pagination import paginate
-from shared.store import device_users
+from shared.representation import resource_view
+from shared.store import device_users as store
 
 
 class UserDirectory(Protocol):
@@ -34,13 +35,13 @@ class LocalDirectory:
 
     def get(self, space: str, user_name: str) -> dict[str, Any] | None:
         """One user by exact name (case-insensitive), or None."""
-        return device_users.get(space, user_name)
+        return store.get(space, user_name)
 
     def search(self, spaces: list[str] | None, prefix: str,
                limit: int) -> list[dict[str, Any]]:
         """Users of `spaces` (None: all) whose userName or displayName starts with `prefix`
         (case-insensitive)."""
-        return device_users.search_prefix(spaces, prefix.lower(), limit)
+        return store.search_prefix(spaces, prefix.lower(), limit)
 
 
 directory: UserDirectory = LocalDirectory()
@@ -54,8 +55,8 @@ def represent(user: dict[str, Any]) -> dict[str, Any]:
 def create_user(body: dict[str, Any]) -> dict[str, Any]:
     """Add a local user; 409 when the userName is taken in the space."""
     space = body.pop("space")
-    access.require(space, access.ADMIN)
-    created = device_users.create(space, body, utcnow())
+    roles.require(space, roles.ADMIN)
+    created = store.create(space, body, utcnow())
     if created is None:
         raise errors.AlreadyExists(
             f"user {body['userName']!r} already exists in space {space!r}",
@@ -67,13 +68,13 @@ def list_users(space: str | None, prefix: str | None, size: int,
                token: str | None) -> dict[str, Any]:
     """Type-ahead matches for `prefix` (at most `size`), or one page of every user, in `space`
     or, without one, in every space the caller can see."""
-    spaces = access.current().spaces_for_list(space)
+    spaces = roles.current().spaces_for_list(space)
     if prefix is not None:
         if token:
             raise errors.InvalidArgument.field("pageToken", "is not used with prefix")
         return {"users": [represent(u) for u in directory.search(spaces, prefix, size)]}
     return paginate("users", f"deviceUsers|v2|space={space or ''}", size, token,
-                    lambda limit, after: device_users.page(spaces, limit, name_cursor(after)),
+                    lambda limit, after: store.page(spaces, limit, name_cursor(after)),
                     lambda user: [user["userNameKey"], user["id"]], represent)
 
 
@@ -89,7 +90,7 @@ def name_cursor(after: Any) -> tuple[str, str] | None:
 
 def get_user(key: str, space: str | None) -> dict[str, Any]:
     """One user by id, or by userName in `space` or the one visible space that has it."""
-    return represent(find_by_id_or_name(key, space, device_users.by_id, device_users.named,
+    return represent(find_by_id_or_name(key, space, store.by_id, store.named,
                                         "userName", "user"))
 
 
@@ -102,12 +103,12 @@ def find_by_id_or_name(key: str, space: str | None,
     Names are unique per space only: a name several visible spaces use is a 400 asking for the
     id or `?space=`; an item the caller cannot see is 404.
     """
-    caller = access.current()
+    caller = roles.current()
     found = by_id(key)
     if found is not None and (space is None or found["space"] == space):
-        caller.require(found["space"], access.VIEWER)
+        caller.require(found["space"], roles.VIEWER)
         return found
-    matches = named(caller.spaces_for_list(space), key, access.MAX_VISIBLE_SPACES + 1)
+    matches = named(caller.spaces_for_list(space), key, roles.MAX_VISIBLE_SPACES + 1)
     if not matches:
         raise errors.NotFound(f"no {kind} {key!r}")
     if len(matches) > 1:

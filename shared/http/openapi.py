@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from marshmallow import Schema, fields
 
 if TYPE_CHECKING:
-    from shared.http import Router
+    from shared.http.router import Router
 
 VERSION = "0.1.0"
 _PATH_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
@@ -73,7 +73,7 @@ def _operation(router_title: str, route: Any) -> dict[str, Any]:
 
 def body_rules() -> str:
     """What every request body must be, as the documents' description states it."""
-    from shared.http import MAX_BODY_BYTES, MAX_JSON_DEPTH
+    from shared.http.requests import MAX_BODY_BYTES, MAX_JSON_DEPTH
 
     return (f"Request bodies are UTF-8 JSON objects of at most {MAX_BODY_BYTES} bytes, with "
             f"objects and arrays nested at most {MAX_JSON_DEPTH} levels deep (the body is "

@@ -13,15 +13,17 @@ import json
 import logging
 from typing import Any
 
-from shared import access, device_attributes, errors, logs
+from shared import errors, logs
+from shared.access import roles
 from shared.amapi.client import amapi
 from shared.amapi.errors import AmapiError, AmapiNotFound
 from shared.clock import parse_rfc3339, rfc3339, utcnow
-from shared.device_directory import directory
+from shared.enrollment import device_attributes
+from shared.enrollment.device_users import directory
 from shared.enterprise import enterprise_name
-from shared.holding_policy import holding_policy, holding_policy_name
-from shared.http import check_if_match, etag_of
 from shared.pagination import paginate
+from shared.policy.holding_policy import holding_policy, holding_policy_name
+from shared.representation import check_if_match, etag_of
 from shared.store import enrollment_profiles as store
 from shared.store import token_revocations
 from shared.store.keys import new_id
@@ -110,7 +112,7 @@ def _revoke(token_name: str, reason: str) -> None:
 def create_profile(body: dict[str, Any], links_base: str) -> dict[str, Any]:
     """Validate, create the AMAPI token, store the profile; all or nothing."""
     space, name = body["space"], body["name"]
-    access.require(space, access.ADMIN)
+    roles.require(space, roles.ADMIN)
     if directory.get(space, body["userName"]) is None:
         raise errors.InvalidArgument.field(
             "userName", f"{body['userName']!r} is not a device user of space {space!r}")
@@ -144,11 +146,11 @@ def _name_taken(name: str, space: str) -> errors.AlreadyExists:
                                 [errors.FieldViolation("name", "already used in this space")])
 
 
-def _existing(profile_id: str, needed: int = access.VIEWER) -> Stored:
+def _existing(profile_id: str, needed: int = roles.VIEWER) -> Stored:
     profile = store.get(profile_id)
     if profile is None:
         raise errors.NotFound(f"no enrollment profile {profile_id!r}")
-    access.require(profile.data["space"], needed)
+    roles.require(profile.data["space"], needed)
     return profile
 
 
@@ -165,7 +167,7 @@ def list_profiles(space: str | None, status: str | None, size: int, token: str |
                   links_base: str) -> dict[str, Any]:
     """One page of profiles, oldest first."""
     now = utcnow()
-    spaces = access.current().spaces_for_list(space)
+    spaces = roles.current().spaces_for_list(space)
     return paginate("enrollmentProfiles",
                     f"enrollmentProfiles|space={space or ''}|status={status or ''}", size, token,
                     lambda limit, after: store.page(spaces, status, limit, after),
@@ -175,7 +177,7 @@ def list_profiles(space: str | None, status: str | None, size: int, token: str |
 
 def for_change(profile_id: str) -> Stored:
     """A profile the caller may change; 404 when it cannot see it, 403 when it may only read."""
-    return _existing(profile_id, access.ADMIN)
+    return _existing(profile_id, roles.ADMIN)
 
 
 def change_validity(profile: Stored, validity_days: int, if_match: str | None,
@@ -212,7 +214,7 @@ def delete_profile(profile_id: str, if_match: str | None) -> None:
     profile that changed meanwhile (an enrollment counted) is deleted all the same. Only a
     validity edit that won the race (a new, live token) keeps it, with a 412.
     """
-    profile = _existing(profile_id, access.ADMIN)
+    profile = _existing(profile_id, roles.ADMIN)
     check_if_match(if_match, _current_etag(profile))
     revoked = profile.data["token"]["name"]
     with contextlib.suppress(AmapiNotFound):  # already gone in AMAPI: nothing to revoke

@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 from shared.clock import rfc3339
-from shared.store import app_feedback
+from shared.store import app_feedback as store
 
 MAX_STATES = 1000
 
@@ -17,7 +17,7 @@ def aggregate(spaces: list[str], package_name: str) -> dict[str, Any]:
     `spaces` (its own and those it is delegated to), worst first."""
     states: list[dict[str, Any]] = []
     for space in spaces:
-        states += app_feedback.for_package(space, package_name, MAX_STATES - len(states))
+        states += store.for_package(space, package_name, MAX_STATES - len(states))
         if len(states) >= MAX_STATES:
             break
     severities = Counter(state.get("severity", "INFO") for state in states)

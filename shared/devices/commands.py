@@ -22,7 +22,7 @@ import hashlib
 import logging
 from typing import Any
 
-from shared import device_inventory, errors, logs, policy_push
+from shared import errors, logs
 from shared.amapi.client import amapi
 from shared.amapi.errors import (
     AmapiError,
@@ -32,8 +32,11 @@ from shared.amapi.errors import (
 )
 from shared.clock import parse_rfc3339, rfc3339, utcnow
 from shared.config import settings
-from shared.device_views import existing
+from shared.devices import projection
+from shared.devices.command_outcomes import command_outcome
+from shared.devices.inventory import existing
 from shared.pagination import paginate
+from shared.policy import push as policy_push
 from shared.store import commands, devices
 from shared.store.keys import new_id
 
@@ -193,8 +196,6 @@ def _send(command: dict[str, Any], version: Any) -> dict[str, Any]:
 
 def _accepted(operation: dict[str, Any]) -> dict[str, Any]:
     """SENT with AMAPI's operation, or its outcome when it is already known."""
-    from shared.notification_handlers import command_outcome
-
     changes: dict[str, Any] = {"state": "SENT", "operationName": operation["name"],
                                "maybeSent": commands.DELETE}
     if operation.get("done"):
@@ -255,9 +256,9 @@ def _sync(command: dict[str, Any]) -> dict[str, Any]:
     """Re-read the device into the inventory; re-push its policy when it is behind."""
     current = amapi().get_device(command["deviceName"])
     stored = devices.get(command["deviceName"]) or {}
-    if device_inventory.is_newer(device_inventory.report_time(current),
+    if projection.is_newer(projection.report_time(current),
                                  stored.get("reportTime")):
-        devices.put(command["deviceName"], device_inventory.project(current))
+        devices.put(command["deviceName"], projection.project(current))
     result: dict[str, Any] = {"appliedPolicyVersion": current.get("appliedPolicyVersion")}
     key = str(stored.get("effectivePolicy") or "")
     repushed = key and policy_push.repush_if_behind(
@@ -287,8 +288,6 @@ def history(device_id: str, size: int, token: str | None) -> dict[str, Any]:
 def reconcile(now: datetime.datetime, settle_after: datetime.timedelta) -> dict[str, int]:
     """Re-send PENDING commands nobody is sending, settle SENT ones no notification settled,
     expire the stale."""
-    from shared.notification_handlers import command_outcome
-
     sent = settled = expired = 0
     for stored in commands.in_state("PENDING", now, 100):
         command = {"id": stored.id, **stored.data}

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from shared import errors
-from shared.spaces import GLOBAL
+from shared.access.spaces import GLOBAL
 
 VIEWER, OPERATOR, ADMIN = 1, 2, 3
 ROLES = {"VIEWER": VIEWER, "OPERATOR": OPERATOR, "ADMIN": ADMIN}

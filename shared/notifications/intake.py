@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from shared import logs, notification_handlers
+from shared import logs
 from shared.amapi.errors import AmapiError, AmapiQuotaExhausted, AmapiUnavailable
 from shared.clock import utcnow
 from shared.config import settings
-from shared.pubsub_messages import NOTIFICATION_TYPES, Notification, decode, shape_problem
+from shared.notifications import handlers
+from shared.notifications.messages import NOTIFICATION_TYPES, Notification, decode, shape_problem
 from shared.store import notification_effects, notification_receipts
 
 # Eventarc and Pub/Sub pushes (through functions-framework) name the topic this way.
@@ -52,7 +53,7 @@ def receive(event_data: Any, source: str = "") -> Notification | None:
                  messageId=notification.message_id,
                  notificationType=notification.notification_type[:100])
     try:
-        fresh = notification_handlers.handle(notification, source)
+        fresh = handlers.handle(notification, source)
     except (AmapiQuotaExhausted, AmapiUnavailable):
         raise
     except AmapiError as exc:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import access
+from shared.access import roles
 from shared.clock import rfc3339, utcnow
-from shared.http import check_if_match, etag_of
+from shared.representation import check_if_match, etag_of
 from shared.store import enrollment_rules as store
 
 DEFAULT_RULES: dict[str, Any] = {
@@ -31,14 +31,14 @@ def represent(space: str, rules: dict[str, Any] | None) -> dict[str, Any]:
 
 def get_rules(space: str) -> dict[str, Any]:
     """The rules of a space."""
-    access.require(space, access.VIEWER)
+    roles.require(space, roles.VIEWER)
     return represent(space, store.get(space))
 
 
 def put_rules(body: dict[str, Any], if_match: str | None) -> dict[str, Any]:
     """Replace the rules of `body["space"]`; 412 when `If-Match` is stale."""
     space = body.pop("space")
-    access.require(space, access.ADMIN)
+    roles.require(space, roles.ADMIN)
     body["allowlist"]["serialNumbers"] = sorted(set(body["allowlist"]["serialNumbers"]))
     body["allowlist"]["imeis"] = sorted(set(body["allowlist"]["imeis"]))
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from shared import access, errors
+from shared import errors
+from shared.access import roles
+from shared.access.spaces import GLOBAL
 from shared.clock import rfc3339, utcnow
 from shared.pagination import paginate
-from shared.spaces import GLOBAL
 from shared.store import access_control
 
 
@@ -23,9 +24,9 @@ def _space_exists(space_id: str) -> errors.AlreadyExists:
 
 def create_space(body: dict[str, Any]) -> dict[str, Any]:
     """A child space; only an ADMIN of its parent may create it (and of the id, if in use)."""
-    caller = access.current()
+    caller = roles.current()
     parent = body.get("parent") or GLOBAL
-    caller.require(parent, access.ADMIN)
+    caller.require(parent, roles.ADMIN)
     if body["id"] == GLOBAL:
         raise errors.AlreadyExists("global is the root space")
     declared = access_control.all_spaces()
@@ -37,7 +38,7 @@ def create_space(body: dict[str, Any]) -> dict[str, Any]:
     # An undeclared id that resources already use hangs under global until declared; declaring
     # it under a child space would hand them (and the right to grant roles there) to that
     # child's admins, so only who is ADMIN over the id as it stands may do it.
-    if (caller.level(body["id"]) < access.ADMIN
+    if (caller.level(body["id"]) < roles.ADMIN
             and access_control.space_in_use(body["id"])):
         raise errors.AlreadyExists(
             f"space id {body['id']!r} is already in use by existing resources: only an ADMIN "
@@ -47,24 +48,24 @@ def create_space(body: dict[str, Any]) -> dict[str, Any]:
              "createTime": utcnow()}
     if not access_control.create_space(body["id"], space):
         raise _space_exists(body["id"])
-    access.forget_space_tree()
+    roles.forget_space_tree()
     return _plain({"id": body["id"], **space})
 
 
 def list_spaces() -> dict[str, Any]:
     """The spaces the caller can read (global first when it can)."""
-    caller = access.current()
+    caller = roles.current()
     spaces = [{"id": GLOBAL, "displayName": "Global", "parent": None}]
     spaces += [_plain({"id": space, **data})
                for space, data in sorted(access_control.all_spaces().items())]
-    return {"spaces": [s for s in spaces if caller.level(str(s["id"])) >= access.VIEWER]}
+    return {"spaces": [s for s in spaces if caller.level(str(s["id"])) >= roles.VIEWER]}
 
 
 def grant(body: dict[str, Any]) -> dict[str, Any]:
     """Bind a role; only an ADMIN of the space, never above the granter's own role there."""
-    caller = access.current()
-    caller.require(body["space"], access.ADMIN)
-    if access.ROLES[body["role"]] > caller.level(body["space"]):
+    caller = roles.current()
+    caller.require(body["space"], roles.ADMIN)
+    if roles.ROLES[body["role"]] > caller.level(body["space"]):
         raise errors.PermissionDenied("nobody can grant more than they hold")
     if body["space"] != GLOBAL and body["space"] not in access_control.all_spaces():
         raise errors.InvalidArgument.field("space", f"no space {body['space']!r}")
@@ -77,7 +78,7 @@ def grant(body: dict[str, Any]) -> dict[str, Any]:
 
 def list_bindings(space: str | None, size: int, token: str | None) -> dict[str, Any]:
     """Role bindings in the spaces the caller can read."""
-    spaces = access.current().spaces_for_list(space)
+    spaces = roles.current().spaces_for_list(space)
     return paginate("roleBindings", f"roleBindings|space={space or ''}", size, token,
                     lambda limit, after: access_control.bindings_in(spaces, limit, after),
                     lambda binding: binding["id"], _plain)
@@ -88,7 +89,7 @@ def revoke(binding_key: str) -> None:
     binding = access_control.get_binding(binding_key)
     if binding is None:
         raise errors.NotFound(f"no role binding {binding_key!r}")
-    access.require(binding["space"], access.ADMIN)
+    roles.require(binding["space"], roles.ADMIN)
     # Without an ADMIN of global nobody could ever grant one again: the last one stays.
     if not access_control.delete_binding_keeping_one(binding_key, GLOBAL, "ADMIN"):
         raise errors.AlreadyExists(
@@ -99,7 +100,7 @@ def revoke(binding_key: str) -> None:
 def audit_log(space: str | None, principal: str | None, size: int,
               token: str | None) -> dict[str, Any]:
     """Audit entries of the spaces the caller can read, newest first."""
-    spaces = access.current().spaces_for_list(space)
+    spaces = roles.current().spaces_for_list(space)
     scope = f"auditLog|space={space or ''}|principal={principal or ''}"
     return paginate("entries", scope, size, token,
                     lambda limit, after: access_control.audit_page(spaces, principal, limit,

@@ -6,9 +6,11 @@ import datetime
 import logging
 from typing import Any
 
-from shared import access, errors, logs, policy_push
+from shared import errors, logs
+from shared.access import roles
 from shared.clock import rfc3339
 from shared.pagination import paginate
+from shared.policy import push
 from shared.store import app_feedback, devices, effective_policies
 
 FILTERS = {"space": "space", "state": "state", "compliant": "compliance.compliant",
@@ -65,7 +67,7 @@ def _versions(records: list[dict[str, Any]]) -> dict[str, str | None]:
 def list_devices(filters: dict[str, Any], size: int, token: str | None) -> dict[str, Any]:
     """One page of devices matching the filters."""
     scope = "devices|" + "|".join(f"{k}={filters[k]}" for k in sorted(filters))
-    spaces = access.current().spaces_for_list(filters.pop("space", None))
+    spaces = roles.current().spaces_for_list(filters.pop("space", None))
     wanted: dict[str, Any] = {FILTERS[k]: v for k, v in filters.items()}
     if spaces is not None:
         wanted["spaces"] = spaces
@@ -80,12 +82,12 @@ def list_devices(filters: dict[str, Any], size: int, token: str | None) -> dict[
     return body
 
 
-def existing(device_id: str, needed: int = access.VIEWER) -> dict[str, Any]:
+def existing(device_id: str, needed: int = roles.VIEWER) -> dict[str, Any]:
     """The inventory record of a device the caller may act on, or 404 (403: role too low)."""
     device = devices.get(device_id)
     if device is None:
         raise errors.NotFound(f"no device {device_id!r}")
-    access.require(str(device.get("space") or "global"), needed)
+    roles.require(str(device.get("space") or "global"), needed)
     return device
 
 
@@ -102,7 +104,7 @@ def set_labels(device: dict[str, Any], labels: list[str]) -> dict[str, Any]:
     labels = list(dict.fromkeys(labels))
     vetted = ((device.get("enrollmentDecision") or {}).get("result") == "ALLOWED"
               and device.get("state") != "DELETED")
-    changed = policy_push.relabel(device, labels, vetted)
+    changed = push.relabel(device, labels, vetted)
     if "policyName" in changed:
         logs.log(logging.INFO, "device moved by a label change", device=device["name"],
                  policy=changed["policyName"])

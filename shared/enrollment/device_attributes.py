@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import access, errors
+from shared import errors
+from shared.access import roles
+from shared.access.spaces import GLOBAL
 from shared.clock import utcnow
-from shared.device_directory import find_by_id_or_name, name_cursor
-from shared.http import resource_view
+from shared.enrollment.device_users import find_by_id_or_name, name_cursor
 from shared.pagination import paginate
-from shared.spaces import GLOBAL
-from shared.store import device_attributes
+from shared.representation import resource_view
+from shared.store import device_attributes as store
 
 
 def represent(attribute: dict[str, Any]) -> dict[str, Any]:
@@ -21,8 +22,8 @@ def represent(attribute: dict[str, Any]) -> dict[str, Any]:
 def create_attribute(body: dict[str, Any]) -> dict[str, Any]:
     """Define an attribute; 409 when the name is taken in the space."""
     space = body.pop("space")
-    access.require(space, access.ADMIN)
-    created = device_attributes.create(space, body, utcnow())
+    roles.require(space, roles.ADMIN)
+    created = store.create(space, body, utcnow())
     if created is None:
         raise errors.AlreadyExists(
             f"device attribute {body['name']!r} already exists in space {space!r}",
@@ -33,23 +34,23 @@ def create_attribute(body: dict[str, Any]) -> dict[str, Any]:
 def list_attributes(space: str | None, size: int, token: str | None) -> dict[str, Any]:
     """One page of the definitions of `space` or, without one, of every space the caller can
     see, by name."""
-    spaces = access.current().spaces_for_list(space)
+    spaces = roles.current().spaces_for_list(space)
     return paginate("deviceAttributes", f"deviceAttributes|v2|space={space or ''}", size, token,
-                    lambda limit, after: device_attributes.page(spaces, limit,
+                    lambda limit, after: store.page(spaces, limit,
                                                                 name_cursor(after)),
                     lambda attribute: [attribute["nameKey"], attribute["id"]], represent)
 
 
 def get_attribute(key: str, space: str | None) -> dict[str, Any]:
     """One definition by id, or by name in `space` or the one visible space that has it."""
-    return represent(find_by_id_or_name(key, space, device_attributes.by_id,
-                                        device_attributes.named, "name", "device attribute"))
+    return represent(find_by_id_or_name(key, space, store.by_id,
+                                        store.named, "name", "device attribute"))
 
 
 def resolve(space: str, values: list[dict[str, str]]) -> list[dict[str, str]]:
     """Check each value names a definition of `space` (or `global`); canonical names back."""
     spaces = [space] if space == GLOBAL else [space, GLOBAL]
-    definitions = device_attributes.find(spaces, [v["name"] for v in values]) if values else {}
+    definitions = store.find(spaces, [v["name"] for v in values]) if values else {}
     resolved, problems = [], []
     for index, value in enumerate(values):
         definition = definitions.get(value["name"].lower())

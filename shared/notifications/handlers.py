@@ -12,21 +12,23 @@ import contextlib
 import logging
 from typing import Any
 
-from shared import device_inventory, enrollment_gate, logs, policy_push
+from shared import logs
+from shared.access.spaces import GLOBAL
 from shared.amapi.client import amapi
 from shared.clock import utcnow
+from shared.devices import projection
+from shared.devices.command_outcomes import command_outcome
+from shared.enrollment import gate
 from shared.enterprise import enterprise_name
 from shared.errors import InvalidArgument
-from shared.pubsub_messages import Notification, resource_name
-from shared.spaces import GLOBAL
+from shared.notifications.messages import Notification, resource_name
+from shared.policy import push as policy_push
 from shared.store import devices, enrollment_rules, notification_effects, notification_receipts
 from shared.store.notification_effects import DeviceWrite
 
 MAX_USAGE_EVENTS = 100
 MAX_RECEIPT_FIELD = 1500
-_STATUS_FIELDS = ("clearAppsDataStatus", "startLostModeStatus", "stopLostModeStatus",
-                  "esimStatus", "requestDeviceInfoStatus")
-_FINAL = (enrollment_gate.ALLOWED, enrollment_gate.REJECTED)
+_FINAL = (gate.ALLOWED, gate.REJECTED)
 
 
 def _receipt(notification: Notification, source: str) -> dict[str, Any]:
@@ -68,7 +70,7 @@ def _gate_view(device: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]
             "apiLevel": device.get("apiLevel") or stored.get("apiLevel")}
 
 
-def _enforce(name: str, action: str, decision: enrollment_gate.Decision) -> None:
+def _enforce(name: str, action: str, decision: gate.Decision) -> None:
     if action == "DISABLE":
         amapi().patch_device(name, {"state": "DISABLED",
                                     "disabledReason": {"defaultMessage": decision.reason}},
@@ -93,9 +95,9 @@ def handle_device(notification: Notification, receipt: dict[str, Any]) -> bool:
     name = str(device["name"])
     first_read = notification_effects.read_device(name)
     stored = first_read.data or {}
-    data = device_inventory.token_data(device)
+    data = projection.token_data(device)
     space = stored.get("space") or data.get("space") or GLOBAL
-    deleted = device_inventory.is_deleted(device) or stored.get("state") == "DELETED"
+    deleted = projection.is_deleted(device) or stored.get("state") == "DELETED"
     decided: dict[str, Any] = {}
     undecided = stored.get("enrollmentDecision", {}).get("result") not in _FINAL
     # Only a device still to be vetted triggers AMAPI actions; skip them for a redelivery.
@@ -105,13 +107,13 @@ def handle_device(notification: Notification, receipt: dict[str, Any]) -> bool:
     with contextlib.ExitStack() as lease:
         if not deleted and undecided:
             rules = enrollment_rules.get(space) or {}
-            decision = enrollment_gate.evaluate(rules, _gate_view(device, stored))
+            decision = gate.evaluate(rules, _gate_view(device, stored))
             decided["enrollmentDecision"] = {**decision.to_json(), "decideTime": utcnow()}
-            if decision.result == enrollment_gate.REJECTED:
+            if decision.result == gate.REJECTED:
                 _enforce(name, rules.get("action", "WIPE"), decision)
                 logs.log(logging.WARNING, "device rejected at enrollment", device=name,
                          rule=decision.rule, reason=decision.reason)
-            elif decision.result == enrollment_gate.ALLOWED:
+            elif decision.result == gate.ALLOWED:
                 view = {"id": devices.device_id(name), "name": name,
                         "userName": stored.get("userName") or data.get("userName"),
                         "labels": stored.get("labels") or _carried_labels(device)}
@@ -132,9 +134,9 @@ def handle_device(notification: Notification, receipt: dict[str, Any]) -> bool:
             fields: dict[str, Any] = {"name": name, "space": space}
             if "labels" not in current:
                 fields["labels"] = labels
-            if device_inventory.is_newer(device_inventory.report_time(device),
+            if projection.is_newer(projection.report_time(device),
                                          current.get("reportTime")):
-                fields.update(device_inventory.project(device))
+                fields.update(projection.project(device))
             write = DeviceWrite(device=fields)
             if data.get("profileId") and not current.get("profileId"):
                 fields.update({"profileId": data["profileId"], "userName": data.get("userName"),
@@ -151,7 +153,7 @@ def handle_device(notification: Notification, receipt: dict[str, Any]) -> bool:
                 fields.update(decided)
             if "apps" in fields:
                 write.feedback = [{**state, "deviceId": devices.device_id(name), "space": space}
-                                  for state in device_inventory.keyed_app_states(device)]
+                                  for state in projection.keyed_app_states(device)]
             return write
 
         # After AMAPI actions the device may have changed (its DELETED report): read it again.
@@ -161,33 +163,6 @@ def handle_device(notification: Notification, receipt: dict[str, Any]) -> bool:
              messageId=notification.message_id, device=name,
              notificationType=notification.notification_type)
     return applied
-
-
-def command_outcome(operation: dict[str, Any]) -> dict[str, Any]:
-    """A finished Operation as a command result: command status, then errorCode, then error."""
-    metadata = operation.get("metadata") or {}
-    statuses = {k: metadata[k] for k in _STATUS_FIELDS if k in metadata}
-    problems = []
-    for field, status in statuses.items():
-        if field == "clearAppsDataStatus":
-            results = (status.get("results") or {}).items()
-            failing = {pkg: r.get("clearingResult") for pkg, r in results
-                       if r.get("clearingResult") != "SUCCESS"}
-            if failing:
-                problems.append(f"{field}: {failing}")
-        elif isinstance(status, dict) and status.get("status") not in (None, "SUCCESS"):
-            problems.append(f"{field}: {status.get('status')}")
-    error = operation.get("error") or {}
-    if metadata.get("errorCode"):
-        problems.append(f"errorCode: {metadata['errorCode']}")
-    if error:
-        problems.append(str(error.get("message") or f"error code {error.get('code')}"))
-    if not problems:
-        return {"state": "SUCCEEDED", "result": statuses}
-    state = "CANCELLED" if error.get("code") == 1 else "FAILED"
-    return {"state": state, "result": statuses,
-            "error": {"code": error.get("code"), "message": "; ".join(problems),
-                      "errorCode": metadata.get("errorCode")}}
 
 
 def handle_operation(notification: Notification, receipt: dict[str, Any]) -> bool:

@@ -28,17 +28,15 @@ from shared import errors, logs
 from shared.amapi.client import amapi
 from shared.amapi.errors import AmapiError, AmapiNotFound
 from shared.clock import utcnow
-from shared.effective_policy import PolicyChoice, SpaceInputs, choose, policy_name
 from shared.enterprise import enterprise_name
-from shared.holding_policy import holding_policy, holding_policy_name
-from shared.policy_compiler import PolicyInputError, PolicyInputs, compile_policy
-from shared.policy_compiler import policy_fingerprint as fingerprint
+from shared.policy.compiler import PolicyInputError, PolicyInputs, compile_policy
+from shared.policy.compiler import policy_fingerprint as fingerprint
+from shared.policy.effective_policy import PolicyChoice, SpaceInputs, choose, policy_name
+from shared.policy.holding_policy import holding_policy, holding_policy_name
 from shared.store import configurations, devices, effective_policies, push_leases
 from shared.store.keys import new_id
 from shared.store.versioned import Stored
 
-KINDS = {"cosu": configurations.COSU, "app": configurations.APPS,
-         "wifi": configurations.WIFI, "vpn": configurations.VPN}
 _FIELDS = {"cosu": "configs", "app": "apps", "wifi": "wifi", "vpn": "vpn"}
 
 # A lease outlives any stall of its holder's AMAPI calls (each bounded by the retry budget)

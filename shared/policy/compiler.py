@@ -24,9 +24,9 @@ import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from shared.freeze_periods import FreezePeriodError, check_freeze_periods, parse_month_day
-from shared.holding_policy import STATUS_REPORTING_SETTINGS
-from shared.policy_schemas import AMAPI_APP_TYPES, PLUGGED_MODES, default_device_settings
+from shared.policy.freeze_periods import FreezePeriodError, check_freeze_periods, parse_month_day
+from shared.policy.holding_policy import STATUS_REPORTING_SETTINGS
+from shared.policy.schemas import AMAPI_APP_TYPES, PLUGGED_MODES, default_device_settings
 
 MASK = "********"
 # A managed-configuration key is a secret when its last word is one of these (`vpnPassword`,

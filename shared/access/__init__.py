@@ -1,0 +1,1 @@
+"""Who may do what where: spaces, roles, role bindings and the audit log."""

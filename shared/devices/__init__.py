@@ -1,0 +1,1 @@
+"""The device inventory, its projection from AMAPI devices, and device commands."""

@@ -1,0 +1,1 @@
+"""Enrollment: profiles and tokens, rules, the enrollment gate, device users and attributes."""

@@ -1,0 +1,1 @@
+"""The HTTP edge: routing, request bodies, auth, idempotency, OpenAPI; only it knows werkzeug."""

@@ -1,0 +1,294 @@
+"""Routing shared by every function: auth, errors, logging, idempotency and the audit log.
+
+A function's `main.py` declares its routes on a `Router` and hands each request to
+`router.dispatch(request)`; everything that can go wrong comes back in the error envelope.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
+from werkzeug.exceptions import NotFound as WerkzeugNotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from shared import errors, logs
+from shared.clock import utcnow
+from shared.http.auth import Principal, authenticate
+from shared.http.idempotency import run_idempotently
+from shared.http.requests import is_storable_id, parse_json, parse_object, query_value
+from shared.representation import check_if_match
+
+JSON = "application/json"
+
+
+@dataclass
+class Reply:
+    """What a handler returns: a JSON body (or raw bytes), a status and extra headers."""
+
+    body: Any = None
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = JSON
+
+
+@dataclass
+class Context:
+    """One request as a handler sees it."""
+
+    request: Request
+    principal: Principal | None
+    params: dict[str, Any]
+
+    def body(self, schema: Any, *, partial: bool = False) -> dict[str, Any]:
+        """The JSON body loaded through a marshmallow schema; any problem is a 400."""
+        return parse_json(self.request, schema, partial=partial)
+
+    def query(self, name: str) -> str | None:
+        """One query parameter, or None; 400 when it is too long to be meaningful."""
+        return query_value(self.request, name)
+
+    def refuse_immutable(self, immutable: tuple[str, ...]) -> None:
+        """400 naming every field of the JSON body that a PATCH may not change."""
+        raw = parse_object(self.request)
+        found = [errors.FieldViolation(key, "is immutable") for key in raw if key in immutable]
+        if found:
+            raise errors.InvalidArgument("the request changes immutable fields", found)
+
+    def if_match(self, current_etag: str) -> None:
+        """Refuse (412) when the caller's `If-Match` names an older version."""
+        check_if_match(self.request.headers.get("If-Match"), current_etag)
+
+
+Handler = Callable[[Context], Reply | Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation of a function's HTTP surface, also the source of its OpenAPI entry."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    public: bool = False
+    idempotent: bool = False
+    request_schema: Any = None
+    response_schema: Any = None
+    query_schema: Any = None
+    success_status: int = 200
+    media_type: str = JSON
+    authorize: bool = True
+
+
+def _status_error(exc: BaseException) -> errors.ApiError | None:
+    """Classify failures from the AMAPI door and from Firestore into the contract's statuses."""
+    from shared.amapi import errors as amapi_errors
+
+    mapped = amapi_errors.to_api_error(exc)
+    if mapped is not None:
+        return mapped
+    if type(exc).__module__.startswith("google.api_core"):
+        from google.api_core import exceptions as gexc
+
+        if isinstance(exc, gexc.ServiceUnavailable | gexc.DeadlineExceeded | gexc.RetryError
+                      | gexc.InternalServerError | gexc.Aborted):
+            return errors.Unavailable("the datastore is unavailable: retry later")
+    return None
+
+
+class Router:
+    """Routes of one HTTP function, dispatched with auth, errors and logging applied."""
+
+    def __init__(self, title: str, description: str = "") -> None:
+        self.title = title
+        self.description = description
+        self.routes: list[Route] = []
+        self._map = Map(strict_slashes=False, merge_slashes=False)
+        self._openapi: str | None = None
+        self.add("GET", "/healthz", lambda ctx: {"status": "ok"}, "Liveness probe", public=True)
+        self.add("GET", "/openapi.json", self._serve_openapi, "This function's OpenAPI document",
+                 public=True)
+
+    def add(self, method: str, path: str, handler: Handler, summary: str, **options: Any) -> None:
+        """Declare one route; `path` uses werkzeug converters (`/profiles/<profile_id>`)."""
+        route = Route(method=method, path=path, handler=handler, summary=summary, **options)
+        self.routes.append(route)
+        self._map.add(Rule(path, methods=[method], endpoint=route))
+
+    def route(self, method: str, path: str, summary: str,
+              **options: Any) -> Callable[[Handler], Handler]:
+        """Decorator form of `add`."""
+        def register(handler: Handler) -> Handler:
+            self.add(method, path, handler, summary, **options)
+            return handler
+        return register
+
+    def _serve_openapi(self, ctx: Context) -> Reply:
+        if self._openapi is None:
+            from shared.http.openapi import build_document
+
+            self._openapi = json.dumps(build_document(self))
+        return Reply(body=self._openapi.encode(), content_type=JSON)
+
+    def dispatch(self, request: Request) -> Response:
+        """Answer one request; never lets an exception escape as a bare 500."""
+        from shared.access import roles
+
+        started = time.monotonic()
+        logs.set_trace(request.headers.get("X-Cloud-Trace-Context"))
+        principal: Principal | None = None
+        granted: roles.Access | None = None
+        token = roles.set_current(None)
+        try:
+            try:
+                route, params = self._match(request)
+            except errors.ApiError:
+                # Only callers with credentials learn which routes exist.
+                principal = authenticate(request.headers.get("Authorization"))
+                raise
+            if not route.public:
+                principal = authenticate(request.headers.get("Authorization"))
+                # Routes without per-space authorization are scheduled targets: scheduler only.
+                granted = (roles.load(principal.email) if route.authorize
+                           else roles.scheduler(principal.email))
+                roles.set_current(granted)
+                if not granted.system and not granted.roles:
+                    raise errors.PermissionDenied(
+                        f"{principal.email} has no role in any space")
+            ctx = Context(request=request, principal=principal, params=params)
+            response = self._run(route, ctx)
+        except Exception as exc:  # the envelope is the contract, whatever failed
+            response = self._error_response(exc, request)
+        finally:
+            roles.reset_current(token)
+        logs.log(logging.INFO if response.status_code < 500 else logging.ERROR,
+                 f"{request.method} {request.path} {response.status_code}",
+                 httpRequest={"requestMethod": request.method, "requestUrl": request.path,
+                              "status": response.status_code,
+                              "latency": f"{time.monotonic() - started:.6f}s"},
+                 principal=principal.email if principal else None)
+        _audit(request, principal, granted, response)
+        return response
+
+    def framework_error(self, exc: HTTPException) -> Response:
+        """The envelope for errors raised by functions-framework itself (its own 404s, 400s)."""
+        status = exc.code or 500
+        kind = {404: errors.NotFound, 405: errors.MethodNotAllowed}.get(
+            status, errors.InvalidArgument if 400 <= status < 500 else errors.ApiError)
+        api_error = kind(exc.description or exc.name)
+        return _json_response(api_error.to_json(), api_error.http_status, api_error.headers)
+
+    def _match(self, request: Request) -> tuple[Route, dict[str, Any]]:
+        adapter = self._map.bind("localhost", path_info=request.path)
+        try:
+            route, params = adapter.match(request.path, method=request.method)
+        except WerkzeugMethodNotAllowed as exc:
+            allowed = ", ".join(sorted(exc.valid_methods or []))
+            raise errors.MethodNotAllowed(f"{request.method} is not allowed on {request.path}",
+                                          headers={"Allow": allowed}) from None
+        except WerkzeugNotFound:
+            raise errors.NotFound(f"no route {request.method} {request.path}") from None
+        for value in params.values():
+            # Reserved or oversized ids would reach Firestore as invalid document paths.
+            if isinstance(value, str) and not is_storable_id(value):
+                raise errors.NotFound("no such resource")
+        return cast(Route, route), dict(params)
+
+    def _run(self, route: Route, ctx: Context) -> Response:
+        key = ctx.request.headers.get("Idempotency-Key")
+        if route.idempotent and key is not None:
+            caller = ctx.principal.email if ctx.principal else ""
+            return run_idempotently(f"{caller}\x00{route.method} {route.path}", key,
+                                    ctx.request, lambda: _to_response(route, _call(route, ctx)))
+        return _to_response(route, _call(route, ctx))
+
+    def _error_response(self, exc: Exception, request: Request) -> Response:
+        api_error = exc if isinstance(exc, errors.ApiError) else _status_error(exc)
+        if api_error is None:
+            logs.logger.error("unhandled error on %s %s", request.method, request.path,
+                              exc_info=exc)
+            api_error = errors.ApiError("internal error")
+        elif api_error.http_status >= 500:
+            logs.log(logging.WARNING, f"{api_error.status}: {api_error.message}",
+                     cause=repr(exc.__cause__ or exc))
+        return _json_response(api_error.to_json(), api_error.http_status, api_error.headers)
+
+
+def _call(route: Route, ctx: Context) -> Reply:
+    result = route.handler(ctx)
+    if isinstance(result, Reply):
+        return result
+    return Reply(body=dict(result), status=route.success_status)
+
+
+def _json_response(body: Any, status: int, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(json.dumps(body), status=status, headers=dict(headers or {}), mimetype=JSON)
+
+
+def _to_response(route: Route, reply: Reply) -> Response:
+    if isinstance(reply.body, bytes | str):
+        return Response(reply.body, status=reply.status, headers=reply.headers,
+                        content_type=reply.content_type)
+    if reply.body is None:
+        return Response(status=reply.status, headers=reply.headers)
+    return _json_response(reply.body, reply.status, reply.headers)
+
+
+_MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _created_resource(request: Request, response: Response) -> str | None:
+    """The path of what a call created: its `Location`, or a 201's path and body `id`."""
+    if not 200 <= response.status_code < 300:
+        return None
+    location = response.headers.get("Location")
+    if location:
+        return location
+    # Only a 201 says the body is a new resource (a 200 POST may be an action on an old one).
+    if response.status_code != 201 or response.mimetype != JSON or response.is_streamed:
+        return None
+    try:
+        body = json.loads(response.get_data())
+    except ValueError:
+        return None
+    created = body.get("id") if isinstance(body, dict) else None
+    if not isinstance(created, str) or not created:
+        return None
+    return f"{request.script_root}{request.path.rstrip('/')}/{created}"
+
+
+def _audit(request: Request, principal: Principal | None, granted: Any,
+           response: Response) -> None:
+    """Record every mutating call and every refused attempt (never secrets: no bodies).
+
+    The entry's `resource` names what a creation created (`/policy/cosu-configs/<id>`), else
+    the path called.
+    """
+    status = response.status_code
+    if request.method not in _MUTATING and status not in (401, 403):
+        return
+    from shared.access.spaces import GLOBAL
+    from shared.store import access_control
+    from shared.store.keys import new_id
+
+    touched = list(getattr(granted, "touched", []) or [])
+    outcome = ("ALLOWED" if status < 400 else "DENIED" if status in (401, 403, 404)
+               else "FAILED")
+    called = f"{request.script_root}{request.path}"
+    entry = {"time": utcnow(), "principal": principal.email if principal else "anonymous",
+             "action": f"{request.method} {called}",
+             "resource": _created_resource(request, response) or called,
+             "space": touched[-1] if touched else GLOBAL, "outcome": outcome,
+             "status": status}
+    try:
+        access_control.append_audit(new_id(), entry)
+    except Exception as exc:  # the call's outcome stands; the gap must be visible
+        logs.logger.error("audit entry could not be written", exc_info=exc)

@@ -1,0 +1,1 @@
+"""AMAPI Pub/Sub notifications: decoding, intake and the handlers per type."""

@@ -1,0 +1,1 @@
+"""COSU configurations, their compilation into AMAPI policies, and the push to devices."""
