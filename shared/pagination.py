@@ -9,8 +9,11 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from marshmallow import ValidationError, fields
+
 from shared.config import ConfigError, settings
 from shared.errors import InvalidArgument
+from shared.query_params import MAX_PAGE_TOKEN_BYTES, QuerySchema, QueryText
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
@@ -32,6 +35,30 @@ def page_size(raw: str | None, default: int = DEFAULT_PAGE_SIZE) -> int:
     if size < 1:
         raise InvalidArgument.field("pageSize", "must be at least 1")
     return min(size, MAX_PAGE_SIZE)
+
+
+class PageSize(fields.Integer):
+    """`?pageSize=` parsed by `page_size`: the default when absent, an empty value refused."""
+
+    def __init__(self) -> None:
+        super().__init__(load_default=DEFAULT_PAGE_SIZE, metadata={
+            "minimum": 1, "description": f"items per page (default {DEFAULT_PAGE_SIZE}; larger "
+                                         f"than {MAX_PAGE_SIZE} is taken as {MAX_PAGE_SIZE})"})
+        self.blank_is_absent = False  # the contract refuses `?pageSize=`
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        try:
+            return page_size(str(value))
+        except InvalidArgument as exc:
+            raise ValidationError(exc.details[0].reason) from None
+
+
+class ListQuerySchema(QuerySchema):
+    """The parameters of every paginated list."""
+
+    pageSize = PageSize()
+    pageToken = QueryText(max_bytes=MAX_PAGE_TOKEN_BYTES, metadata={
+        "description": "the nextPageToken of the previous page, as it was given"})
 
 
 def _secret() -> bytes:

@@ -10,14 +10,12 @@ import functions_framework
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
-from shared import errors
 from shared.access import roles
-from shared.access.spaces import SPACE_ID, SPACE_ID_RULE
 from shared.clock import utcnow
 from shared.devices import commands as device_commands
 from shared.devices import inventory, schemas
 from shared.http.router import Context, Reply, Router
-from shared.pagination import page_size
+from shared.pagination import ListQuerySchema
 
 router = Router("amapi-cosu commands", "Device inventory and device commands "
                 "(lock, reboot, sync, wipe and more).")
@@ -26,29 +24,13 @@ reconcile = Router("amapi-cosu reconcile_commands",
 SETTLE_AFTER = datetime.timedelta(minutes=2)
 
 
-def _filters(ctx: Context) -> dict[str, Any]:
-    filters: dict[str, Any] = {}
-    for name in inventory.FILTERS:
-        value = ctx.query(name)
-        if value is None or value == "":
-            continue
-        if name == "compliant":
-            if value not in ("true", "false"):
-                raise errors.InvalidArgument.field("compliant", "must be true or false")
-            filters[name] = value == "true"
-        elif name == "space" and not SPACE_ID.match(value):
-            raise errors.InvalidArgument.field("space", SPACE_ID_RULE)
-        else:
-            filters[name] = value
-    return filters
-
-
 @router.route("GET", "/devices", "List devices (filters: space, state, compliant, label, "
               "profileId, userName)", query_schema=schemas.DeviceQuerySchema,
               response_schema=schemas.DeviceListSchema)
 def list_devices(ctx: Context) -> dict[str, Any]:
-    return inventory.list_devices(_filters(ctx), page_size(ctx.query("pageSize")),
-                                     ctx.query("pageToken"))
+    filters = {name: ctx.args[name] for name in inventory.FILTERS
+               if ctx.args[name] is not None}
+    return inventory.list_devices(filters, ctx.args["pageSize"], ctx.args["pageToken"])
 
 
 @router.route("GET", "/devices/<device_id>", "Device details",
@@ -80,10 +62,10 @@ def issue_command(ctx: Context) -> Reply:
 
 
 @router.route("GET", "/devices/<device_id>/commands", "A device's command history",
-              response_schema=schemas.CommandListSchema)
+              query_schema=ListQuerySchema, response_schema=schemas.CommandListSchema)
 def command_history(ctx: Context) -> dict[str, Any]:
-    return device_commands.history(ctx.params["device_id"], page_size(ctx.query("pageSize")),
-                                   ctx.query("pageToken"))
+    return device_commands.history(ctx.params["device_id"], ctx.args["pageSize"],
+                                   ctx.args["pageToken"])
 
 
 @router.route("GET", "/devices/<device_id>/commands/<command_id>", "One command",

@@ -10,25 +10,17 @@ from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
 from shared import enterprise, errors
-from shared.access.spaces import GLOBAL, SPACE_ID, SPACE_ID_RULE
+from shared.access.space_params import SpaceListQuerySchema, SpaceQuerySchema
 from shared.clock import utcnow
 from shared.config import settings
 from shared.enrollment import device_attributes, device_users, qr_images, schemas
 from shared.enrollment import profiles as enrollment_profiles
 from shared.enrollment import rules as enrollment_rules
 from shared.http.router import Context, Reply, Router
-from shared.pagination import page_size
 
 router = Router("amapi-cosu enroll", "Enrollment profiles, device users, custom device "
                 "attributes and enrollment rules for dedicated Android devices.")
 expiry = Router("amapi-cosu expire_tokens", "Scheduled target: expire enrollment tokens.")
-
-
-def _space(ctx: Context, default: str | None = GLOBAL) -> str | None:
-    space = ctx.query("space") or default
-    if space is not None and not SPACE_ID.match(space):
-        raise errors.InvalidArgument.field("space", SPACE_ID_RULE)
-    return space
 
 
 def _created(resource: dict[str, Any], collection: str, ctx: Context) -> Reply:
@@ -47,14 +39,14 @@ def create_user(ctx: Context) -> Reply:
 @router.route("GET", "/users", "Find device users (type-ahead by prefix) or list them",
               query_schema=schemas.UserQuerySchema, response_schema=schemas.DeviceUserListSchema)
 def list_users(ctx: Context) -> dict[str, Any]:
-    return device_users.list_users(_space(ctx, default=None), ctx.query("prefix"),
-                                       page_size(ctx.query("pageSize")), ctx.query("pageToken"))
+    return device_users.list_users(ctx.args["space"], ctx.args["prefix"], ctx.args["pageSize"],
+                                   ctx.args["pageToken"])
 
 
 @router.route("GET", "/users/<user>", "Get a device user by id, or by userName",
-              query_schema=schemas.SpaceQuerySchema, response_schema=schemas.DeviceUserSchema)
+              query_schema=SpaceQuerySchema, response_schema=schemas.DeviceUserSchema)
 def get_user(ctx: Context) -> Reply:
-    user = device_users.get_user(ctx.params["user"], _space(ctx, default=None))
+    user = device_users.get_user(ctx.params["user"], ctx.args["space"])
     return Reply(user, headers={"ETag": user["etag"]})
 
 
@@ -69,21 +61,19 @@ def create_attribute(ctx: Context) -> Reply:
 
 
 @router.route("GET", "/device-attributes", "List custom device attribute definitions",
-              query_schema=schemas.ListQuerySchema,
+              query_schema=SpaceListQuerySchema,
               response_schema=schemas.DeviceAttributeListSchema)
 def list_attributes(ctx: Context) -> dict[str, Any]:
-    return device_attributes.list_attributes(_space(ctx, default=None),
-                                             page_size(ctx.query("pageSize")),
-                                             ctx.query("pageToken"))
+    return device_attributes.list_attributes(ctx.args["space"], ctx.args["pageSize"],
+                                             ctx.args["pageToken"])
 
 
 @router.route("GET", "/device-attributes/<attribute>",
               "Get a custom device attribute definition by id, or by name",
-              query_schema=schemas.SpaceQuerySchema,
+              query_schema=SpaceQuerySchema,
               response_schema=schemas.DeviceAttributeSchema)
 def get_attribute(ctx: Context) -> Reply:
-    attribute = device_attributes.get_attribute(ctx.params["attribute"],
-                                                _space(ctx, default=None))
+    attribute = device_attributes.get_attribute(ctx.params["attribute"], ctx.args["space"])
     return Reply(attribute, headers={"ETag": attribute["etag"]})
 
 
@@ -101,12 +91,9 @@ def create_profile(ctx: Context) -> Reply:
               query_schema=schemas.ProfileQuerySchema,
               response_schema=schemas.EnrollmentProfileListSchema)
 def list_profiles(ctx: Context) -> dict[str, Any]:
-    status = ctx.query("status")
-    if status is not None and status not in ("ACTIVE", "EXPIRED"):
-        raise errors.InvalidArgument.field("status", "must be ACTIVE or EXPIRED")
     return enrollment_profiles.list_profiles(
-        _space(ctx, default=None), status, page_size(ctx.query("pageSize")),
-        ctx.query("pageToken"), ctx.request.script_root)
+        ctx.args["space"], ctx.args["status"], ctx.args["pageSize"], ctx.args["pageToken"],
+        ctx.request.script_root)
 
 
 @router.route("GET", "/enrollment-profiles/<profile_id>", "Get an enrollment profile",
@@ -161,10 +148,10 @@ def qr_svg(ctx: Context) -> Reply:
 
 
 @router.route("GET", "/enrollment-rules", "The enrollment rules of a space",
-              query_schema=schemas.SpaceQuerySchema,
+              query_schema=schemas.RulesQuerySchema,
               response_schema=schemas.EnrollmentRulesSchema)
 def get_rules(ctx: Context) -> Reply:
-    rules = enrollment_rules.get_rules(str(_space(ctx)))
+    rules = enrollment_rules.get_rules(ctx.args["space"])
     return Reply(rules, headers={"ETag": rules["etag"]})
 
 

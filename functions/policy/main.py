@@ -6,23 +6,14 @@ import functions_framework
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
-from shared import errors
 from shared.access import role_bindings, roles
-from shared.access.spaces import GLOBAL, SPACE_ID, SPACE_ID_RULE
+from shared.access.space_params import SpaceListQuerySchema, SpaceQuerySchema
 from shared.http.router import Context, Reply, Router
-from shared.pagination import page_size
 from shared.policy import app_feedback, schemas
 from shared.policy import configurations as resources
 
 router = Router("amapi-cosu policy", "Dedicated-device (COSU) configurations, the app "
                 "catalog, Wi-Fi and always-on VPN, compiled into AMAPI policies.")
-
-
-def _space(ctx: Context, default: str | None = GLOBAL) -> Any:
-    space = ctx.query("space") or default
-    if space is not None and not SPACE_ID.match(space):
-        raise errors.InvalidArgument.field("space", SPACE_ID_RULE)
-    return space
 
 
 class _MergePatch:
@@ -43,17 +34,17 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
         return Reply(created, 201, {"Location": location, "ETag": created["etag"]})
 
     def list_all(ctx: Context) -> dict[str, Any]:
-        return resources.list_page(kind, _space(ctx, default=None),
-                                   page_size(ctx.query("pageSize")), ctx.query("pageToken"))
+        return resources.list_page(kind, ctx.args["space"], ctx.args["pageSize"],
+                                   ctx.args["pageToken"])
 
     def get(ctx: Context) -> Reply:
-        found = resources.get(kind, _space(ctx, default=None), ctx.params[param])
+        found = resources.get(kind, ctx.args["space"], ctx.params[param])
         return Reply(found, headers={"ETag": found["etag"]})
 
     def patch(ctx: Context) -> Reply:
         # Who may change it is settled before the body is read: a caller who cannot see the
         # resource learns nothing about it from a validation error.
-        space = _space(ctx, default=None)
+        space = ctx.args["space"]
         resources.find(kind, ctx.params[param], space, roles.ADMIN)
         ctx.refuse_immutable(immutable)
         changed = resources.update(kind, space, ctx.params[param], ctx.body(_MergePatch()),
@@ -61,7 +52,7 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
         return Reply(changed, headers={"ETag": changed["etag"]})
 
     def delete(ctx: Context) -> Reply:
-        resources.delete(kind, _space(ctx, default=None), ctx.params[param],
+        resources.delete(kind, ctx.args["space"], ctx.params[param],
                          ctx.request.headers.get("If-Match"))
         return Reply(None, 204)
 
@@ -69,14 +60,17 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
     router.add("POST", path, create, f"Create a {label}", idempotent=True, success_status=201,
                request_schema=create_schema, response_schema=response_schema)
     router.add("GET", path, list_all, f"List {label}s of the visible spaces, with those "
-               "delegated to them", response_schema=list_schema)
+               "delegated to them", query_schema=SpaceListQuerySchema,
+               response_schema=list_schema)
     item = f"{path}/<{param}>"
     router.add("GET", item, get, f"Get a {label} by its id alone",
-               response_schema=response_schema)
+               query_schema=SpaceQuerySchema, response_schema=response_schema)
     router.add("PATCH", item, patch, f"Change a {label} with a JSON merge patch (RFC 7396: "
                "nested objects merged, null removes, arrays replaced), pushed before the reply",
-               request_schema=patch_schema, response_schema=response_schema)
-    router.add("DELETE", item, delete, f"Delete a {label}", success_status=204)
+               query_schema=SpaceQuerySchema, request_schema=patch_schema,
+               response_schema=response_schema)
+    router.add("DELETE", item, delete, f"Delete a {label}", query_schema=SpaceQuerySchema,
+               success_status=204)
 
 
 _crud(resources.APP, "/apps", "package_name", schemas.AppCreateSchema, schemas.AppPatchSchema,
@@ -93,16 +87,17 @@ _crud(resources.COSU, "/cosu-configs", "config_id", schemas.CosuConfigCreateSche
 
 
 @router.route("GET", "/cosu-configs/<config_id>/policy",
-              "The AMAPI policy this configuration compiles to (secrets masked), not pushed")
+              "The AMAPI policy this configuration compiles to (secrets masked), not pushed",
+              query_schema=SpaceQuerySchema)
 def compiled_policy(ctx: Context) -> dict[str, Any]:
-    return resources.preview(_space(ctx, default=None), ctx.params["config_id"])
+    return resources.preview(ctx.args["space"], ctx.params["config_id"])
 
 
 @router.route("GET", "/apps/<package_name>/feedback",
               "App feedback (keyed app states) aggregated over devices",
-              response_schema=schemas.AppFeedbackSchema)
+              query_schema=SpaceQuerySchema, response_schema=schemas.AppFeedbackSchema)
 def feedback(ctx: Context) -> dict[str, Any]:
-    app = resources.find(resources.APP, ctx.params["package_name"], _space(ctx, default=None))
+    app = resources.find(resources.APP, ctx.params["package_name"], ctx.args["space"])
     return app_feedback.aggregate(resources.visible_spaces_of(app),
                                   ctx.params["package_name"])
 
@@ -125,11 +120,11 @@ def grant_role(ctx: Context) -> Reply:
     return Reply(role_bindings.grant(ctx.body(schemas.RoleBindingCreateSchema())), 201)
 
 
-@router.route("GET", "/role-bindings", "Role bindings of the spaces the caller can read")
+@router.route("GET", "/role-bindings", "Role bindings of the spaces the caller can read",
+              query_schema=SpaceListQuerySchema)
 def list_role_bindings(ctx: Context) -> dict[str, Any]:
-    return role_bindings.list_bindings(_space(ctx, default=None),
-                                         page_size(ctx.query("pageSize")),
-                                         ctx.query("pageToken"))
+    return role_bindings.list_bindings(ctx.args["space"], ctx.args["pageSize"],
+                                       ctx.args["pageToken"])
 
 
 @router.route("DELETE", "/role-bindings/<binding_id>", "Revoke a role", success_status=204)
@@ -138,10 +133,11 @@ def revoke_role(ctx: Context) -> Reply:
     return Reply(None, 204)
 
 
-@router.route("GET", "/audit-log", "Who changed what, and refused attempts (newest first)")
+@router.route("GET", "/audit-log", "Who changed what, and refused attempts (newest first)",
+              query_schema=schemas.AuditQuerySchema)
 def audit_log(ctx: Context) -> dict[str, Any]:
-    return role_bindings.audit_log(_space(ctx, default=None), ctx.query("principal"),
-                                     page_size(ctx.query("pageSize")), ctx.query("pageToken"))
+    return role_bindings.audit_log(ctx.args["space"], ctx.args["principal"],
+                                   ctx.args["pageSize"], ctx.args["pageToken"])
 
 
 functions_framework.errorhandler(HTTPException)(router.framework_error)

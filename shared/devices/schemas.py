@@ -7,6 +7,9 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from shared.access.space_params import SpaceListQuerySchema
+from shared.query_params import QueryBoolean, QueryText, query_enum
+
 COMMAND_TYPES = ("LOCK", "REBOOT", "SYNC", "WIPE", "RESET_PASSWORD", "CLEAR_APP_DATA",
                  "START_LOST_MODE", "STOP_LOST_MODE")
 WIPE_FLAGS = ("PRESERVE_RESET_PROTECTION_DATA", "WIPE_EXTERNAL_STORAGE", "WIPE_ESIMS")
@@ -14,6 +17,9 @@ RESET_PASSWORD_FLAGS = ("REQUIRE_ENTRY", "DO_NOT_ASK_CREDENTIALS_ON_BOOT", "LOCK
 LOST_MODE_CONTACTS = ("lostMessage", "lostPhoneNumber", "lostEmailAddress", "lostStreetAddress")
 PACKAGE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*(\.[a-zA-Z][a-zA-Z0-9_]*)+\Z")
 LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}\Z")
+# AMAPI's Device.state values.
+DEVICE_STATES = ("DEVICE_STATE_UNSPECIFIED", "ACTIVE", "DISABLED", "DELETED", "PROVISIONING",
+                 "LOST", "PREPARING_FOR_MIGRATION", "DEACTIVATED_BY_DEVICE_FINANCE")
 
 
 def _text(limit: int) -> fields.String:
@@ -119,17 +125,15 @@ class DevicePatchSchema(Schema):
         required=True, validate=validate.Length(max=50))
 
 
-class DeviceQuerySchema(Schema):
-    """Filters of GET /devices."""
+class DeviceQuerySchema(SpaceListQuerySchema):
+    """Filters of GET /devices (each one the same as its absence when empty)."""
 
-    space = fields.String()
-    state = fields.String()
-    compliant = fields.Boolean()
-    label = fields.String()
-    profileId = fields.String()
-    userName = fields.String()
-    pageSize = fields.Integer()
-    pageToken = fields.String()
+    state = query_enum(DEVICE_STATES, "only devices in this AMAPI state")
+    compliant = QueryBoolean(metadata={
+        "description": "only devices whose applied policy is (true) or is not (false) compliant"})
+    label = QueryText(metadata={"description": "only devices carrying this label"})
+    profileId = QueryText(metadata={"description": "only devices enrolled with this profile"})
+    userName = QueryText(metadata={"description": "only devices of this device user"})
 
 
 class DeviceSchema(Schema):

@@ -8,7 +8,9 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from shared.access.space_params import SpaceListQuerySchema, space_param
 from shared.access.spaces import GLOBAL, SPACE_ID, SPACE_ID_RULE
+from shared.query_params import QuerySchema, QueryText, query_enum
 from shared.schema_fields import StrictBoolean
 
 MIN_VALIDITY_DAYS = 1
@@ -16,6 +18,7 @@ MAX_VALIDITY_DAYS = 30
 ATTRIBUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}\Z")
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}\Z")
 MAX_ALLOWLIST_ENTRIES = 5000
+PROFILE_STATUSES = ("ACTIVE", "EXPIRED")
 
 
 def _space_field() -> fields.String:
@@ -54,14 +57,13 @@ class DeviceUserListSchema(Schema):
     nextPageToken = fields.String()
 
 
-class UserQuerySchema(Schema):
+class UserQuerySchema(SpaceListQuerySchema):
     """Query of GET /users."""
 
-    prefix = fields.String(metadata={"description": "case-insensitive prefix of userName or "
-                                                    "displayName (type-ahead)"})
-    space = fields.String()
-    pageSize = fields.Integer()
-    pageToken = fields.String()
+    # An empty prefix is a prefix: it matches every user (type-ahead before the first key).
+    prefix = QueryText(blank_is_absent=False, metadata={
+        "description": "case-insensitive prefix of userName or displayName (type-ahead: one "
+                       "page of matches, no pageToken)"})
 
 
 class DeviceAttributeCreateSchema(Schema):
@@ -90,14 +92,6 @@ class DeviceAttributeListSchema(Schema):
 
     deviceAttributes = fields.List(fields.Nested(DeviceAttributeSchema))
     nextPageToken = fields.String()
-
-
-class ListQuerySchema(Schema):
-    """Query of a paginated list filtered by space."""
-
-    space = fields.String()
-    pageSize = fields.Integer()
-    pageToken = fields.String()
 
 
 class CustomAttributeValueSchema(Schema):
@@ -171,7 +165,7 @@ class EnrollmentProfileSchema(Schema):
     userName = fields.String()
     space = fields.String()
     validityDays = fields.Integer()
-    status = fields.String(validate=validate.OneOf(["ACTIVE", "EXPIRED"]))
+    status = fields.String(validate=validate.OneOf(PROFILE_STATUSES))
     customAttributes = fields.List(fields.Nested(CustomAttributeValueSchema))
     token = fields.Nested(TokenSchema)
     qrCode = fields.String(metadata={"description": "AMAPI provisioning JSON; the QR's text"})
@@ -189,13 +183,10 @@ class EnrollmentProfileListSchema(Schema):
     nextPageToken = fields.String()
 
 
-class ProfileQuerySchema(Schema):
+class ProfileQuerySchema(SpaceListQuerySchema):
     """Query of GET /enrollment-profiles."""
 
-    space = fields.String()
-    status = fields.String(validate=validate.OneOf(["ACTIVE", "EXPIRED"]))
-    pageSize = fields.Integer()
-    pageToken = fields.String()
+    status = query_enum(PROFILE_STATUSES, "only profiles in this status")
 
 
 def _patch_level(value: str) -> None:
@@ -241,10 +232,10 @@ class EnrollmentRulesSchema(EnrollmentRulesWriteSchema):
     etag = fields.String()
 
 
-class SpaceQuerySchema(Schema):
-    """Query naming a space."""
+class RulesQuerySchema(QuerySchema):
+    """Query of GET /enrollment-rules."""
 
-    space = fields.String()
+    space = space_param(default=GLOBAL)
 
 
 class ExpireTokensRequestSchema(Schema):

@@ -83,12 +83,24 @@ def body_rules() -> str:
             "`body`); every error carries `details`, `[]` when there is none.")
 
 
+def query_rules() -> str:
+    """What every query string must be, as the documents' description states it."""
+    from shared.query_params import MAX_PAGE_TOKEN_BYTES, MAX_QUERY_BYTES
+
+    return ("A route takes only the query parameters it lists, each at most once; any other "
+            "parameter is a 400 naming it (reason `unknown parameter`), as is a value outside "
+            f"its type or enum, or longer than {MAX_QUERY_BYTES} bytes ({MAX_PAGE_TOKEN_BYTES} "
+            "for `pageToken`). An empty value is the same as leaving the parameter out, except "
+            "`pageSize` (400) and `prefix` (matches everything).")
+
+
 def build_document(router: Router) -> dict[str, Any]:
     """The OpenAPI document of one function, from the schemas its routes declare."""
     from apispec import APISpec
     from apispec.ext.marshmallow import MarshmallowPlugin
 
-    description = "\n\n".join(part for part in (router.description, body_rules()) if part)
+    description = "\n\n".join(part for part in (router.description, body_rules(),
+                                                  query_rules()) if part)
     spec = APISpec(title=router.title, version=VERSION, openapi_version="3.1.0",
                    plugins=[MarshmallowPlugin()], info={"description": description})
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",

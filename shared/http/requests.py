@@ -1,4 +1,7 @@
-"""Request parsing: JSON bodies, ids and query values within the limits of what we store.
+"""Request parsing: JSON bodies, ids and query strings within the limits of what we store.
+
+A query string becomes data in one place, `parse_query`, through the route's `QuerySchema`
+(`shared.query_params`): any refusal is a 400 naming each parameter at fault.
 
 Request bodies become data in one place, `parse_json`, which refuses (400, naming the field as a
 dotted path such as `managedConfiguration.a.b`, or `body`): bodies over `MAX_BODY_BYTES`, text
@@ -17,36 +20,31 @@ from typing import Any
 from werkzeug.wrappers import Request
 
 from shared import errors
+from shared.query_params import QuerySchema, utf8_length
 from shared.representation import violations
 
 MAX_ID_BYTES = 512  # well under Firestore's 1,500-byte document ids; real ids are far shorter
-MAX_QUERY_BYTES = 512
-MAX_PAGE_TOKEN_BYTES = 4096
 MAX_BODY_BYTES = 1024 * 1024  # four times the largest managed configuration, with room to spare
 MAX_JSON_DEPTH = 32  # objects and arrays, the body itself being level 1
 
 
-def _utf8_length(text: str) -> int:
-    """Bytes of `text` in UTF-8; unencodable text (a lone surrogate) counts as too long."""
-    try:
-        return len(text.encode("utf-8"))
-    except UnicodeEncodeError:
-        return 1 << 30
-
-
 def is_storable_id(value: str) -> bool:
     """True when `value` can name a stored resource (a Firestore document id we would issue)."""
-    return (0 < _utf8_length(value) <= MAX_ID_BYTES and value not in (".", "..")
+    return (0 < utf8_length(value) <= MAX_ID_BYTES and value not in (".", "..")
             and "/" not in value and not (value.startswith("__") and value.endswith("__")))
 
 
-def query_value(request: Request, name: str) -> str | None:
-    """One query parameter, or None; 400 when it is too long to be meaningful."""
-    value = request.args.get(name)
-    limit = MAX_PAGE_TOKEN_BYTES if name == "pageToken" else MAX_QUERY_BYTES
-    if value is not None and _utf8_length(value) > limit:
-        raise errors.InvalidArgument.field(name, f"must be at most {limit} bytes")
-    return value
+def parse_query(request: Request, schema: type[QuerySchema] | None) -> dict[str, Any]:
+    """The query string loaded through the route's schema (none: no parameter is taken)."""
+    from marshmallow import ValidationError
+
+    try:
+        loaded: dict[str, Any] = (schema or QuerySchema)().load(request.args)
+    except ValidationError as exc:
+        found = violations(exc.messages)
+        summary = "; ".join(f"{v.field}: {v.reason}" for v in found[:5])
+        raise errors.InvalidArgument(f"invalid query: {summary}", found) from None
+    return loaded
 
 
 def parse_object(request: Request) -> dict[str, Any]:

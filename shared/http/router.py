@@ -23,7 +23,8 @@ from shared import errors, logs
 from shared.clock import utcnow
 from shared.http.auth import Principal, authenticate
 from shared.http.idempotency import run_idempotently
-from shared.http.requests import is_storable_id, parse_json, parse_object, query_value
+from shared.http.requests import is_storable_id, parse_json, parse_object, parse_query
+from shared.query_params import QuerySchema
 from shared.representation import check_if_match
 
 JSON = "application/json"
@@ -46,14 +47,12 @@ class Context:
     request: Request
     principal: Principal | None
     params: dict[str, Any]
+    args: dict[str, Any] = field(default_factory=dict)
+    """The query as the route's `query_schema` loaded it: every declared parameter, defaulted."""
 
     def body(self, schema: Any, *, partial: bool = False) -> dict[str, Any]:
         """The JSON body loaded through a marshmallow schema; any problem is a 400."""
         return parse_json(self.request, schema, partial=partial)
-
-    def query(self, name: str) -> str | None:
-        """One query parameter, or None; 400 when it is too long to be meaningful."""
-        return query_value(self.request, name)
 
     def refuse_immutable(self, immutable: tuple[str, ...]) -> None:
         """400 naming every field of the JSON body that a PATCH may not change."""
@@ -82,7 +81,7 @@ class Route:
     idempotent: bool = False
     request_schema: Any = None
     response_schema: Any = None
-    query_schema: Any = None
+    query_schema: type[QuerySchema] | None = None  # None: the route takes no parameter
     success_status: int = 200
     media_type: str = JSON
     authorize: bool = True
@@ -163,7 +162,9 @@ class Router:
                 if not granted.system and not granted.roles:
                     raise errors.PermissionDenied(
                         f"{principal.email} has no role in any space")
-            ctx = Context(request=request, principal=principal, params=params)
+            # After authentication: only callers with credentials learn what a route takes.
+            ctx = Context(request=request, principal=principal, params=params,
+                          args=parse_query(request, route.query_schema))
             response = self._run(route, ctx)
         except Exception as exc:  # the envelope is the contract, whatever failed
             response = self._error_response(exc, request)

@@ -30,6 +30,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from shared.access.space_params import SpaceListQuerySchema
 from shared.access.spaces import GLOBAL, SPACE_ID, SPACE_ID_RULE
 from shared.policy.freeze_periods import (
     MAX_LENGTH_DAYS,
@@ -37,6 +38,7 @@ from shared.policy.freeze_periods import (
     parse_month_day,
     validate_freeze_periods,
 )
+from shared.query_params import QueryText
 from shared.schema_fields import StrictBoolean
 
 # \Z rather than $: `$` would let a trailing newline through.
@@ -796,3 +798,9 @@ class RoleBindingSchema(Schema):
     space = fields.String()
     createTime = fields.String()
     grantedBy = fields.String()
+
+
+class AuditQuerySchema(SpaceListQuerySchema):
+    """Query of GET /audit-log."""
+
+    principal = QueryText(metadata={"description": "only entries of this principal (email)"})

@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 from shared.amapi.errors import AmapiQuotaExhausted, AmapiUnavailable
 from shared.errors import InvalidArgument, NotFound
 from shared.http.router import Reply, Router
-from shared.pagination import decode_page_token, encode_page_token, page_size
+from shared.pagination import ListQuerySchema, decode_page_token, encode_page_token
 from shared.representation import etag_of
 from shared.store.client import db
 from tests.conftest import token_for
@@ -43,11 +43,11 @@ def create_note(ctx):
     return Reply(note, 201, {"Location": f"/notes/{ref.id}", "ETag": note["etag"]})
 
 
-@router.route("GET", "/notes", "List notes")
+@router.route("GET", "/notes", "List notes", query_schema=ListQuerySchema)
 def list_notes(ctx):
-    size = page_size(ctx.query("pageSize"))
+    size = ctx.args["pageSize"]
     query = db().collection("notes").order_by("__name__").limit(size + 1)
-    if token := ctx.query("pageToken"):
+    if token := ctx.args["pageToken"]:
         after = decode_page_token(token, "notes")["after"]
         query = query.start_after({"__name__": db().collection("notes").document(after)})
     snapshots = list(query.stream())
