@@ -14,7 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    pre_load,
+    validate,
+    validates_schema,
+)
 
 MAX_QUERY_BYTES = 512
 MAX_PAGE_TOKEN_BYTES = 4096
@@ -67,9 +75,8 @@ class QueryBoolean(fields.Boolean):
 class QuerySchema(Schema):
     """The parameters of one route; a route that declares none takes none."""
 
-    @pre_load
-    def _one_bounded_value_each(self, data: Any, **kwargs: Any) -> dict[str, str]:
-        """The query as `{name: value}`, refused per parameter before any field sees it."""
+    def _sorted(self, data: Any) -> tuple[dict[str, str], dict[str, list[str]]]:
+        """The query as `{name: value}` to load, and the parameters refused before loading."""
         declared = {field.data_key or name: field for name, field in self.load_fields.items()}
         values_of = getattr(data, "getlist", None)
         taken: dict[str, str] = {}
@@ -86,9 +93,18 @@ class QuerySchema(Schema):
                 refused[name] = [f"must be at most {limit} bytes"]
             elif values[0] != "" or not getattr(field, "blank_is_absent", True):
                 taken[name] = values[0]
+        return taken, refused
+
+    @pre_load
+    def _load_only_acceptable(self, data: Any, **kwargs: Any) -> dict[str, str]:
+        return self._sorted(data)[0]
+
+    @validates_schema(pass_original=True, skip_on_field_errors=False)
+    def _refuse_the_rest(self, data: Any, original_data: Any, **kwargs: Any) -> None:
+        # Raised here rather than in pre_load, so the refusals join the fields' own errors.
+        refused = self._sorted(original_data)[1]
         if refused:
             raise ValidationError(refused)
-        return taken
 
     @post_load
     def _every_parameter(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import validate
 
 from shared.access.spaces import SPACE_ID, SPACE_ID_RULE
@@ -12,7 +14,7 @@ from shared.query_params import QuerySchema, QueryText
 def space_param(default: str | None = None, description: str = "") -> QueryText:
     """`?space=`: a space id; empty or absent is `default`."""
     # No load_default=None: the document would call the parameter nullable.
-    defaulted = {} if default is None else {"load_default": default}
+    defaulted: dict[str, Any] = {} if default is None else {"load_default": default}
     return QueryText(validate=[validate.Regexp(SPACE_ID, error=SPACE_ID_RULE)],
                      metadata={"description": description or (
                          "only this space (default: every space the caller can read)"
