@@ -43,7 +43,8 @@ class QueryText(fields.String):
     def __init__(self, *, max_bytes: int = MAX_QUERY_BYTES, blank_is_absent: bool = True,
                  **kwargs: Any) -> None:
         validators = list(kwargs.pop("validate", None) or [])
-        # Characters bound bytes from below: documents the limit, the byte check enforces it.
+        # No text has more characters than UTF-8 bytes: this documents the limit (maxLength)
+        # without refusing anything the byte check lets through.
         validators.append(validate.Length(max=max_bytes))
         super().__init__(validate=validators, **kwargs)
         self.max_bytes = max_bytes

@@ -63,7 +63,7 @@ class UserQuerySchema(SpaceListQuerySchema):
     # An empty prefix is a prefix: it matches every user (type-ahead before the first key).
     prefix = QueryText(blank_is_absent=False, metadata={
         "description": "case-insensitive prefix of userName or displayName (type-ahead: one "
-                       "page of matches, no pageToken)"})
+                       "page of matches, no pageToken); empty matches every user"})
 
 
 class DeviceAttributeCreateSchema(Schema):

@@ -90,8 +90,8 @@ def query_rules() -> str:
     return ("A route takes only the query parameters it lists, each at most once; any other "
             "parameter is a 400 naming it (reason `unknown parameter`), as is a value outside "
             f"its type or enum, or longer than {MAX_QUERY_BYTES} bytes ({MAX_PAGE_TOKEN_BYTES} "
-            "for `pageToken`). An empty value is the same as leaving the parameter out, except "
-            "`pageSize` (400) and `prefix` (matches everything).")
+            "for `pageToken`). An empty value is the same as leaving the parameter out unless "
+            "the parameter says otherwise; an empty `pageSize` is a 400.")
 
 
 def build_document(router: Router) -> dict[str, Any]:
