@@ -21,23 +21,36 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Any
 
 from shared import errors, logs
 from shared.amapi.client import amapi
+from shared.amapi.door import AmapiDoor, google
 from shared.amapi.errors import AmapiError, AmapiNotFound
 from shared.clock import utcnow
 from shared.enterprise import enterprise_name
-from shared.policy.compiler import PolicyInputError, PolicyInputs, compile_policy
-from shared.policy.compiler import policy_fingerprint as fingerprint
-from shared.policy.effective_policy import PolicyChoice, SpaceInputs, choose, policy_name
+from shared.policy import push_plan
+from shared.policy.effective_policy import SpaceInputs, choose
 from shared.policy.holding_policy import holding_policy, holding_policy_name
+from shared.policy.push_plan import (
+    DeviceMove,
+    Plan,
+    PolicyUpdate,
+    compile_choice,
+    input_key,
+    policy_record,
+    reaches,
+    with_change,
+)
 from shared.store import configurations, devices, effective_policies, push_leases
 from shared.store.keys import new_id
 from shared.store.versioned import Stored
 
-_FIELDS = {"cosu": "configs", "app": "apps", "wifi": "wifi", "vpn": "vpn"}
+__all__ = ["DeviceMove", "Plan", "PolicyUpdate", "affected_spaces", "apply_change",
+           "assign_device", "compile_choice", "execute", "input_key", "load_space",
+           "plan_assignment_change", "plan_content_change", "reaches", "record", "relabel",
+           "repush_if_behind", "serialized", "with_change"]
 
 # A lease outlives any stall of its holder's AMAPI calls (each bounded by the retry budget)
 # and is renewed while a long push runs; a crashed holder's lease lapses on its own.
@@ -108,48 +121,6 @@ def _check_lease() -> None:
         raise LeaseLost("the push took too long and was interrupted: retry")
 
 
-@dataclass
-class PolicyUpdate:
-    """One policy to create or patch, and what it was before (for undoing)."""
-
-    key: str
-    name: str
-    policy: dict[str, Any]
-    record: dict[str, Any]
-    previous: dict[str, Any] | None
-
-
-@dataclass
-class DeviceMove:
-    """One device to put on another policy."""
-
-    device_name: str
-    new_key: str | None
-    new_policy: str
-    old_policy: str
-
-
-@dataclass
-class Plan:
-    """The AMAPI calls a change needs, and the records to store once they succeeded."""
-
-    updates: list[PolicyUpdate] = field(default_factory=list)
-    moves: list[DeviceMove] = field(default_factory=list)
-    holding: list[str] = field(default_factory=list)
-    unchanged: int = 0
-
-    @property
-    def amapi_calls(self) -> int:
-        """How many AMAPI calls executing the plan takes."""
-        return len(self.updates) + len(self.moves) + len(self.holding)
-
-
-def _reaching(collection: str, space: str) -> list[Stored]:
-    # A space's own resources win over delegated ones with the same key (an app's package).
-    return (configurations.delegated_to(collection, space)
-            + configurations.in_space(collection, space))
-
-
 def load_space(space: str) -> SpaceInputs:
     """Every configuration, app, Wi-Fi and VPN of a space or delegated to it (eight queries)."""
     return SpaceInputs(
@@ -159,131 +130,57 @@ def load_space(space: str) -> SpaceInputs:
         vpn={s.id: s for s in _reaching(configurations.VPN, space)})
 
 
-def reaches(resource: Stored | None, space: str) -> bool:
-    """True when `resource` belongs to `space` or is delegated to it."""
-    return resource is not None and (resource.data.get("space") == space
-                                     or space in (resource.data.get("delegatedSpaces") or []))
-
-
-def input_key(kind: str, resource: Stored) -> str:
-    """How policies refer to a resource: apps by package name, the others by id."""
-    return str(resource.data["packageName"]) if kind == "app" else resource.id
-
-
-def with_change(inputs: SpaceInputs, kind: str, before: Stored | None,
-                after: Stored | None) -> SpaceInputs:
-    """`inputs` with one resource added, replaced or (when `after` is None) removed."""
-    current = dict(getattr(inputs, _FIELDS[kind]))
-    if before is not None:
-        current.pop(input_key(kind, before), None)
-    if after is not None:
-        current[input_key(kind, after)] = after
-    return replace(inputs, **{_FIELDS[kind]: current})
-
-
-def compile_choice(choice: PolicyChoice, inputs: SpaceInputs) -> dict[str, Any]:
-    """The AMAPI policy of one choice; a 400 naming the field when inputs cannot compile."""
-    catalog = {package: app.data for package, app in inputs.apps.items()}
-    config = inputs.configs[choice.config_id].data if choice.config_id else None
-    try:
-        return compile_policy(PolicyInputs(
-            config=config, apps=[catalog[a] for a in choice.app_ids], catalog=catalog,
-            wifi=[{"id": w, **inputs.wifi[w].data} for w in choice.wifi_ids],
-            vpn=inputs.vpn[choice.vpn_id].data if choice.vpn_id else None))
-    except PolicyInputError as exc:
-        raise errors.InvalidArgument.field(exc.field, exc.reason) from None
-
-
-def _record(space: str, choice: PolicyChoice, policy: dict[str, Any]) -> dict[str, Any]:
-    return {"name": policy_name(enterprise_name(), str(choice.key)), "space": space,
-            "inputIds": choice.input_ids,
-            "choice": {"configId": choice.config_id, "appIds": list(choice.app_ids),
-                       "wifiIds": list(choice.wifi_ids), "vpnId": choice.vpn_id},
-            "fingerprint": fingerprint(policy), "policy": policy, "updateTime": utcnow()}
-
-
-def _update_if_changed(plan: Plan, space: str, choice: PolicyChoice, inputs: SpaceInputs,
-                       previous: dict[str, Any] | None, force: bool = False) -> None:
-    policy = compile_choice(choice, inputs)
-    record = _record(space, choice, policy)
-    if (not force and previous is not None
-            and previous.get("fingerprint") == record["fingerprint"]):
-        plan.unchanged += 1
-        return
-    plan.updates.append(PolicyUpdate(str(choice.key), record["name"], policy, record, previous))
+def _reaching(collection: str, space: str) -> list[Stored]:
+    # A space's own resources win over delegated ones with the same key (an app's package).
+    return (configurations.delegated_to(collection, space)
+            + configurations.in_space(collection, space))
 
 
 def plan_content_change(space: str, inputs: SpaceInputs, input_id: str) -> Plan:
-    """Recompile the effective policies built from `input_id`; no device moves."""
-    plan = Plan()
-    for key, previous in sorted(effective_policies.using(input_id).items()):
-        if previous.get("space") != space:
-            continue
-        stored = previous["choice"]
-        choice = PolicyChoice(stored["configId"], tuple(stored["appIds"]),
-                              tuple(stored["wifiIds"]), stored["vpnId"])
-        if choice.key != key:
-            continue
-        _update_if_changed(plan, space, choice, inputs, previous)
-    return plan
+    """Load the effective policies built from `input_id` and plan their recompilation."""
+    return push_plan.plan_content_change(space, inputs, effective_policies.using(input_id),
+                                         enterprise=enterprise_name(), now=utcnow())
 
 
 def plan_assignment_change(space: str, inputs: SpaceInputs) -> Plan:
-    """Re-resolve every managed device of the space; patch new policies, move changed devices."""
-    plan = Plan()
+    """Load the space's managed devices and their policies' records; plan the re-resolution."""
     managed = devices.managed_in_space(space)
-    choices = {device["name"]: choose(device, inputs) for device in managed}
-    enterprise = enterprise_name()
-    holding = holding_policy_name(enterprise, space)
-    for device in managed:
-        key = choices[device["name"]].key
-        target = policy_name(enterprise, key) if key else holding
-        if device.get("effectivePolicy") == key and device.get("policyName") == target:
-            continue
-        old_key = device.get("effectivePolicy")
-        plan.moves.append(DeviceMove(
-            device_name=device["name"], new_key=key, new_policy=target,
-            old_policy=device.get("policyName")
-            or (policy_name(enterprise, old_key) if old_key else holding)))
-    # A policy devices are about to be moved onto is always upserted: AMAPI deletes policies
-    # no device used for 7 days, and a device moved onto a missing policy is factory-reset.
-    targeted = {move.new_key for move in plan.moves}
-    if None in targeted:
-        plan.holding.append(holding)
-    distinct = {c.key: c for c in choices.values() if c.key is not None}
-    previous = effective_policies.get_many(list(distinct))
-    for key, choice in sorted(distinct.items()):
-        _update_if_changed(plan, space, choice, inputs, previous.get(key),
-                           force=key in targeted)
-    return plan
+    choices = push_plan.choices_of(managed, inputs)
+    stored = effective_policies.get_many(push_plan.keys_of(choices))
+    return push_plan.plan_assignment_change(space, inputs, managed, stored,
+                                            enterprise=enterprise_name(), now=utcnow(),
+                                            choices=choices)
 
 
-def execute(plan: Plan) -> None:
+def execute(plan: Plan, door: AmapiDoor | None = None) -> None:
     """Make the AMAPI calls of `plan`; on failure undo what was done and re-raise."""
+    door = door or google()
     patched: list[PolicyUpdate] = []
     moved: list[DeviceMove] = []
     try:
         for name in plan.holding:
-            amapi().patch_policy(name, holding_policy())
+            door.patch_policy(name, holding_policy())
         for update in plan.updates:
             _check_lease()
-            pushed = amapi().patch_policy(update.name, update.policy)
+            pushed = door.patch_policy(update.name, update.policy)
             update.record["version"] = pushed.get("version")
             patched.append(update)
         for move in plan.moves:
             _check_lease()
             try:
-                amapi().patch_device(move.device_name, {"policyName": move.new_policy},
-                                     "policyName")
+                door.patch_device(move.device_name, {"policyName": move.new_policy},
+                                  "policyName")
             except AmapiNotFound:
                 continue  # deleted in AMAPI meanwhile; its DELETED report will follow
             moved.append(move)
     except (AmapiError, LeaseLost):
-        _undo(patched, moved)
+        _undo(patched, moved, door)
         raise
 
 
-def _undo(patched: list[PolicyUpdate], moved: list[DeviceMove]) -> None:
+def _undo(patched: list[PolicyUpdate], moved: list[DeviceMove],
+          door: AmapiDoor | None = None) -> None:
+    door = door or google()
     if not _keep_lease(force=True):
         # Someone newer pushed the space since: restoring our "before" would revert their work.
         logs.log(logging.ERROR, "a failed push was not undone: its lease was taken over",
@@ -294,8 +191,7 @@ def _undo(patched: list[PolicyUpdate], moved: list[DeviceMove]) -> None:
     stranded = {move.old_policy for move in moved}  # never delete what devices return to
     for move in reversed(moved):
         try:
-            amapi().patch_device(move.device_name, {"policyName": move.old_policy},
-                                 "policyName")
+            door.patch_device(move.device_name, {"policyName": move.old_policy}, "policyName")
         except AmapiError:
             logs.log(logging.ERROR, "could not move a device back after a failed push",
                      device=move.device_name, policy=move.old_policy)
@@ -303,17 +199,17 @@ def _undo(patched: list[PolicyUpdate], moved: list[DeviceMove]) -> None:
             stranded.add(move.new_policy)
     for update in reversed(patched):
         if update.previous is None:
-            _delete_created(update, stranded)
+            _delete_created(door, update, stranded)
             continue
         try:
-            amapi().patch_policy(update.name, update.previous["policy"])
+            door.patch_policy(update.name, update.previous["policy"])
         except AmapiError:
             logs.log(logging.ERROR, "could not restore a policy after a failed push",
                      policy=update.name)
             effective_policies.put_many({update.key: {**update.previous, "fingerprint": None}})
 
 
-def _delete_created(update: PolicyUpdate, stranded: set[str]) -> None:
+def _delete_created(door: AmapiDoor, update: PolicyUpdate, stranded: set[str]) -> None:
     """Delete a policy the failed push created, unless a device is still on it.
 
     Called only while the lease is held: no other push can have started using it meanwhile.
@@ -321,7 +217,7 @@ def _delete_created(update: PolicyUpdate, stranded: set[str]) -> None:
     if update.name in stranded:
         return  # deleting a device's policy would factory-reset it; the next push repairs it
     try:
-        amapi().delete_policy(update.name)
+        door.delete_policy(update.name)
     except AmapiNotFound:
         pass
     except AmapiError:
@@ -383,31 +279,14 @@ def _plan_and_push(kind: str, space: str, before: Stored | None, after: Stored |
         seen_after = after if reaches(after, target) else None
         target_inputs = inputs if target == space else with_change(
             load_space(target), kind, seen_before, seen_after)
-        part = _plan_for(kind, target, target_inputs, seen_before, seen_after, changed)
-        plan.updates += part.updates
-        plan.moves += part.moves
-        plan.holding += part.holding
-        plan.unchanged += part.unchanged
+        scope = push_plan.change_scope(seen_before, seen_after)
+        if scope == "assignment":
+            plan.extend(plan_assignment_change(target, target_inputs))
+        elif scope == "content":
+            plan.extend(plan_content_change(target, target_inputs,
+                                            f"{kind}:{input_key(kind, changed)}"))
     execute(plan)
     return plan
-
-
-def _plan_for(kind: str, space: str, inputs: SpaceInputs, before: Stored | None,
-              after: Stored | None, changed: Stored) -> Plan:
-    """What one change costs in one space: nothing, a recompilation, or a re-resolution."""
-    if before is None and after is None:
-        return Plan()
-    reach_changed = (before is None or after is None
-                     or before.data.get("distribution") != after.data.get("distribution")
-                     or before.data.get("priority") != after.data.get("priority")
-                     or before.data.get("app") != after.data.get("app"))
-    reaches_nobody = all(((s.data.get("distribution") or {}).get("mode", "NONE") == "NONE")
-                         for s in (before, after) if s is not None)
-    if reaches_nobody:
-        return Plan()
-    if reach_changed:
-        return plan_assignment_change(space, inputs)
-    return plan_content_change(space, inputs, f"{kind}:{input_key(kind, changed)}")
 
 
 def assign_device(device: dict[str, Any], space: str) -> dict[str, Any]:
@@ -427,7 +306,7 @@ def _assign(device: dict[str, Any], space: str, inputs: SpaceInputs) -> dict[str
         amapi().patch_policy(target, holding_policy())
     else:
         policy = compile_choice(choice, inputs)
-        entry = _record(space, choice, policy)
+        entry = policy_record(enterprise, space, choice, policy, utcnow())
         entry["version"] = amapi().patch_policy(entry["name"], policy).get("version")
         effective_policies.put_many({choice.key: entry})
         target = entry["name"]
