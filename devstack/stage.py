@@ -22,7 +22,8 @@ DEPLOYED: dict[str, tuple[str, str]] = {
     "notifications": ("notifications", "notifications"),
 }
 
-_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
+# The in-process AMAPI fake serves unit tests only: it is never deployed.
+_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "fake.py")
 
 
 def stage(destination: Path, root: Path = ROOT) -> dict[str, Path]:

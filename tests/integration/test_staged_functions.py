@@ -22,6 +22,7 @@ def test_every_function_is_staged_with_its_own_copy_of_shared(staged):
         assert (folder / "shared" / "policy" / "compiler.py").is_file()
         assert not (folder / "shared").is_symlink()
         assert not list(folder.rglob("__pycache__"))
+        assert not (folder / "shared" / "amapi" / "fake.py").exists()  # tests only
         requirements = (folder / "requirements.txt").read_text()
         assert "functions-framework==" in requirements
 
