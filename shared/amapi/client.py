@@ -34,14 +34,18 @@ SCOPE = "https://www.googleapis.com/auth/androidmanagement"
 # Scheduled runs come back every few minutes: a call that would need more than a moment of
 # backoff is cheaper left for the next run than paid for with the run's (and the quota's) time.
 BACKGROUND_RETRY = RetryPolicy(budget_seconds=1.0, base_seconds=0.2, max_seconds=0.5)
+# After this long a run starts no AMAPI call: its deployed timeout (cloudbuild.yaml) is this,
+# one call in flight and the run's Firestore writes.
+BACKGROUND_RUN_SECONDS = 120.0
 
 
 @dataclass
 class BackgroundRun:
     """One scheduled run's calls; `throttled` once AMAPI answered one of them with 429."""
 
+    deadline: float
     throttled: bool = False
-    skipped: int = 0  # calls not made because the run had already been throttled
+    skipped: int = 0  # calls not made: the run was throttled or its time was spent
 
 
 _background: contextvars.ContextVar[BackgroundRun | None] = contextvars.ContextVar(
@@ -49,15 +53,27 @@ _background: contextvars.ContextVar[BackgroundRun | None] = contextvars.ContextV
 
 
 @contextlib.contextmanager
-def amapi_background() -> Iterator[BackgroundRun]:
+def amapi_background(run_seconds: float = BACKGROUND_RUN_SECONDS) -> Iterator[BackgroundRun]:
     """Calls inside fail fast: the tiny `BACKGROUND_RETRY` budget, no retry after a 429, and
-    once throttled no further call of the run reaches AMAPI (the quota is per project)."""
-    run = BackgroundRun()
+    no call at all once the run was throttled (the quota is the project's) or its
+    `run_seconds` are spent; what is not called is left for the next run."""
+    run = BackgroundRun(deadline=time.monotonic() + run_seconds)
     token = _background.set(run)
     try:
         yield run
     finally:
         _background.reset(token)
+
+
+def _refuse_if_spent(run: BackgroundRun, method: str) -> None:
+    if run.throttled:
+        run.skipped += 1
+        raise AmapiQuotaExhausted(method, "throttled earlier in this run: left for the next",
+                                  never_executed=True)
+    if time.monotonic() >= run.deadline:
+        run.skipped += 1
+        raise AmapiUnavailable(method, "this run's time is spent: left for the next",
+                               never_executed=True)
 
 
 def build_service(config: Settings) -> Any:
@@ -147,10 +163,8 @@ class Amapi:
         from googleapiclient.errors import HttpError
 
         background = _background.get()
-        if background is not None and background.throttled:
-            background.skipped += 1
-            raise AmapiQuotaExhausted(method, "throttled earlier in this run: left for the next",
-                                      never_executed=True)
+        if background is not None:
+            _refuse_if_spent(background, method)
         policy = BACKGROUND_RETRY if background is not None else self._retry_policy()
         schedule = policy.delays()
         while True:

@@ -164,3 +164,12 @@ def test_background_calls_are_not_retried_once_throttled(amapi_emulator):
     assert len(calls_to(amapi_emulator, "enterprises.policies.patch")) > 2
     amapi().get_enterprise(ENTERPRISE)
 
+
+
+def test_a_background_run_whose_time_is_spent_leaves_its_calls_for_the_next(amapi_emulator):
+    from shared.amapi.client import amapi_background
+
+    with amapi_background(run_seconds=0) as run, pytest.raises(errors.AmapiUnavailable) as caught:
+        amapi().get_enterprise(ENTERPRISE)
+    assert caught.value.never_executed and run.skipped == 1
+    assert calls_to(amapi_emulator, "enterprises.get") == []
