@@ -9,21 +9,71 @@ Application Default Credentials.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from shared import logs
-from shared.amapi.errors import AmapiError, AmapiUnavailable, classify, status_of
+from shared.amapi.errors import (
+    AmapiError,
+    AmapiNotFound,
+    AmapiQuotaExhausted,
+    AmapiUnavailable,
+    classify,
+    status_of,
+)
 from shared.amapi.retry import RetryPolicy
 from shared.config import Settings, settings
 
 SCOPE = "https://www.googleapis.com/auth/androidmanagement"
 
-# Statuses after which AMAPI certainly did not act: safe to retry even non-idempotent calls.
-_NEVER_EXECUTED = frozenset({429, 503})
+# Scheduled runs come back every few minutes: a call that would need more than a moment of
+# backoff is cheaper left for the next run than paid for with the run's (and the quota's) time.
+BACKGROUND_RETRY = RetryPolicy(budget_seconds=1.0, base_seconds=0.2, max_seconds=0.5)
+# After this long a run starts no AMAPI call: its deployed timeout (cloudbuild.yaml) is this,
+# one call in flight and the run's Firestore writes.
+BACKGROUND_RUN_SECONDS = 120.0
+
+
+@dataclass
+class BackgroundRun:
+    """One scheduled run's calls; `throttled` once AMAPI answered one of them with 429."""
+
+    deadline: float
+    throttled: bool = False
+    skipped: int = 0  # calls not made: the run was throttled or its time was spent
+
+
+_background: contextvars.ContextVar[BackgroundRun | None] = contextvars.ContextVar(
+    "amapi_background", default=None)
+
+
+@contextlib.contextmanager
+def amapi_background(run_seconds: float = BACKGROUND_RUN_SECONDS) -> Iterator[BackgroundRun]:
+    """Calls inside fail fast: the tiny `BACKGROUND_RETRY` budget, no retry after a 429, and
+    no call at all once the run was throttled (the quota is the project's) or its
+    `run_seconds` are spent; what is not called is left for the next run."""
+    run = BackgroundRun(deadline=time.monotonic() + run_seconds)
+    token = _background.set(run)
+    try:
+        yield run
+    finally:
+        _background.reset(token)
+
+
+def _refuse_if_spent(run: BackgroundRun, method: str) -> None:
+    if run.throttled:
+        run.skipped += 1
+        raise AmapiQuotaExhausted(method, "throttled earlier in this run: left for the next",
+                                  never_executed=True)
+    if time.monotonic() >= run.deadline:
+        run.skipped += 1
+        raise AmapiUnavailable(method, "this run's time is spent: left for the next",
+                               never_executed=True)
 
 
 def build_service(config: Settings) -> Any:
@@ -112,29 +162,39 @@ class Amapi:
                  idempotent: bool = True) -> Any:
         from googleapiclient.errors import HttpError
 
-        schedule = self._retry_policy().delays()
+        background = _background.get()
+        if background is not None:
+            _refuse_if_spent(background, method)
+        policy = BACKGROUND_RETRY if background is not None else self._retry_policy()
+        schedule = policy.delays()
         while True:
             retry_after = None
+            status = 0
             try:
                 return request(self._service()).execute(num_retries=0)
             except HttpError as exc:
                 status = int(exc.resp.status)
                 rpc_status, message = status_of(exc.content)
                 failure: AmapiError = classify(method, status, message, rpc_status)
-                retriable = status in _NEVER_EXECUTED or (idempotent and status >= 500
-                                                          and failure.http_status != 404)
+                retriable = failure.never_executed or (
+                    idempotent and status >= 500 and not isinstance(failure, AmapiNotFound))
                 retry_after = _retry_after(exc)
             except (TimeoutError, OSError) as exc:
                 # A refused connection never reached AMAPI; a timeout may have.
-                failure = AmapiUnavailable(method, f"unreachable: {exc!r}")
-                retriable = idempotent or isinstance(exc, ConnectionRefusedError)
+                refused = isinstance(exc, ConnectionRefusedError)
+                failure = AmapiUnavailable(method, f"unreachable: {exc!r}",
+                                           never_executed=refused)
+                retriable = idempotent or refused
+            if background is not None and isinstance(failure, AmapiQuotaExhausted):
+                background.throttled = True
+                raise failure
             if not retriable:
                 raise failure
             delay = schedule.next_delay(retry_after)
             if delay is None:
                 raise failure
             logs.log(logging.WARNING, f"AMAPI {method} failed, retrying",
-                     amapi={"method": method, "status": failure.http_status,
+                     amapi={"method": method, "status": status,
                             "attempt": schedule.attempt, "delaySeconds": round(delay, 3)})
             self._sleep(delay)
 

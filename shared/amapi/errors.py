@@ -1,44 +1,62 @@
-"""AMAPI failures, classified once at the door; the rest of the code speaks only in these."""
+"""AMAPI failures, classified once at the door; the rest of the code speaks only in these.
+
+They carry no HTTP status: what a failure means for a caller of this suite's API is decided
+by the HTTP layer (`shared/http/router.py`), what it means for a command by `never_executed`.
+"""
 
 from __future__ import annotations
 
 import json
 
-from shared import errors
-
 
 class AmapiError(Exception):
-    """Base of every classified AMAPI failure."""
+    """Base of every classified AMAPI failure; `status` is its google.rpc code name."""
 
-    def __init__(self, method: str, message: str, http_status: int = 0) -> None:
+    status = "UNKNOWN"
+
+    def __init__(self, method: str, message: str, *, never_executed: bool = False) -> None:
         super().__init__(f"{method}: {message}")
         self.method = method
         self.message = message
-        self.http_status = http_status
+        # True when AMAPI certainly did not act on the request (it throttled it, was not
+        # serving, or was never reached): even a non-idempotent call may be sent again.
+        self.never_executed = never_executed
 
 
 class AmapiNotFound(AmapiError):
     """The resource does not exist (or no longer does) in AMAPI."""
 
+    status = "NOT_FOUND"
+
 
 class AmapiInvalidArgument(AmapiError):
     """AMAPI refused the request's content; retrying the same request cannot help."""
+
+    status = "INVALID_ARGUMENT"
 
 
 class AmapiFailedPrecondition(AmapiError):
     """AMAPI refused because of the resource's state (e.g. deleting a policy still in use)."""
 
+    status = "FAILED_PRECONDITION"
+
 
 class AmapiPermissionDenied(AmapiError):
     """Our credentials may not act on this enterprise (a deployment problem, not the caller's)."""
 
+    status = "PERMISSION_DENIED"
+
 
 class AmapiQuotaExhausted(AmapiError):
-    """Still throttled (429) when the retry budget ran out."""
+    """Still throttled (429) when the retry budget ran out, or at once in background mode."""
+
+    status = "RESOURCE_EXHAUSTED"
 
 
 class AmapiUnavailable(AmapiError):
     """5xx or unreachable when the retry budget ran out."""
+
+    status = "UNAVAILABLE"
 
 
 def status_of(content: bytes | str | None) -> tuple[str, str]:
@@ -58,35 +76,18 @@ def status_of(content: bytes | str | None) -> tuple[str, str]:
 
 def classify(method: str, status: int, message: str, rpc_status: str = "") -> AmapiError:
     """Map one AMAPI failure to its class (500 "not found" is AMAPI's 404 quirk)."""
+    # AMAPI answers 429 and 503 before acting on a request.
+    never_executed = status in (429, 503)
     if status == 404 or (status == 500 and "not found" in message.lower()):
-        return AmapiNotFound(method, message, status)
+        return AmapiNotFound(method, message)
     if rpc_status == "FAILED_PRECONDITION":
-        return AmapiFailedPrecondition(method, message, status)
+        return AmapiFailedPrecondition(method, message)
     if status == 400:
-        return AmapiInvalidArgument(method, message, status)
+        return AmapiInvalidArgument(method, message)
     if status in (409, 412):
-        return AmapiFailedPrecondition(method, message, status)
+        return AmapiFailedPrecondition(method, message)
     if status in (401, 403):
-        return AmapiPermissionDenied(method, message, status)
+        return AmapiPermissionDenied(method, message)
     if status == 429:
-        return AmapiQuotaExhausted(method, message, status)
-    return AmapiUnavailable(method, message, status)
-
-
-def to_api_error(exc: BaseException) -> errors.ApiError | None:
-    """The contract status an unhandled AMAPI failure becomes at the HTTP edge."""
-    if not isinstance(exc, AmapiError):
-        return None
-    if isinstance(exc, AmapiNotFound):
-        return errors.NotFound(f"not found in the Android Management API: {exc.message}")
-    if isinstance(exc, AmapiInvalidArgument):
-        return errors.InvalidArgument(f"the Android Management API refused: {exc.message}")
-    if isinstance(exc, AmapiFailedPrecondition):
-        return errors.FailedPrecondition(f"the Android Management API refused: {exc.message}")
-    if isinstance(exc, AmapiQuotaExhausted):
-        return errors.ResourceExhausted(
-            "the Android Management API quota is exhausted: retry later",
-            headers={"Retry-After": "60"})
-    if isinstance(exc, AmapiPermissionDenied):
-        return errors.Unavailable("the Android Management API denied this service's credentials")
-    return errors.Unavailable("the Android Management API is unavailable: retry later")
+        return AmapiQuotaExhausted(method, message, never_executed=True)
+    return AmapiUnavailable(method, message, never_executed=never_executed)

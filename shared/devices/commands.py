@@ -3,12 +3,12 @@
 A send is leased: the command carries `leaseUntil` (written with the record, or by a guarded
 write in `reconcile_commands`) before AMAPI is called, longer than any AMAPI retry budget, so
 reconciliation never re-sends a command whose first send is still being retried. A command AMAPI
-certainly did not take (429/503 after retries) stays PENDING and is re-sent; one whose send may
-have reached AMAPI (500, timeout, a worker that died holding the lease) is first looked up in
-AMAPI's operations of the device, by the tag its `duration` carries, and only re-sent when AMAPI
-has no trace of it. One AMAPI refuses as invalid becomes FAILED with AMAPI's reason. SYNC and
-WIPE are not AMAPI commands: SYNC re-reads the device and re-pushes its policy when it is
-behind, WIPE deletes the device in AMAPI (both are safe to repeat).
+certainly did not take (throttled, or not serving, after retries) stays PENDING and is re-sent;
+one whose send may have reached AMAPI (500, timeout, a worker that died holding the lease) is
+first looked up in AMAPI's operations of the device, by the tag its `duration` carries, and
+only re-sent when AMAPI has no trace of it. One AMAPI refuses as invalid becomes FAILED with
+AMAPI's reason. SYNC and WIPE are not AMAPI commands: SYNC re-reads the device and re-pushes
+its policy when it is behind, WIPE deletes the device in AMAPI (both are safe to repeat).
 
 Secret parameters (RESET_PASSWORD's `newPassword`) are kept only while a re-send may need them:
 the write that records AMAPI's acceptance, or any settlement, replaces them with a fact
@@ -23,7 +23,7 @@ import logging
 from typing import Any
 
 from shared import errors, logs
-from shared.amapi.client import amapi
+from shared.amapi.client import amapi, amapi_background
 from shared.amapi.errors import (
     AmapiError,
     AmapiNotFound,
@@ -43,7 +43,6 @@ from shared.store.keys import new_id
 COMMAND_LIFETIME = datetime.timedelta(minutes=10)  # AMAPI's default Command.duration
 NOT_AMAPI_COMMANDS = ("SYNC", "WIPE")
 SECRET_PARAMS = {"newPassword": "passwordSet"}  # secret -> the fact kept once AMAPI has it
-NEVER_EXECUTED = (429, 503)  # AMAPI answers these before acting on a request
 CALLS_PER_SEND = 3  # the most AMAPI calls one send makes (SYNC: get, patch; or a look-up)
 MAX_OPERATION_PAGES = 20
 
@@ -181,16 +180,16 @@ def _send(command: dict[str, Any], version: Any) -> dict[str, Any]:
                 amapi_command(command["type"], command["params"], command["id"]))
             changes.update(_accepted(operation))
     except (AmapiQuotaExhausted, AmapiUnavailable) as exc:
-        if exc.http_status not in NEVER_EXECUTED and command["type"] not in NOT_AMAPI_COMMANDS:
+        if not exc.never_executed and command["type"] not in NOT_AMAPI_COMMANDS:
             changes["maybeSent"] = True
         logs.log(logging.WARNING, "command stays pending", commandId=command["id"],
-                 cause=type(exc).__name__, status=exc.http_status,
+                 cause=type(exc).__name__, status=exc.status,
                  maybeSent=bool(changes.get("maybeSent")))
     except AmapiNotFound:
-        changes.update(state="FAILED", error={"message": "the device no longer exists in AMAPI"})
+        changes.update(state="FAILED", error={"status": AmapiNotFound.status,
+                                              "message": "the device no longer exists in AMAPI"})
     except AmapiError as exc:
-        changes.update(state="FAILED", error={"message": exc.message,
-                                              "httpStatus": exc.http_status})
+        changes.update(state="FAILED", error={"status": exc.status, "message": exc.message})
     return _with_early_result(_record(command, changes, version))
 
 
@@ -287,46 +286,56 @@ def history(device_id: str, size: int, token: str | None) -> dict[str, Any]:
 
 def reconcile(now: datetime.datetime, settle_after: datetime.timedelta) -> dict[str, int]:
     """Re-send PENDING commands nobody is sending, settle SENT ones no notification settled,
-    expire the stale."""
-    sent = settled = expired = 0
-    for stored in commands.in_state("PENDING", now, 100):
-        command = {"id": stored.id, **stored.data}
-        lease = command.get("leaseUntil")
-        if _expired(command, now):
-            if commands.write(command["id"], _without_secrets(
-                    command, {"state": "EXPIRED", "updateTime": now,
-                              "leaseUntil": commands.DELETE}), stored.update_time):
+    expire the stale; what AMAPI throttles or cannot answer now is `deferred` to the next run.
+
+    AMAPI is called in background mode: a throttled call is not retried, and once throttled
+    the run makes no further AMAPI call, so a quota shortage never holds the run.
+    """
+    sent = settled = expired = deferred = 0
+    with amapi_background() as background:
+        for stored in commands.in_state("PENDING", now, 100):
+            command = {"id": stored.id, **stored.data}
+            lease = command.get("leaseUntil")
+            if _expired(command, now):
+                if commands.write(command["id"], _without_secrets(
+                        command, {"state": "EXPIRED", "updateTime": now,
+                                  "leaseUntil": commands.DELETE}), stored.update_time):
+                    expired += 1
+                continue
+            if lease and lease > now:
+                continue  # a send is in progress
+            version = commands.write(command["id"], {"leaseUntil": now + send_lease()},
+                                     stored.update_time)
+            if version is None:
+                continue  # another run or the request path got there first
+            if lease or command.get("maybeSent"):
+                result = _take_over(command, version)
+            else:
+                result = _send(command, version)
+            if result["state"] != "PENDING":
+                sent += 1
+            else:
+                deferred += 1
+        for stored in commands.in_state("SENT", now - settle_after, 100):
+            command = {"id": stored.id, **stored.data}
+            try:
+                operation = amapi().get_operation(command["operationName"])
+            except AmapiNotFound:
+                operation = {}
+            except (AmapiQuotaExhausted, AmapiUnavailable):
+                deferred += 1
+                continue
+            if operation.get("done"):
+                if commands.write(command["id"],
+                                  {**command_outcome(operation), "updateTime": now},
+                                  stored.update_time):
+                    settled += 1
+            elif _expired(command, now) and commands.write(
+                    command["id"], {"state": "EXPIRED", "updateTime": now}, stored.update_time):
                 expired += 1
-            continue
-        if lease and lease > now:
-            continue  # a send is in progress
-        version = commands.write(command["id"], {"leaseUntil": now + send_lease()},
-                                 stored.update_time)
-        if version is None:
-            continue  # another run or the request path got there first
-        if lease or command.get("maybeSent"):
-            result = _take_over(command, version)
-        else:
-            result = _send(command, version)
-        if result["state"] != "PENDING":
-            sent += 1
-    for stored in commands.in_state("SENT", now - settle_after, 100):
-        command = {"id": stored.id, **stored.data}
-        try:
-            operation = amapi().get_operation(command["operationName"])
-        except AmapiNotFound:
-            operation = {}
-        except (AmapiQuotaExhausted, AmapiUnavailable):
-            continue
-        if operation.get("done"):
-            if commands.write(command["id"], {**command_outcome(operation), "updateTime": now},
-                              stored.update_time):
-                settled += 1
-        elif _expired(command, now) and commands.write(
-                command["id"], {"state": "EXPIRED", "updateTime": now}, stored.update_time):
-            expired += 1
-    logs.log(logging.INFO, "reconcile_commands run", sent=sent, settled=settled, expired=expired)
-    return {"sent": sent, "settled": settled, "expired": expired}
+    logs.log(logging.INFO, "reconcile_commands run", sent=sent, settled=settled,
+             expired=expired, deferred=deferred, throttled=background.throttled)
+    return {"sent": sent, "settled": settled, "expired": expired, "deferred": deferred}
 
 
 def _expired(command: dict[str, Any], now: datetime.datetime) -> bool:

@@ -20,12 +20,14 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from shared import errors, logs
+from shared.amapi import errors as amapi_errors
 from shared.clock import utcnow
 from shared.http.auth import Principal, authenticate
 from shared.http.idempotency import run_idempotently
 from shared.http.requests import is_storable_id, parse_json, parse_object, parse_query
 from shared.query_params import QuerySchema
 from shared.representation import check_if_match
+from shared.store import errors as store_errors
 
 JSON = "application/json"
 
@@ -87,19 +89,49 @@ class Route:
     authorize: bool = True
 
 
+def _amapi_says(prefix: str) -> Callable[[Exception], str]:
+    return lambda exc: f"{prefix}: {getattr(exc, 'message', exc)}"
+
+
+def _fixed(message: str) -> Callable[[Exception], str]:
+    return lambda exc: message
+
+
+# The one table from the doors' domain errors to the contract's statuses (API.md, "Errors").
+# First match wins, so a subclass comes before its base.
+_DOMAIN_ERRORS: tuple[tuple[type[Exception], type[errors.ApiError],
+                            Callable[[Exception], str], dict[str, str]], ...] = (
+    (amapi_errors.AmapiNotFound, errors.NotFound,
+     _amapi_says("not found in the Android Management API"), {}),
+    (amapi_errors.AmapiInvalidArgument, errors.InvalidArgument,
+     _amapi_says("the Android Management API refused"), {}),
+    (amapi_errors.AmapiFailedPrecondition, errors.FailedPrecondition,
+     _amapi_says("the Android Management API refused"), {}),
+    (amapi_errors.AmapiQuotaExhausted, errors.ResourceExhausted,
+     _fixed("the Android Management API quota is exhausted: retry later"),
+     {"Retry-After": "60"}),
+    (amapi_errors.AmapiPermissionDenied, errors.Unavailable,
+     _fixed("the Android Management API denied this service's credentials"), {}),
+    (amapi_errors.AmapiError, errors.Unavailable,
+     _fixed("the Android Management API is unavailable: retry later"), {}),
+    (store_errors.AlreadyStored, errors.AlreadyExists, _fixed("this resource already exists"),
+     {}),
+    (store_errors.ChangedConcurrently, errors.FailedPrecondition,
+     _fixed("the resource changed meanwhile: fetch it and retry"), {}),
+    (store_errors.StoreRefused, errors.InvalidArgument,
+     lambda exc: f"the request's content cannot be stored: {exc}", {}),
+    (store_errors.StoreContention, errors.Unavailable,
+     _fixed("the datastore is busy with concurrent changes: retry later"), {}),
+    (store_errors.StoreError, errors.Unavailable,
+     _fixed("the datastore is unavailable: retry later"), {}),
+)
+
+
 def _status_error(exc: BaseException) -> errors.ApiError | None:
-    """Classify failures from the AMAPI door and from Firestore into the contract's statuses."""
-    from shared.amapi import errors as amapi_errors
-
-    mapped = amapi_errors.to_api_error(exc)
-    if mapped is not None:
-        return mapped
-    if type(exc).__module__.startswith("google.api_core"):
-        from google.api_core import exceptions as gexc
-
-        if isinstance(exc, gexc.ServiceUnavailable | gexc.DeadlineExceeded | gexc.RetryError
-                      | gexc.InternalServerError | gexc.Aborted):
-            return errors.Unavailable("the datastore is unavailable: retry later")
+    """The contract's error for a domain error of the AMAPI or Firestore door, else None."""
+    for kind, api_error, message, headers in _DOMAIN_ERRORS:
+        if isinstance(exc, kind):
+            return api_error(message(exc), headers=dict(headers))
     return None
 
 

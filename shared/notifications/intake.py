@@ -11,13 +11,15 @@ from shared.clock import utcnow
 from shared.config import settings
 from shared.notifications import handlers
 from shared.notifications.messages import NOTIFICATION_TYPES, Notification, decode, shape_problem
-from shared.store import notification_effects, notification_receipts
+from shared.store import notification_receipts
+from shared.store.errors import StoreContention, StoreRefused, StoreUnavailable
 
 # Eventarc and Pub/Sub pushes (through functions-framework) name the topic this way.
 PUBSUB_SOURCE_PREFIX = "//pubsub.googleapis.com/"
 # What a payload that can never apply raises while being applied (a field of the wrong type,
 # a value Firestore will not store); anything else is an outage and must be redelivered.
-_PAYLOAD_FAULTS = (KeyError, TypeError, AttributeError, ValueError, RecursionError)
+_PAYLOAD_FAULTS = (KeyError, TypeError, AttributeError, ValueError, RecursionError,
+                   StoreRefused)
 
 
 def from_configured_topic(source: str) -> bool:
@@ -54,15 +56,12 @@ def receive(event_data: Any, source: str = "") -> Notification | None:
                  notificationType=notification.notification_type[:100])
     try:
         fresh = handlers.handle(notification, source)
-    except (AmapiQuotaExhausted, AmapiUnavailable):
+    except (AmapiQuotaExhausted, AmapiUnavailable, StoreUnavailable, StoreContention):
         raise
     except AmapiError as exc:
         _keep(notification, f"AMAPI refused the effect: {exc}", source)
         return None
-    except Exception as exc:
-        if notification_effects.transient(exc) or not (
-                isinstance(exc, _PAYLOAD_FAULTS) or notification_effects.refused(exc)):
-            raise
+    except _PAYLOAD_FAULTS as exc:
         logs.logger.error("notification payload could not be applied", exc_info=exc)
         _keep(notification, f"payload could not be applied: {exc!r}", source)
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.store.client import bounded, db, transact
+from shared.store.errors import translate_module
 from shared.store.keys import natural_key
 
 SPACES = "spaces"
@@ -153,3 +154,6 @@ def audit_page(spaces: list[str] | None, principal: str | None, limit: int,
     if after:
         query = query.start_after({"sortKey": after})
     return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]
+
+
+translate_module(__name__)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.store.client import bounded, db
+from shared.store.errors import translate_module
 from shared.store.keys import natural_key
 
 COLLECTION = "appFeedback"
@@ -35,3 +36,6 @@ def for_device(device_id: str) -> list[dict[str, Any]]:
 
     query = db().collection(COLLECTION).where(filter=FieldFilter("deviceId", "==", device_id))
     return [s.to_dict() or {} for s in query.stream(**bounded())]
+
+
+translate_module(__name__)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.config import settings
+from shared.store.errors import translate_module
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client
@@ -44,7 +45,7 @@ def bounded() -> dict[str, Any]:
     """`retry` and `timeout` arguments that bound one Firestore call by the retry budget.
 
     Without them an unreachable Firestore can hold a request far beyond any client's patience;
-    with them it fails with RetryError, which the HTTP layer answers with 503.
+    with them it fails as StoreUnavailable, which the HTTP layer answers with 503.
     """
     return _call_limits(settings().firestore_retry_budget_seconds)
 
@@ -59,16 +60,11 @@ def reset_client() -> None:
 def transact(run: Callable[[Any], T]) -> T:
     """Run a `@firestore.transactional` function in a new transaction.
 
-    A transaction that stays contended past its attempts fails with Firestore's own error
-    (`Aborted`: retry later), not the client library's bare ValueError, which callers would
-    mistake for bad data.
+    A transaction that stays contended past its attempts fails as StoreContention (retry
+    later), not as the client library's bare ValueError, which callers would mistake for bad
+    data: `translate_module` below classifies it.
     """
-    from google.api_core import exceptions
+    return run(db().transaction())
 
-    try:
-        return run(db().transaction())
-    except ValueError as exc:
-        if isinstance(exc.__cause__, exceptions.GoogleAPICallError):
-            raise exc.__cause__ from exc
-        raise
 
+translate_module(__name__)

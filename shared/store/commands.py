@@ -13,6 +13,7 @@ import datetime
 from typing import Any
 
 from shared.store.client import bounded, db
+from shared.store.errors import translate_module
 from shared.store.keys import natural_key
 from shared.store.versioned import Stored, from_snapshot
 
@@ -101,3 +102,6 @@ def in_state(state: str, created_before: datetime.datetime, limit: int) -> list[
              .where(filter=FieldFilter("createTime", "<", created_before))
              .order_by("createTime").limit(limit))
     return [from_snapshot(s) for s in query.stream(**bounded())]
+
+
+translate_module(__name__)

@@ -9,17 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from shared.store.client import bounded, db
-from shared.store.versioned import ChangedConcurrently, Stored
+from shared.store.errors import AlreadyStored as AlreadyStored
+from shared.store.errors import ChangedConcurrently, translate_module
+from shared.store.versioned import Stored
 from shared.store.versioned import from_snapshot as _snapshot
 
 APPS = "apps"
 WIFI = "wifiConfigs"
 VPN = "vpnConfigs"
 COSU = "cosuConfigs"
-
-
-class AlreadyStored(Exception):
-    """A resource with this id exists."""
 
 
 def get(collection: str, resource_id: str) -> Stored | None:
@@ -130,3 +128,6 @@ def commit(batch: Any) -> None:
         raise AlreadyStored(str(exc)) from exc
     except (exceptions.FailedPrecondition, exceptions.NotFound, exceptions.Aborted) as exc:
         raise ChangedConcurrently(str(exc)) from exc
+
+
+translate_module(__name__)

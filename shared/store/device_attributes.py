@@ -7,6 +7,7 @@ from typing import Any
 
 from shared.store import spaced
 from shared.store.client import bounded, db
+from shared.store.errors import translate_module
 from shared.store.keys import natural_key
 
 COLLECTION = "deviceAttributes"
@@ -68,3 +69,6 @@ def page(spaces: list[str] | None, limit: int,
         query = query.start_after({"nameKey": after[0],
                                    "__name__": db().collection(COLLECTION).document(after[1])})
     return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]
+
+
+translate_module(__name__)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.store.client import bounded, db
+from shared.store.errors import translate_module
 
 COLLECTION = "devices"
 
@@ -59,3 +60,6 @@ def page(filters: dict[str, Any], limit: int, after: str | None) -> list[dict[st
     if after:
         query = query.start_after({"__name__": db().collection(COLLECTION).document(after)})
     return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]
+
+
+translate_module(__name__)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.store.client import bounded, db
+from shared.store.errors import translate_module
 
 COLLECTION = "effectivePolicies"
 
@@ -40,3 +41,6 @@ def put_many(policies: dict[str, dict[str, Any]]) -> None:
         for key, data in items[start:start + 500]:
             batch.set(db().collection(COLLECTION).document(key), data)
         batch.commit(**bounded())
+
+
+translate_module(__name__)

@@ -11,16 +11,14 @@ import datetime
 from typing import Any
 
 from shared.store.client import bounded, db, transact
+from shared.store.errors import ChangedConcurrently, translate_module
+from shared.store.errors import NameTaken as NameTaken
 from shared.store.keys import natural_key
-from shared.store.versioned import ChangedConcurrently, Stored
+from shared.store.versioned import Stored
 from shared.store.versioned import from_snapshot as _snapshot
 
 COLLECTION = "enrollmentProfiles"
 NAMES = "enrollmentProfileNames"
-
-
-class NameTaken(Exception):
-    """Another profile of the space has this name."""
 
 
 def _claim(space: str, name: str) -> Any:
@@ -152,3 +150,6 @@ def mark_expired(profiles: list[Stored], now: datetime.datetime) -> list[Stored]
         except ChangedConcurrently:
             continue
     return marked
+
+
+translate_module(__name__)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from shared.store.client import bounded, db, transact
+from shared.store.errors import translate_module
 
 COLLECTION = "enrollmentRules"
 
@@ -32,3 +33,6 @@ def replace(space: str,
 
     result: dict[str, Any] = transact(run)
     return result
+
+
+translate_module(__name__)

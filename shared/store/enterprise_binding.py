@@ -7,6 +7,7 @@ import datetime
 from typing import Any
 
 from shared.store.client import bounded, db
+from shared.store.errors import translate_module
 from shared.store.keys import natural_key
 
 BINDING = "enterpriseBinding"
@@ -75,3 +76,6 @@ def managed_devices(enterprise: str) -> int:
 def _count(query: Any) -> int:
     results = query.count().get(**bounded())
     return int(results[0][0].value)
+
+
+translate_module(__name__)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.store.client import bounded, db, transact
+from shared.store.errors import translate_module
 
 COLLECTION = "idempotencyKeys"
 RETENTION = datetime.timedelta(hours=24)
@@ -64,3 +65,6 @@ def complete(key_id: str, status: int, body: Any, headers: dict[str, str]) -> No
 def release(key_id: str) -> None:
     """Forget a key whose request failed, so the caller may retry with it."""
     db().collection(COLLECTION).document(key_id).delete(**bounded())
+
+
+translate_module(__name__)

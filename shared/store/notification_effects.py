@@ -13,46 +13,12 @@ from typing import Any
 
 from shared.store import app_feedback, devices, enrollment_profiles, notification_receipts
 from shared.store.client import bounded, db, transact
+from shared.store.errors import StoreContention, translate_module
 from shared.store.keys import natural_key
 
 OPERATION_RESULTS = "operationResults"
 COMMANDS = "commands"
 UNMATCHED_USAGE_LOGS = "unmatchedUsageLogs"
-
-
-class DeviceContention(RuntimeError):
-    """Concurrent notifications for one device outran the retries (transient)."""
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
-
-
-def transient(exc: BaseException) -> bool:
-    """True when storage gave up for now (contention, timeout, outage): redelivery can pass.
-
-    The chain is searched because the client library wraps an exhausted transaction's
-    `Aborted` in a plain ValueError.
-    """
-    from google.api_core import exceptions
-
-    passing = (DeviceContention, exceptions.Aborted, exceptions.DeadlineExceeded,
-               exceptions.ServiceUnavailable, exceptions.ServerError, exceptions.RetryError,
-               exceptions.TooManyRequests, exceptions.Cancelled, exceptions.Unauthenticated,
-               exceptions.PermissionDenied, exceptions.FailedPrecondition)
-    return any(isinstance(link, passing) for link in _chain(exc))
-
-
-def refused(exc: BaseException) -> bool:
-    """True when Firestore refused the content itself (too large, too deep, a bad id)."""
-    from google.api_core import exceptions
-
-    return isinstance(exc, (exceptions.InvalidArgument, exceptions.OutOfRange))
 
 
 @dataclass
@@ -159,7 +125,7 @@ def apply_device(message_id: str, receipt: dict[str, Any], device_name: str,
         if committed is not None:
             return committed
         read = None
-    raise DeviceContention(f"device {device_name} kept changing; Pub/Sub will redeliver")
+    raise StoreContention(f"device {device_name} kept changing; Pub/Sub will redeliver")
 
 
 def apply_operation(message_id: str, receipt: dict[str, Any], operation_name: str,
@@ -189,7 +155,7 @@ def apply_operation(message_id: str, receipt: dict[str, Any], operation_name: st
         committed = _commit_with_receipt(batch, message_id, receipt, now)
         if committed is not None:
             return committed
-    raise DeviceContention(f"the command of {operation_name} kept changing; Pub/Sub will "
+    raise StoreContention(f"the command of {operation_name} kept changing; Pub/Sub will "
                            "redeliver")
 
 
@@ -239,3 +205,6 @@ def apply_usage_logs(message_id: str, receipt: dict[str, Any], device_name: str,
 
     result: bool = transact(run)
     return result
+
+
+translate_module(__name__)

@@ -17,6 +17,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from shared.store.client import bounded, db
+from shared.store.errors import translate_module
 
 if TYPE_CHECKING:
     from google.cloud.firestore import DocumentReference
@@ -93,3 +94,6 @@ def malformed(limit: int = 100) -> list[dict[str, Any]]:
     query = db().collection(MALFORMED).order_by(
         "receiveTime", direction=firestore.Query.DESCENDING).limit(limit)
     return [snapshot.to_dict() or {} for snapshot in query.stream(**bounded())]
+
+
+translate_module(__name__)

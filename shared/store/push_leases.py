@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.store.client import bounded, db
+from shared.store.errors import translate_module
 
 COLLECTION = "pushLeases"
 
@@ -89,3 +90,6 @@ def _guarded_write(lease: Lease, changes: dict[str, Any]) -> bool:
     lease.versions = {space: result.update_time
                       for space, result in zip(lease.spaces, results, strict=True)}
     return True
+
+
+translate_module(__name__)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.store.client import bounded, db
+from shared.store.errors import translate_module
 
 
 def by_id(collection: str, document_id: str) -> dict[str, Any] | None:
@@ -21,3 +22,6 @@ def in_spaces(collection: str, spaces: list[str] | None) -> Any:
     if spaces is not None:
         query = query.where(filter=FieldFilter("space", "in", spaces or ["-"]))
     return query
+
+
+translate_module(__name__)

@@ -10,6 +10,7 @@ import datetime
 from typing import Any
 
 from shared.store.client import bounded, db
+from shared.store.errors import translate_module
 from shared.store.keys import natural_key
 
 COLLECTION = "tokenRevocations"
@@ -30,3 +31,6 @@ def pending(limit: int) -> list[dict[str, Any]]:
 def done(token_name: str) -> None:
     """The token is revoked: forget it."""
     db().collection(COLLECTION).document(natural_key(token_name)).delete(**bounded())
+
+
+translate_module(__name__)

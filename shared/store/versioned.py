@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+# Re-exported: callers that read a Stored value catch it from here.
+from shared.store.errors import ChangedConcurrently as ChangedConcurrently
+
 
 @dataclass(frozen=True)
 class Stored:
@@ -13,10 +16,6 @@ class Stored:
     id: str
     data: dict[str, Any]
     update_time: Any = None
-
-
-class ChangedConcurrently(Exception):
-    """The resource changed (or vanished) since it was read."""
 
 
 def from_snapshot(snapshot: Any) -> Stored:

@@ -141,3 +141,35 @@ def _service_at(url, config):
     from shared.amapi.client import build_service
 
     return build_service(replace(config, amapi_endpoint=url))
+
+
+def test_background_calls_are_not_retried_once_throttled(amapi_emulator):
+    from shared.amapi.client import amapi_background
+
+    control(amapi_emulator, "POST", "faults", {"probability": 1.0, "codes": [429],
+                                               "methods": ["enterprises.policies.patch"]})
+    with amapi_background() as run:
+        with pytest.raises(errors.AmapiQuotaExhausted) as caught:
+            amapi().patch_policy(POLICY, {"funDisabled": True})
+        assert caught.value.never_executed
+        # The quota is the project's: the rest of the run does not call AMAPI at all.
+        with pytest.raises(errors.AmapiQuotaExhausted):
+            amapi().get_enterprise(ENTERPRISE)
+    assert run.throttled and run.skipped == 1
+    assert len(calls_to(amapi_emulator, "enterprises.policies.patch")) == 1
+    assert calls_to(amapi_emulator, "enterprises.get") == []
+    # Interactive calls, outside the run, still spend their retry budget.
+    with pytest.raises(errors.AmapiQuotaExhausted):
+        amapi().patch_policy(POLICY, {"funDisabled": True})
+    assert len(calls_to(amapi_emulator, "enterprises.policies.patch")) > 2
+    amapi().get_enterprise(ENTERPRISE)
+
+
+
+def test_a_background_run_whose_time_is_spent_leaves_its_calls_for_the_next(amapi_emulator):
+    from shared.amapi.client import amapi_background
+
+    with amapi_background(run_seconds=0) as run, pytest.raises(errors.AmapiUnavailable) as caught:
+        amapi().get_enterprise(ENTERPRISE)
+    assert caught.value.never_executed and run.skipped == 1
+    assert calls_to(amapi_emulator, "enterprises.get") == []

@@ -70,12 +70,12 @@ def edit_note(ctx):
 
 @router.route("POST", "/quota", "Always throttled")
 def throttled(ctx):
-    raise AmapiQuotaExhausted("enterprises.policies.patch", "Quota exceeded", 429)
+    raise AmapiQuotaExhausted("enterprises.policies.patch", "Quota exceeded")
 
 
 @router.route("POST", "/outage", "AMAPI down")
 def outage(ctx):
-    raise AmapiUnavailable("enterprises.policies.patch", "backend error", 503)
+    raise AmapiUnavailable("enterprises.policies.patch", "backend error")
 
 
 @router.route("POST", "/bug", "A programming error")

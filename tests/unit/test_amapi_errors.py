@@ -20,6 +20,21 @@ def test_each_status_is_classified_once_and_mapped_to_the_contract(status, messa
     assert _status_error(failure).http_status == http
 
 
+def test_classified_failures_carry_no_http_status_only_domain_facts():
+    throttled = amapi.classify("enterprises.devices.issueCommand", 429, "Quota exceeded")
+    crashed = amapi.classify("enterprises.devices.issueCommand", 500, "Internal error")
+    not_serving = amapi.classify("enterprises.devices.issueCommand", 503, "Unavailable")
+    assert not hasattr(throttled, "http_status")
+    assert throttled.never_executed and not_serving.never_executed
+    assert not crashed.never_executed  # a 500 may have acted: a re-send must look first
+    assert (throttled.status, crashed.status) == ("RESOURCE_EXHAUSTED", "UNAVAILABLE")
+
+
+def test_quota_exhaustion_tells_the_caller_when_to_come_back():
+    mapped = _status_error(amapi.classify("enterprises.policies.patch", 429, "Quota exceeded"))
+    assert mapped.status == "RESOURCE_EXHAUSTED" and mapped.headers["Retry-After"] == "60"
+
+
 def test_google_error_bodies_yield_their_status_and_message():
     body = b'{"error": {"code": 400, "message": "Unknown name \\"x\\"", "status": "INVALID"}}'
     assert amapi.status_of(body) == ("INVALID", 'Unknown name "x"')

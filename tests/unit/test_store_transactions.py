@@ -4,16 +4,18 @@ import pytest
 from google.api_core import exceptions
 
 from shared.store.client import transact
+from shared.store.errors import StoreContention
 
 
-def test_a_transaction_that_outlived_its_attempts_fails_as_aborted():
+def test_a_transaction_that_outlived_its_attempts_fails_as_contention():
     def contended(transaction):
         # What google-cloud-firestore raises when every attempt was aborted.
         raise ValueError("Failed to commit transaction in 5 attempts.") from exceptions.Aborted(
             "Transaction lock timeout")
 
-    with pytest.raises(exceptions.Aborted):
+    with pytest.raises(StoreContention) as caught:
         transact(contended)
+    assert isinstance(caught.value.__cause__, ValueError)  # the library's report is kept
 
 
 def test_other_value_errors_are_left_alone():
