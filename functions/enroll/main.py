@@ -205,7 +205,7 @@ def run_token_expiry(ctx: Context) -> dict[str, Any]:
     if "now" in body and not settings().emulated:
         raise errors.InvalidArgument.field("now", "is accepted only against the emulators")
     run = expire_tokens(body.get("now") or utcnow())
-    return {"expired": run.expired, "revoked": run.revoked}
+    return {"expired": run.expired, "revoked": run.revoked, "deferred": run.deferred}
 
 
 functions_framework.errorhandler(HTTPException)(router.framework_error)

@@ -173,3 +173,5 @@ class ReconcileResultSchema(Schema):
     sent = fields.Integer()
     settled = fields.Integer()
     expired = fields.Integer()
+    deferred = fields.Integer(metadata={"description": "commands left for the next run: "
+                                                       "AMAPI throttled it or its time ran out"})

@@ -250,6 +250,8 @@ class ExpireTokensResultSchema(Schema):
 
     expired = fields.Integer()
     revoked = fields.Integer()
+    deferred = fields.Integer(metadata={"description": "revocations left for the next run: "
+                                                       "AMAPI throttled it or its time ran out"})
 
 
 TOPIC = re.compile(

@@ -110,9 +110,9 @@ def test_failed_revocations_are_retried_by_the_next_run(api, expiry, amapi_emula
     assert renewed.status_code == 200
     assert enroll_device(amapi_emulator, profile["token"]["value"], "STILL-LIVE")[0] == 200
     emulator_call(amapi_emulator, "DELETE", "/emulator/v1/faults")
-    assert expiry().get_json() == {"expired": 0, "revoked": 1}
+    assert expiry().get_json() == {"expired": 0, "revoked": 1, "deferred": 0}
     assert enroll_device(amapi_emulator, profile["token"]["value"], "TOO-LATE")[0] == 400
-    assert expiry().get_json() == {"expired": 0, "revoked": 0}
+    assert expiry().get_json() == {"expired": 0, "revoked": 0, "deferred": 0}
 
 
 def test_now_is_refused_outside_the_emulators(expiry, firestore, monkeypatch):
