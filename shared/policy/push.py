@@ -307,8 +307,15 @@ def _assign(device: dict[str, Any], space: str, inputs: SpaceInputs) -> dict[str
     else:
         policy = compile_choice(choice, inputs)
         entry = policy_record(enterprise, space, choice, policy, utcnow())
-        entry["version"] = amapi().patch_policy(entry["name"], policy).get("version")
-        effective_policies.put_many({choice.key: entry})
+        stored = effective_policies.get_many([choice.key]).get(choice.key) or {}
+        if not (stored.get("fingerprint") == entry["fingerprint"]
+                and stored.get("name") == entry["name"] and stored.get("version")
+                and devices.others_on_policy(choice.key, device["name"])):
+            # A policy no device uses may have been deleted by AMAPI (after 7 days), and a
+            # device moved onto a missing policy is factory-reset: only one in use, with the
+            # same content, is trusted to be there as pushed.
+            entry["version"] = amapi().patch_policy(entry["name"], policy).get("version")
+            effective_policies.put_many({choice.key: entry})
         target = entry["name"]
     with contextlib.suppress(AmapiNotFound):  # deleted meanwhile: its DELETED report follows
         amapi().patch_device(device["name"], {"policyName": target}, "policyName")

@@ -38,6 +38,21 @@ def managed_in_space(space: str) -> list[dict[str, Any]]:
             if (s.to_dict() or {}).get("state") != "DELETED"]
 
 
+def others_on_policy(key: str, device: str, sample: int = 5) -> bool:
+    """True when some device other than `device`, not deleted, is recorded on policy `key`.
+
+    Reads at most `sample` documents: deleted devices keep their last key, so a few are looked
+    at; when all of those are deleted the answer is False, which only costs a re-push.
+    """
+    from google.cloud.firestore import FieldFilter
+
+    query = (db().collection(COLLECTION)
+             .where(filter=FieldFilter("effectivePolicy", "==", key))
+             .select(["state"]).limit(sample))
+    return any(s.id != device_id(device) and (s.to_dict() or {}).get("state") != "DELETED"
+               for s in query.stream(**bounded()))
+
+
 def put(device: str, fields: dict[str, Any]) -> None:
     """Create or merge fields of a device document."""
     db().collection(COLLECTION).document(device_id(device)).set(fields, merge=True,

@@ -283,3 +283,45 @@ def test_enrollments_racing_a_distribution_change_land_where_the_stores_say(stac
         assert notified.status_code in (200, 204), notified.get_data(as_text=True)
         assert changed.status_code == 200, changed.get_json()
         assert_amapi_matches_the_stores(stack["server"])
+
+
+def test_enrolling_onto_an_unchanged_policy_pushes_no_policy(stack):
+    from tests.integration.policy_helpers import amapi_calls, clear_calls
+
+    policy = stack["apps"]["policy"].test_client()
+    policy.post("/apps", json={"packageName": "com.example.kiosk", "type": "PUBLIC"},
+                headers=stack["headers"])
+    created = policy.post("/cosu-configs", headers=stack["headers"], json={
+        "name": "Lobby", "priority": 1, "app": {"packageName": "com.example.kiosk"},
+        "distribution": {"mode": "ALL"}})
+    assert created.status_code == 201
+    first = enrolled(stack, serial="FIRST")
+    notify(stack, "ENROLLMENT", first)
+    clear_calls(stack["server"])
+    fleet = [enrolled(stack, serial=f"MORE-{i}") for i in range(20)]
+    for device in fleet:
+        notify(stack, "ENROLLMENT", device)
+    methods = [c["method"] for c in amapi_calls(stack["server"])
+               if c["method"] != "enterprises.enrollmentTokens.create"]
+    assert methods.count("enterprises.policies.patch") == 0
+    assert methods.count("enterprises.devices.patch") == 20
+    on = {amapi_device(stack, d["name"])[1]["policyName"] for d in [first, *fleet]}
+    assert len(on) == 1 and "/policies/cosu-" in on.pop()
+
+
+def test_a_policy_no_device_uses_any_more_is_pushed_again_before_a_device_lands_on_it(stack):
+    from tests.integration.policy_helpers import amapi_calls, clear_calls
+
+    policy = stack["apps"]["policy"].test_client()
+    policy.post("/apps", json={"packageName": "com.example.kiosk", "type": "PUBLIC"},
+                headers=stack["headers"])
+    policy.post("/cosu-configs", headers=stack["headers"], json={
+        "name": "Lobby", "priority": 1, "app": {"packageName": "com.example.kiosk"},
+        "distribution": {"mode": "ALL"}})
+    first = enrolled(stack, serial="GONE")
+    notify(stack, "ENROLLMENT", first)
+    devices.put(first["name"], {"state": "DELETED"})  # AMAPI may reap a policy nobody uses
+    clear_calls(stack["server"])
+    notify(stack, "ENROLLMENT", enrolled(stack, serial="NEXT"))
+    methods = [c["method"] for c in amapi_calls(stack["server"])]
+    assert methods.count("enterprises.policies.patch") == 1
