@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
 from types import FrameType
 
 from devstack.amapi_emulator.pubsub import PubSubEmulatorPublisher
+from devstack.amapi_emulator.quota import AMAPI_DEFAULT, QuotaLimit, parse_setting
 from devstack.amapi_emulator.server import EmulatorServer, default_publisher
+
+QUOTA_ENV = "AMAPI_EMULATOR_QUOTA"
+
+
+def _quota(text: str) -> QuotaLimit | None:
+    try:
+        return parse_setting(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -29,6 +40,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds before a simulated device completes a command")
     parser.add_argument("--apply-delay", type=float, default=0.2,
                         help="seconds before a simulated device applies a policy or is wiped")
+    amapi_quota = f"{AMAPI_DEFAULT.calls}/{AMAPI_DEFAULT.window_seconds}"
+    parser.add_argument("--quota", type=_quota, default=os.environ.get(QUOTA_ENV) or amapi_quota,
+                        metavar="CALLS/SECONDS",
+                        help="AMAPI calls allowed per rolling window of SECONDS, or off "
+                             f"(default ${QUOTA_ENV}, else AMAPI's {amapi_quota})")
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
     return parser.parse_args(argv)
 
@@ -43,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         enterprise_id=args.enterprise_id,
         topic=args.topic or f"projects/{args.project}/topics/amapi-events",
         publisher=publisher, command_delay=args.command_delay, apply_delay=args.apply_delay,
-        log_requests=not args.quiet)
+        log_requests=not args.quiet, quota=args.quota)
     stopping = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -31,6 +32,10 @@ class EmulatorClock:
     def now(self) -> datetime:
         """The emulator's current time (timezone-aware UTC)."""
         return datetime.now(UTC) + timedelta(seconds=self.offset_seconds)
+
+    def seconds(self) -> float:
+        """Monotonic seconds, shifted by the offset (for measuring windows, not for dates)."""
+        return time.monotonic() + self.offset_seconds
 
     def timestamp(self) -> str:
         """The emulator's current time in RFC 3339."""

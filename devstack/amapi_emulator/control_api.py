@@ -3,9 +3,11 @@
 Routes (JSON in and out; errors use the same google.rpc.Status shape as AMAPI):
   GET    healthz                                  {"status": "ok"}
   POST   enroll                                   {enrollmentToken, hardwareInfo, ...} -> Device
+  POST   enroll:batch                             {enrollmentToken, devices: [...]} -> {devices}
   POST   enterprises/E/devices/D:report           partial Device -> merged Device
   GET|POST|DELETE faults                          {probability, codes, methods?, afterEffect?}
   GET|DELETE requests                             {"requests": [...]} (AMAPI calls only)
+  GET|POST|DELETE quota                           {"calls": n, "windowSeconds": s}; DELETE: default
   GET|POST clock                                  {"offsetSeconds": n} -> {now, offsetSeconds}
   GET|POST delays                                 {"commandSeconds"?, "applySeconds"?}
   POST   signup:complete                          {signupUrlName} -> {enterpriseToken, ...}
@@ -22,6 +24,7 @@ from typing import Any
 
 from devstack.amapi_emulator import device_reports, errors
 from devstack.amapi_emulator.faults import FaultInjector, parse_rule
+from devstack.amapi_emulator.quota import Quota, parse_limit
 from devstack.amapi_emulator.request_log import RequestLog
 from devstack.amapi_emulator.simulation import Simulation
 
@@ -33,14 +36,16 @@ class ControlApi:
     """Routes and handlers of the control API; every body and answer is JSON."""
 
     def __init__(self, simulation: Simulation, faults: FaultInjector, log: RequestLog,
-                 reset: Callable[[], None]) -> None:
+                 quota: Quota, reset: Callable[[], None]) -> None:
         self.sim = simulation
         self.faults = faults
         self.log = log
+        self.quota = quota
         self._reset = reset
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = [
             ("GET", re.compile(r"^healthz$"), self.healthz),
             ("POST", re.compile(r"^enroll$"), self.enroll),
+            ("POST", re.compile(r"^enroll:batch$"), self.enroll_batch),
             ("POST", re.compile(r"^(?P<device>enterprises/[^/]+/devices/[^/:]+):report$"),
              self.report),
             ("GET", re.compile(r"^faults$"), self.get_faults),
@@ -48,6 +53,9 @@ class ControlApi:
             ("DELETE", re.compile(r"^faults$"), self.clear_faults),
             ("GET", re.compile(r"^requests$"), self.requests),
             ("DELETE", re.compile(r"^requests$"), self.clear_requests),
+            ("GET", re.compile(r"^quota$"), self.get_quota),
+            ("POST", re.compile(r"^quota$"), self.set_quota),
+            ("DELETE", re.compile(r"^quota$"), self.default_quota),
             ("GET", re.compile(r"^clock$"), self.get_clock),
             ("POST", re.compile(r"^clock$"), self.set_clock),
             ("GET", re.compile(r"^delays$"), self.get_delays),
@@ -79,6 +87,11 @@ class ControlApi:
         with self.sim.transaction() as outbox:
             return device_reports.enroll(self.sim, outbox, body)
 
+    def enroll_batch(self, params: dict[str, str], body: Any) -> dict[str, Any]:
+        """Up to MAX_BATCH devices enroll with one token, all or none; one ENROLLMENT each."""
+        with self.sim.transaction() as outbox:
+            return {"devices": device_reports.enroll_batch(self.sim, outbox, body)}
+
     def report(self, params: dict[str, str], body: Any) -> dict[str, Any]:
         """A device sends a status report; STATUS_REPORT is published."""
         with self.sim.transaction() as outbox:
@@ -108,6 +121,20 @@ class ControlApi:
         """Forget the logged calls."""
         self.log.clear()
         return {}
+
+    def get_quota(self, params: dict[str, str], body: Any) -> dict[str, Any]:
+        """The quota in force and the calls counted in its current window."""
+        return self.quota.usage()
+
+    def set_quota(self, params: dict[str, str], body: Any) -> dict[str, Any]:
+        """Limit AMAPI calls to `calls` per rolling `windowSeconds`; counted calls stay."""
+        self.quota.set(parse_limit(body))
+        return self.quota.usage()
+
+    def default_quota(self, params: dict[str, str], body: Any) -> dict[str, Any]:
+        """Back to the quota the emulator started with (counted calls stay)."""
+        self.quota.set(self.quota.default)
+        return self.quota.usage()
 
     def get_clock(self, params: dict[str, str], body: Any) -> dict[str, Any]:
         """The emulator's current time and offset."""

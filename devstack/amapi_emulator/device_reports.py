@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from devstack.amapi_emulator import errors
@@ -11,6 +13,7 @@ from devstack.amapi_emulator.state import EnrollmentTokenRecord, new_device_id
 from devstack.amapi_emulator.validation import validate
 
 DEFAULT_API_LEVEL = 34
+MAX_BATCH = 1000
 DEFAULT_MEMORY = {"totalRam": "4000000000", "totalInternalStorage": "64000000000"}
 
 
@@ -66,11 +69,70 @@ def enroll(sim: Simulation, outbox: Outbox, body: Any) -> dict[str, Any]:
     """Enroll a new device with a token (value or name); call with the lock held."""
     token, hardware, imei, extra = _enrollment_input(body)
     record = _find_token(sim, token)
+    device = _new_device(sim, record, hardware, imei, extra,
+                         sim.state.device_names_by_serial.get(hardware["serialNumber"], []))
+    _add_device(sim, outbox, record, device)
+    return copy.deepcopy(device)
+
+
+def enroll_batch(sim: Simulation, outbox: Outbox, body: Any) -> list[dict[str, Any]]:
+    """Enroll up to MAX_BATCH devices with one token, all or none; call with the lock held."""
+    if not isinstance(body, dict) or set(body) - {"enrollmentToken", "devices"}:
+        raise errors.bad_request("Expected a JSON object {enrollmentToken, devices: [...]}.")
+    token = body.get("enrollmentToken")
+    if not isinstance(token, str) or not token:
+        raise errors.bad_request("enrollmentToken (the token's value or name) is required.")
+    entries = body.get("devices")
+    if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_BATCH:
+        raise errors.bad_request(f"devices must be a list of 1 to {MAX_BATCH} devices.")
+    inputs = []
+    for index, entry in enumerate(entries):
+        with _naming_the_device(index):
+            if isinstance(entry, dict) and "enrollmentToken" in entry:
+                raise errors.bad_request(
+                    "enrollmentToken is given once, for the whole batch.")
+            inputs.append(_enrollment_input(
+                {**entry, "enrollmentToken": token}
+                if isinstance(entry, dict) else entry))
+    record = _find_token(sim, token)
+    if record.resource.get("oneTimeOnly") and len(inputs) > 1:
+        raise errors.bad_request("A one-time enrollment token enrolls one device only.")
+    # Build and validate every device before adding any, so that a bad one adds none; a serial
+    # repeated in the batch lists its earlier devices as enrolling one by one would.
+    earlier: dict[str, list[str]] = {}
+    devices = []
+    for index, (_, hardware, imei, extra) in enumerate(inputs):
+        serial = hardware["serialNumber"]
+        previous = earlier.setdefault(
+            serial, list(sim.state.device_names_by_serial.get(serial, [])))
+        with _naming_the_device(index):
+            device = _new_device(sim, record, hardware, imei, extra, previous)
+        previous.append(device["name"])
+        devices.append(device)
+    for device in devices:
+        _add_device(sim, outbox, record, device)
+    return [copy.deepcopy(device) for device in devices]
+
+
+@contextmanager
+def _naming_the_device(index: int) -> Iterator[None]:
+    try:
+        yield
+    except errors.ApiError as exc:
+        raise errors.ApiError(exc.code, f"devices[{index}]: {exc.message}", exc.status,
+                              exc.details) from exc
+
+
+def _new_device(sim: Simulation, record: EnrollmentTokenRecord, hardware: dict[str, Any],
+                imei: str | None, extra: dict[str, Any],
+                previous: list[str]) -> dict[str, Any]:
+    """The validated Device a token enrolls (not yet added)."""
     resource = record.resource
     enterprise = enterprise_of(resource["name"])
     sim.enterprise(enterprise)
     name = f"{enterprise}/devices/{new_device_id()}"
-    serial = hardware["serialNumber"]
+    while name in sim.state.devices:
+        name = f"{enterprise}/devices/{new_device_id()}"
     now = sim.clock.timestamp()
     policy_name = resource.get("policyName") or f"{enterprise}/policies/default"
     device: dict[str, Any] = {
@@ -95,7 +157,6 @@ def enroll(sim: Simulation, outbox: Outbox, body: Any) -> dict[str, Any]:
     if policy is not None:
         device["appliedPolicyName"] = policy_name
         device["appliedPolicyVersion"] = policy["version"]
-    previous = sim.state.device_names_by_serial.get(serial, [])
     if previous:
         device["previousDeviceNames"] = list(previous)
     if imei:
@@ -104,11 +165,17 @@ def enroll(sim: Simulation, outbox: Outbox, body: Any) -> dict[str, Any]:
     problems = validate("Device", device)
     if problems:
         raise errors.invalid_argument(problems)
+    return device
+
+
+def _add_device(sim: Simulation, outbox: Outbox, record: EnrollmentTokenRecord,
+                device: dict[str, Any]) -> None:
+    name = device["name"]
     sim.state.devices[name] = device
-    sim.state.device_names_by_serial.setdefault(serial, []).append(name)
+    sim.state.device_names_by_serial.setdefault(
+        device["hardwareInfo"]["serialNumber"], []).append(name)
     record.used = True
     sim.notify(outbox, name, "ENROLLMENT", copy.deepcopy(device))
-    return copy.deepcopy(device)
 
 
 def report(sim: Simulation, outbox: Outbox, device_name: str, body: Any) -> dict[str, Any]:

@@ -26,8 +26,12 @@ class PubSubEmulatorPublisher:
 
     def __call__(self, topic: str, data: bytes, attributes: dict[str, str]) -> None:
         """Publish one message to `topic` (`projects/P/topics/T`)."""
+        self.publish_many(topic, [(data, attributes)])
+
+    def publish_many(self, topic: str, messages: list[tuple[bytes, dict[str, str]]]) -> None:
+        """Publish `(data, attributes)` messages to `topic` in one request, in order."""
         body = {"messages": [{"data": base64.b64encode(data).decode("ascii"),
-                              "attributes": attributes}]}
+                              "attributes": attributes} for data, attributes in messages]}
         request = urllib.request.Request(
             f"http://{self.host}/v1/{topic}:publish",
             data=json.dumps(body).encode("utf-8"),

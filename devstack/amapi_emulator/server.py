@@ -21,6 +21,7 @@ from devstack.amapi_emulator.faults import FaultInjector
 from devstack.amapi_emulator.field_masks import without_nulls
 from devstack.amapi_emulator.notifications import Notifier
 from devstack.amapi_emulator.pubsub import NullPublisher, Publisher, PubSubEmulatorPublisher
+from devstack.amapi_emulator.quota import Quota, QuotaLimit, exceeded
 from devstack.amapi_emulator.request_log import RequestLog
 from devstack.amapi_emulator.simulation import Simulation
 from devstack.amapi_emulator.state import EmulatorConfig
@@ -52,17 +53,22 @@ def _internal_error() -> errors.ApiError:
 class EmulatorApp:
     """WSGI app serving AMAPI v1 (`/v1/...`) and the control API (`/emulator/v1/...`)."""
 
-    def __init__(self, config: EmulatorConfig, publisher: Publisher) -> None:
+    def __init__(self, config: EmulatorConfig, publisher: Publisher,
+                 quota: QuotaLimit | None = None) -> None:
         self.config = config
         self.simulation = Simulation(config, Notifier(publisher))
         self.faults = FaultInjector()
+        self.quota = Quota(quota, self.simulation.clock.seconds)
         self.request_log = RequestLog()
         self.methods = AmapiMethods(self.simulation)
-        self.control = ControlApi(self.simulation, self.faults, self.request_log, self.reset)
+        self.control = ControlApi(self.simulation, self.faults, self.request_log, self.quota,
+                                  self.reset)
 
     def reset(self) -> None:
-        """Initial state: one enterprise, no other resources, no faults, empty log, clock 0."""
+        """Initial state: one enterprise, no other resources, no faults, the starting quota
+        with an empty window, empty log, clock 0."""
         self.faults.clear()
+        self.quota.reset()
         self.simulation.reset()
         self.request_log.clear()
 
@@ -110,6 +116,9 @@ class EmulatorApp:
         method, path_variables = matched
         # Quota and availability fail a call before Google even reads its payload, unless the
         # rule says the answer is lost after the call took effect.
+        spent = self.quota.admit()
+        if spent is not None:
+            raise exceeded(spent, self.config.project)
         fault = self.faults.pick(method.short_id)
         if fault and not fault[1]:
             raise errors.fault(fault[0])
@@ -149,20 +158,26 @@ def default_publisher() -> Publisher:
 
 
 class EmulatorServer:
-    """An in-memory AMAPI v1 emulator listening on `host:port` (port 0 picks a free one)."""
+    """An in-memory AMAPI v1 emulator listening on `host:port` (port 0 picks a free one).
+
+    `quota` is the limit it starts with and returns to on reset; None (the default in process,
+    where test sessions and benchmarks make thousands of calls) limits nothing until the control
+    API sets one. The command line starts with AMAPI's own (quota.AMAPI_DEFAULT).
+    """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0,
                  project: str = "amapi-cosu-local", enterprise_id: str = "LC00local",
                  topic: str = "projects/amapi-cosu-local/topics/amapi-events",
                  publisher: Publisher | None = None, command_delay: float = 0.2,
-                 apply_delay: float = 0.2, log_requests: bool = False) -> None:
+                 apply_delay: float = 0.2, log_requests: bool = False,
+                 quota: QuotaLimit | None = None) -> None:
         self.host = host
         self._requested_port = port
         self._log_requests = log_requests
         config = EmulatorConfig(project=project, enterprise_id=enterprise_id, topic=topic,
                                 command_delay=command_delay, apply_delay=apply_delay)
         self.app = EmulatorApp(config, publisher if publisher is not None
-                               else default_publisher())
+                               else default_publisher(), quota)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
