@@ -262,6 +262,18 @@ class _PatchSchema(_ResourceSchema):
         return data
 
 
+class _Stored(Schema):
+    """What every stored configuration resource carries when returned."""
+
+    id = fields.String()
+    createTime = fields.String()
+    updateTime = fields.String()
+    etag = fields.String()
+    delegated = fields.Boolean(metadata={
+        "description": "true when the caller sees it only because it is delegated to one of "
+                       "the caller's spaces"})
+
+
 class DistributionSchema(Schema):
     """Which devices receive a resource: all, none, or the listed devices, labels and users."""
 
@@ -344,16 +356,8 @@ class AppPatchSchema(_PatchSchema, AppCreateSchema):
         exclude = ("packageName", "type", "space")
 
 
-class AppSchema(AppCreateSchema):
+class AppSchema(_Stored, AppCreateSchema):
     """A catalog app."""
-
-    id = fields.String()
-    createTime = fields.String()
-    updateTime = fields.String()
-    etag = fields.String()
-    delegated = fields.Boolean(metadata={
-        "description": "true when the caller sees it only because it is delegated to one of "
-                       "the caller's spaces"})
 
 
 class AppListSchema(Schema):
@@ -509,10 +513,9 @@ class EapPublicSchema(Schema):
     hasPassword = fields.Boolean()
 
 
-class WifiConfigSchema(Schema):
+class WifiConfigSchema(_Stored):
     """A Wi-Fi configuration as returned: no passphrase, only whether one is set."""
 
-    id = fields.String()
     name = fields.String()
     ssid = fields.String()
     security = fields.String()
@@ -523,12 +526,6 @@ class WifiConfigSchema(Schema):
     distribution = fields.Nested(DistributionSchema)
     delegatedSpaces = fields.List(fields.String())
     space = fields.String()
-    createTime = fields.String()
-    updateTime = fields.String()
-    etag = fields.String()
-    delegated = fields.Boolean(metadata={
-        "description": "true when the caller sees it only because it is delegated to one of "
-                       "the caller's spaces"})
 
     @pre_dump
     def _replace_secrets_by_flags(self, config: Mapping[str, Any], **_: Any) -> dict[str, Any]:
@@ -580,16 +577,8 @@ class VpnConfigPatchSchema(_PatchSchema, VpnConfigCreateSchema):
         exclude = ("space",)
 
 
-class VpnConfigSchema(VpnConfigCreateSchema):
+class VpnConfigSchema(_Stored, VpnConfigCreateSchema):
     """An always-on VPN configuration."""
-
-    id = fields.String()
-    createTime = fields.String()
-    updateTime = fields.String()
-    etag = fields.String()
-    delegated = fields.Boolean(metadata={
-        "description": "true when the caller sees it only because it is delegated to one of "
-                       "the caller's spaces"})
 
 
 class VpnConfigListSchema(Schema):
@@ -736,17 +725,10 @@ class CosuConfigPatchSchema(_PatchSchema, CosuConfigCreateSchema):
         exclude = ("space",)
 
 
-class CosuConfigSchema(CosuConfigCreateSchema):
+class CosuConfigSchema(_Stored, CosuConfigCreateSchema):
     """A dedicated-device configuration."""
 
-    id = fields.String()
     policyName = fields.String(metadata={"description": "the AMAPI policy it compiles to"})
-    createTime = fields.String()
-    updateTime = fields.String()
-    etag = fields.String()
-    delegated = fields.Boolean(metadata={
-        "description": "true when the caller sees it only because it is delegated to one of "
-                       "the caller's spaces"})
 
 
 class CosuConfigListSchema(Schema):
