@@ -168,3 +168,27 @@ class QueuedScheduler:
                 with self._ready:
                     self._running -= 1
                     self._ready.notify_all()
+
+
+def emulator_call(server: Any, method: str, path: str, body: Any = None,
+                  timeout: float = 120) -> Any:
+    """Call the AMAPI emulator (its AMAPI surface or its control API); the JSON answer."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(f"{server.url}{path}", method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        text = response.read()
+    return json.loads(text) if text else {}
+
+
+def amapi_calls(server: Any) -> dict[str, int]:
+    """AMAPI calls the emulator received since the last look, by method; forgets them."""
+    import collections
+
+    entries = emulator_call(server, "GET", "/emulator/v1/requests")["requests"]
+    emulator_call(server, "DELETE", "/emulator/v1/requests")
+    return dict(collections.Counter(str(entry["method"]) for entry in entries))
+

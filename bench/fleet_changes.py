@@ -8,16 +8,19 @@ in this process without a quota, so the counts are the raw calls a change makes.
 
 from __future__ import annotations
 
-import collections
-import json
 import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bench.emulated import QueuedScheduler, emulated_backends, write_all
+from bench.emulated import (
+    QueuedScheduler,
+    amapi_calls,
+    emulated_backends,
+    emulator_call,
+    write_all,
+)
 from devstack import emulators
 
 SIZES = (20, 2_000, 20_000)
@@ -47,22 +50,6 @@ class Result:
 
     calls: dict[str, int]
     seconds: float | None
-
-
-def _emulator(server: Any, method: str, path: str, body: Any = None) -> Any:
-    request = urllib.request.Request(f"{server.url}{path}", method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=120) as response:
-        text = response.read()
-    return json.loads(text) if text else {}
-
-
-def _calls(server: Any) -> dict[str, int]:
-    """AMAPI calls since the last look, by method (e.g. `devices.patch`); forgets them."""
-    entries = _emulator(server, "GET", "/emulator/v1/requests")["requests"]
-    _emulator(server, "DELETE", "/emulator/v1/requests")
-    return dict(collections.Counter(str(entry["method"]) for entry in entries))
 
 
 def _device_entry(index: int) -> dict[str, Any]:
@@ -97,7 +84,7 @@ def _build_fleet(server: Any, size: int) -> dict[str, str]:
          "distribution": {"mode": "ALL"}}))
 
     def enroll(token: dict[str, Any], first: int, count: int) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = _emulator(server, "POST", "/emulator/v1/enroll:batch", {
+        found: list[dict[str, Any]] = emulator_call(server, "POST", "/emulator/v1/enroll:batch", {
             "enrollmentToken": token["value"],
             "devices": [_device_entry(i) for i in range(first, first + count)]})["devices"]
         return found
@@ -186,7 +173,7 @@ def _measure_size(backends: dict[str, Any], size: int,
     ids = _build_fleet(server, size)
     built = time.perf_counter() - started
     devices_sync.wait_idle(SETTLE_SECONDS)
-    _calls(server)
+    amapi_calls(server)
     for case in CASES:
         earlier = results.get((case.key, previous_size or 0))
         estimate = (_estimate(earlier, size / previous_size)
@@ -201,9 +188,9 @@ def _measure_size(backends: dict[str, Any], size: int,
         started = time.perf_counter()
         case.run(ids)
         seconds = time.perf_counter() - started
-        results[(case.key, size)] = Result(_calls(server), seconds)
+        results[(case.key, size)] = Result(amapi_calls(server), seconds)
         devices_sync.wait_idle(SETTLE_SECONDS)
-        _calls(server)  # the simulated devices' syncing is no part of the next case
+        amapi_calls(server)  # the simulated devices' syncing is no part of the next case
     return built
 
 

@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 from typing import Any
 
-from bench.emulated import emulated_backends
+from bench.emulated import amapi_calls, emulated_backends, emulator_call
 from devstack import emulators
 
 SIZES = (20, 200, 2_000)
-
-
-def _emulator(server: Any, method: str, path: str, body: Any = None) -> Any:
-    request = urllib.request.Request(f"{server.url}{path}", method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        text = response.read()
-    return json.loads(text) if text else {}
-
-
-def _calls(server: Any) -> int:
-    count = len(_emulator(server, "GET", "/emulator/v1/requests")["requests"])
-    _emulator(server, "DELETE", "/emulator/v1/requests")
-    return count
 
 
 def _enroll_fleet(server: Any, size: int) -> None:
@@ -39,7 +22,7 @@ def _enroll_fleet(server: Any, size: int) -> None:
     token = amapi().create_enrollment_token(settings().enterprise,
                                             {"policyName": holding, "duration": "86400s"})
     for index in range(size):
-        device = _emulator(server, "POST", "/emulator/v1/enroll", {
+        device = emulator_call(server, "POST", "/emulator/v1/enroll", {
             "enrollmentToken": token["value"], "apiLevel": 34,
             "hardwareInfo": {"serialNumber": f"B-{index}", "manufacturer": "Zebra",
                              "brand": "Zebra", "model": "TC58"},
@@ -75,19 +58,19 @@ def _measure(backends: Any, server: Any, size: int, resources: Any, schemas: Any
     _enroll_fleet(server, size)
     resources.create(resources.APP, schemas.AppCreateSchema().load(
         {"packageName": "com.example.kiosk", "type": "PUBLIC"}))
-    _calls(server)
+    amapi_calls(server)
     started = time.perf_counter()
     config = resources.create(resources.COSU, schemas.CosuConfigCreateSchema().load(
         {"name": "Lobby", "priority": 1, "app": {"packageName": "com.example.kiosk"},
          "distribution": {"mode": "ALL"}}))
     distribute_ms = (time.perf_counter() - started) * 1000
-    distribute_calls = _calls(server)
+    distribute_calls = sum(amapi_calls(server).values())
     started = time.perf_counter()
     resources.update(resources.COSU, "global", config["id"],
                      {"lockdown": {"disableKeyguard": True}}, None)
     edit_ms = (time.perf_counter() - started) * 1000
     print(f"  {size:>8} {distribute_calls:>18} {distribute_ms:>8.0f} "
-          f"{_calls(server):>12} {edit_ms:>7.0f}")
+          f"{sum(amapi_calls(server).values()):>12} {edit_ms:>7.0f}")
 
 
 if __name__ == "__main__":
