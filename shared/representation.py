@@ -7,7 +7,7 @@ with it while only `shared/http/` knows requests.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from shared import errors
@@ -63,3 +63,17 @@ def _flatten(messages: Any, prefix: str = "") -> Iterator[errors.FieldViolation]
 def violations(messages: Any) -> list[errors.FieldViolation]:
     """Marshmallow's nested error messages as a flat list naming each field (`a.b[0].c`)."""
     return list(_flatten(messages))
+
+
+def loaded(what: str, load: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """`load()` (a marshmallow load); its refusal as a 400 naming each field (`invalid <what>`)."""
+    from marshmallow import ValidationError
+
+    try:
+        result: dict[str, Any] = load()
+    except ValidationError as exc:
+        found = violations(exc.messages)
+        summary = "; ".join(f"{v.field}: {v.reason}" for v in found[:5])
+        raise errors.InvalidArgument(f"invalid {what}: {summary}", found) from None
+    return result
+

@@ -7,7 +7,6 @@ for the next `expire_tokens` run.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import json
 import logging
@@ -16,7 +15,7 @@ from typing import Any
 from shared import errors, logs
 from shared.access import roles
 from shared.amapi.client import amapi
-from shared.amapi.errors import AmapiError, AmapiNotFound
+from shared.amapi.errors import AmapiError
 from shared.clock import parse_rfc3339, rfc3339, utcnow
 from shared.enrollment import device_attributes
 from shared.enrollment.device_users import directory
@@ -217,8 +216,7 @@ def delete_profile(profile_id: str, if_match: str | None) -> None:
     profile = _existing(profile_id, roles.ADMIN)
     check_if_match(if_match, _current_etag(profile))
     revoked = profile.data["token"]["name"]
-    with contextlib.suppress(AmapiNotFound):  # already gone in AMAPI: nothing to revoke
-        amapi().delete_enrollment_token(revoked)
+    amapi().delete_enrollment_token(revoked)  # one already gone counts as revoked
     try:
         store.delete(profile)
     except ChangedConcurrently:

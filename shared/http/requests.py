@@ -21,7 +21,7 @@ from werkzeug.wrappers import Request
 
 from shared import errors
 from shared.query_params import QuerySchema, utf8_length
-from shared.representation import violations
+from shared.representation import loaded
 
 MAX_ID_BYTES = 512  # well under Firestore's 1,500-byte document ids; real ids are far shorter
 MAX_BODY_BYTES = 1024 * 1024  # four times the largest managed configuration, with room to spare
@@ -36,15 +36,7 @@ def is_storable_id(value: str) -> bool:
 
 def parse_query(request: Request, schema: type[QuerySchema] | None) -> dict[str, Any]:
     """The query string loaded through the route's schema (none: no parameter is taken)."""
-    from marshmallow import ValidationError
-
-    try:
-        loaded: dict[str, Any] = (schema or QuerySchema)().load(request.args)
-    except ValidationError as exc:
-        found = violations(exc.messages)
-        summary = "; ".join(f"{v.field}: {v.reason}" for v in found[:5])
-        raise errors.InvalidArgument(f"invalid query: {summary}", found) from None
-    return loaded
+    return loaded("query", lambda: (schema or QuerySchema)().load(request.args))
 
 
 def parse_object(request: Request) -> dict[str, Any]:
@@ -61,18 +53,11 @@ class _AnyObject:
 
 def parse_json(request: Request, schema: Any, *, partial: bool = False) -> dict[str, Any]:
     """Decode a JSON object body and load it through `schema` (unknown fields are errors)."""
-    from marshmallow import ValidationError
-
     data = decode_json(request)
     if not isinstance(data, dict):
         raise errors.InvalidArgument("request body must be a JSON object")
-    try:
-        loaded: dict[str, Any] = schema.load(data, partial=partial)
-    except ValidationError as exc:
-        found = violations(exc.messages)
-        summary = "; ".join(f"{v.field}: {v.reason}" for v in found[:5])
-        raise errors.InvalidArgument(f"invalid request: {summary}", found) from None
-    return loaded
+    return loaded("request", lambda: schema.load(data, partial=partial))
+
 
 
 def decode_json(request: Request) -> Any:

@@ -35,7 +35,7 @@ from shared.policy.push import (
     serialized,
     with_change,
 )
-from shared.representation import check_if_match, etag_of
+from shared.representation import check_if_match, etag_of, loaded
 from shared.store import configurations
 from shared.store.keys import natural_key, new_id
 from shared.store.versioned import ChangedConcurrently, Stored
@@ -281,9 +281,7 @@ def merge_patch(target: Any, patch: Any) -> Any:
 def _merged(kind: Kind, current: Stored, changes: dict[str, Any]) -> dict[str, Any]:
     """The stored resource with the merge patch `changes` applied, validated whole as a
     creation would be."""
-    from marshmallow import ValidationError
 
-    from shared.representation import violations
 
     stored = _plain({k: v for k, v in current.data.items() if k not in _TIMES})
     if kind is WIFI and "security" in changes:
@@ -305,14 +303,7 @@ def _merged(kind: Kind, current: Stored, changes: dict[str, Any]) -> dict[str, A
                 merged["managedConfiguration"], stored.get("managedConfiguration"), keys)
         except PolicyInputError as exc:
             raise errors.InvalidArgument.field(exc.field, exc.reason) from None
-    try:
-        loaded: dict[str, Any] = kind.schema().load(merged)
-    except ValidationError as exc:
-        found = violations(exc.messages)
-        raise errors.InvalidArgument(
-            "invalid change: " + "; ".join(f"{v.field}: {v.reason}" for v in found[:5]),
-            found) from None
-    return loaded
+    return loaded("change", lambda: kind.schema().load(merged))
 
 
 def update(kind: Kind, space: str | None, resource: str, changes: dict[str, Any],
