@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from shared import logs
@@ -98,71 +99,89 @@ def handle_device(notification: Notification, receipt: dict[str, Any]) -> bool:
     data = projection.token_data(device)
     space = stored.get("space") or data.get("space") or GLOBAL
     deleted = projection.is_deleted(device) or stored.get("state") == "DELETED"
-    decided: dict[str, Any] = {}
     undecided = stored.get("enrollmentDecision", {}).get("result") not in _FINAL
     # Only a device still to be vetted triggers AMAPI actions; skip them for a redelivery.
     # (Every other effect is deduplicated by the transaction below.)
     if not deleted and undecided and notification_effects.seen(notification.message_id):
         return False
+    labels = _carried_labels(device) if "labels" not in stored else []
     with contextlib.ExitStack() as lease:
-        if not deleted and undecided:
-            rules = enrollment_rules.get(space) or {}
-            decision = gate.evaluate(rules, _gate_view(device, stored))
-            decided["enrollmentDecision"] = {**decision.to_json(), "decideTime": utcnow()}
-            if decision.result == gate.REJECTED:
-                _enforce(name, rules.get("action", "WIPE"), decision)
-                logs.log(logging.WARNING, "device rejected at enrollment", device=name,
-                         rule=decision.rule, reason=decision.reason)
-            elif decision.result == gate.ALLOWED:
-                view = {"id": devices.device_id(name), "name": name,
-                        "userName": stored.get("userName") or data.get("userName"),
-                        "labels": stored.get("labels") or _carried_labels(device)}
-                try:
-                    # Held until the inventory records the move: a push of the space that starts
-                    # meanwhile would plan without this device and leave it where it is.
-                    lease.enter_context(policy_push.serialized([space]))
-                    decided.update(policy_push.assign_device(view, space))
-                except InvalidArgument as exc:
-                    # A configuration that cannot compile is fixed by an administrator, not by
-                    # redelivery: the device stays on its locked-down holding policy meanwhile.
-                    logs.log(logging.ERROR, "effective policy does not compile", device=name,
-                             reason=exc.message)
-        labels = _carried_labels(device) if "labels" not in stored else []
-
-        def build(current: dict[str, Any] | None) -> DeviceWrite:
-            current = current or {}
-            fields: dict[str, Any] = {"name": name, "space": space}
-            if "labels" not in current:
-                fields["labels"] = labels
-            if projection.is_newer(projection.report_time(device),
-                                         current.get("reportTime")):
-                fields.update(projection.project(device))
-            write = DeviceWrite(device=fields)
-            if data.get("profileId") and not current.get("profileId"):
-                fields.update({"profileId": data["profileId"], "userName": data.get("userName"),
-                               "customAttributes": [{"name": k, "value": v}
-                                                    for k, v in (data.get("attrs") or {}).items()]})
-            if data.get("profileId") and not current.get("countedInProfile"):
-                fields["countedInProfile"] = True
-                write.count_in_profile = str(data["profileId"])
-            if device.get("previousDeviceNames"):
-                fields["previousDeviceNames"] = device["previousDeviceNames"]
-            if deleted or current.get("state") == "DELETED":
-                fields.update({"state": "DELETED", "appliedState": "DELETED"})
-            if decided and current.get("enrollmentDecision", {}).get("result") not in _FINAL:
-                fields.update(decided)
-            if "apps" in fields:
-                write.feedback = [{**state, "deviceId": devices.device_id(name), "space": space}
-                                  for state in projection.keyed_app_states(device)]
-            return write
-
+        decided = (_vet(name, device, stored, data, space, lease)
+                   if not deleted and undecided else {})
+        build = _device_write(name, device, data, space, labels, deleted, decided)
         # After AMAPI actions the device may have changed (its DELETED report): read it again.
-        applied = notification_effects.apply_device(notification.message_id, receipt, name, build,
-                                                    utcnow(), None if decided else first_read)
+        applied = notification_effects.apply_device(notification.message_id, receipt, name,
+                                                    build, utcnow(),
+                                                    None if decided else first_read)
     logs.log(logging.INFO, "device notification applied" if applied else "duplicate ignored",
              messageId=notification.message_id, device=name,
              notificationType=notification.notification_type)
     return applied
+
+
+def _vet(name: str, device: dict[str, Any], stored: dict[str, Any], data: dict[str, Any],
+         space: str, lease: contextlib.ExitStack) -> dict[str, Any]:
+    """Gate a new device; wipe or disable a rejected one, move an allowed one to its policy.
+
+    An allowed device's move holds the space's push lease in `lease` until the caller has
+    recorded it: a push of the space that starts meanwhile would plan without this device and
+    leave it where it is.
+    """
+    rules = enrollment_rules.get(space) or {}
+    decision = gate.evaluate(rules, _gate_view(device, stored))
+    decided: dict[str, Any] = {"enrollmentDecision": {**decision.to_json(),
+                                                      "decideTime": utcnow()}}
+    if decision.result == gate.REJECTED:
+        _enforce(name, rules.get("action", "WIPE"), decision)
+        logs.log(logging.WARNING, "device rejected at enrollment", device=name,
+                 rule=decision.rule, reason=decision.reason)
+    elif decision.result == gate.ALLOWED:
+        view = {"id": devices.device_id(name), "name": name,
+                "userName": stored.get("userName") or data.get("userName"),
+                "labels": stored.get("labels") or _carried_labels(device)}
+        try:
+            lease.enter_context(policy_push.serialized([space]))
+            decided.update(policy_push.assign_device(view, space))
+        except InvalidArgument as exc:
+            # A configuration that cannot compile is fixed by an administrator, not by
+            # redelivery: the device stays on its locked-down holding policy meanwhile.
+            logs.log(logging.ERROR, "effective policy does not compile", device=name,
+                     reason=exc.message)
+    return decided
+
+
+def _device_write(name: str, device: dict[str, Any], data: dict[str, Any], space: str,
+                  labels: list[str], deleted: bool,
+                  decided: dict[str, Any]) -> Callable[[dict[str, Any] | None], DeviceWrite]:
+    """What the notification writes, given the device as stored when the write is attempted."""
+
+    def build(current: dict[str, Any] | None) -> DeviceWrite:
+        current = current or {}
+        fields: dict[str, Any] = {"name": name, "space": space}
+        if "labels" not in current:
+            fields["labels"] = labels
+        if projection.is_newer(projection.report_time(device), current.get("reportTime")):
+            fields.update(projection.project(device))
+        write = DeviceWrite(device=fields)
+        if data.get("profileId") and not current.get("profileId"):
+            fields.update({"profileId": data["profileId"], "userName": data.get("userName"),
+                           "customAttributes": [{"name": k, "value": v}
+                                                for k, v in (data.get("attrs") or {}).items()]})
+        if data.get("profileId") and not current.get("countedInProfile"):
+            fields["countedInProfile"] = True
+            write.count_in_profile = str(data["profileId"])
+        if device.get("previousDeviceNames"):
+            fields["previousDeviceNames"] = device["previousDeviceNames"]
+        if deleted or current.get("state") == "DELETED":
+            fields.update({"state": "DELETED", "appliedState": "DELETED"})
+        if decided and current.get("enrollmentDecision", {}).get("result") not in _FINAL:
+            fields.update(decided)
+        if "apps" in fields:
+            write.feedback = [{**state, "deviceId": devices.device_id(name), "space": space}
+                              for state in projection.keyed_app_states(device)]
+        return write
+
+    return build
 
 
 def handle_operation(notification: Notification, receipt: dict[str, Any]) -> bool:
