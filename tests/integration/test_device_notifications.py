@@ -51,6 +51,19 @@ def amapi_device(stack, name):
     return emulator_call(stack["server"], "GET", f"/v1/{name}")
 
 
+def kiosk_configs(stack, *configs):
+    """The kiosk app in the catalog and a COSU configuration for it to ALL devices per
+    (name, priority); the created configurations."""
+    policy = stack["apps"]["policy"].test_client()
+    policy.post("/apps", json={"packageName": "com.example.kiosk", "type": "PUBLIC"},
+                headers=stack["headers"])
+    created = [policy.post("/cosu-configs", headers=stack["headers"], json={
+        "name": name, "priority": priority, "app": {"packageName": "com.example.kiosk"},
+        "distribution": {"mode": "ALL"}}) for name, priority in configs or (("Lobby", 1),)]
+    assert all(c.status_code == 201 for c in created), [c.get_json() for c in created]
+    return [c.get_json() for c in created]
+
+
 def test_enrollment_creates_the_inventory_record(stack):
     device = enrolled(stack)
     notify(stack, "ENROLLMENT", device)
@@ -66,13 +79,7 @@ def test_enrollment_creates_the_inventory_record(stack):
 
 
 def test_allowed_device_moves_to_its_effective_policy(stack):
-    policy_client = stack["apps"]["policy"].test_client()
-    policy_client.post("/apps", json={"packageName": "com.example.kiosk", "type": "PUBLIC"},
-                       headers=stack["headers"])
-    created = policy_client.post("/cosu-configs", headers=stack["headers"], json={
-        "name": "Lobby", "priority": 1, "app": {"packageName": "com.example.kiosk"},
-        "distribution": {"mode": "ALL"}})
-    assert created.status_code == 201
+    kiosk_configs(stack)
     device = enrolled(stack)
     notify(stack, "ENROLLMENT", device)
     _, seen = amapi_device(stack, device["name"])
@@ -265,12 +272,7 @@ def test_enrollments_racing_a_distribution_change_land_where_the_stores_say(stac
     )
 
     policy = stack["apps"]["policy"]
-    policy.test_client().post("/apps", json={"packageName": "com.example.kiosk",
-                                             "type": "PUBLIC"}, headers=stack["headers"])
-    configs = [policy.test_client().post("/cosu-configs", headers=stack["headers"], json={
-        "name": name, "priority": priority, "app": {"packageName": "com.example.kiosk"},
-        "distribution": {"mode": "ALL"}}).get_json() for name, priority in
-        (("Base", 1), ("Override", 5))]
+    configs = kiosk_configs(stack, ("Base", 1), ("Override", 5))
     topic = f"/{settings().pubsub_topic}"
     for trial in range(4):
         device = enrolled(stack, serial=f"RACE-{trial}")
@@ -288,13 +290,7 @@ def test_enrollments_racing_a_distribution_change_land_where_the_stores_say(stac
 def test_enrolling_onto_an_unchanged_policy_pushes_no_policy(stack):
     from tests.integration.policy_helpers import amapi_calls, clear_calls
 
-    policy = stack["apps"]["policy"].test_client()
-    policy.post("/apps", json={"packageName": "com.example.kiosk", "type": "PUBLIC"},
-                headers=stack["headers"])
-    created = policy.post("/cosu-configs", headers=stack["headers"], json={
-        "name": "Lobby", "priority": 1, "app": {"packageName": "com.example.kiosk"},
-        "distribution": {"mode": "ALL"}})
-    assert created.status_code == 201
+    kiosk_configs(stack)
     first = enrolled(stack, serial="FIRST")
     notify(stack, "ENROLLMENT", first)
     clear_calls(stack["server"])
@@ -312,12 +308,7 @@ def test_enrolling_onto_an_unchanged_policy_pushes_no_policy(stack):
 def test_a_policy_no_device_uses_any_more_is_pushed_again_before_a_device_lands_on_it(stack):
     from tests.integration.policy_helpers import amapi_calls, clear_calls
 
-    policy = stack["apps"]["policy"].test_client()
-    policy.post("/apps", json={"packageName": "com.example.kiosk", "type": "PUBLIC"},
-                headers=stack["headers"])
-    policy.post("/cosu-configs", headers=stack["headers"], json={
-        "name": "Lobby", "priority": 1, "app": {"packageName": "com.example.kiosk"},
-        "distribution": {"mode": "ALL"}})
+    kiosk_configs(stack)
     first = enrolled(stack, serial="GONE")
     notify(stack, "ENROLLMENT", first)
     devices.put(first["name"], {"state": "DELETED"})  # AMAPI may reap a policy nobody uses
