@@ -255,8 +255,7 @@ def _sync(command: dict[str, Any]) -> dict[str, Any]:
     """Re-read the device into the inventory; re-push its policy when it is behind."""
     current = amapi().get_device(command["deviceName"])
     stored = devices.get(command["deviceName"]) or {}
-    if projection.is_newer(projection.report_time(current),
-                                 stored.get("reportTime")):
+    if projection.is_newer(projection.report_time(current), stored.get("reportTime")):
         devices.put(command["deviceName"], projection.project(current))
     result: dict[str, Any] = {"appliedPolicyVersion": current.get("appliedPolicyVersion")}
     key = str(stored.get("effectivePolicy") or "")
