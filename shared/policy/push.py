@@ -1,11 +1,12 @@
 """Pushing configuration changes to AMAPI with the fewest calls that leave every device right.
 
-A change to what a configuration says recompiles only the effective policies built from it and
-patches those whose compilation changed (one `policies.patch` per distinct policy, none when
-nothing changed). A change to whom it applies (distribution, priority, creation, deletion)
-re-resolves the space's devices and moves only those whose policy changes (`devices.patch`).
-Everything is pushed before the change is stored; if AMAPI fails half-way, what was already
-pushed is put back and nothing is stored.
+A change to what a configuration says recompiles only the groups built from it and patches
+those whose compilation changed (one `policies.patch` per group, none when nothing changed). A
+change to whom it applies (distribution, priority, creation, deletion) re-resolves the space's
+devices group by group (`push_plan`): a group whose devices all get the same new inputs is
+patched in place; only the devices leaving a group move (`devices.patch`). A change small
+enough is pushed before it is stored; if AMAPI fails half-way, what was already pushed is put
+back and nothing is stored. A larger one is stored at once and pushed by a rollout.
 
 Pushes that touch a space are serialized by a lease on the space (`serialized`), taken before
 anything is read: each push plans from the latest stored state and undoes only its own calls,
@@ -31,7 +32,7 @@ from shared.amapi.errors import AmapiError, AmapiNotFound
 from shared.clock import utcnow
 from shared.enterprise import enterprise_name
 from shared.policy import push_plan
-from shared.policy.effective_policy import SpaceInputs, choose
+from shared.policy.effective_policy import PolicyChoice, SpaceInputs, choose
 from shared.policy.holding_policy import holding_policy, holding_policy_name
 from shared.policy.push_plan import (
     DeviceMove,
@@ -143,13 +144,10 @@ def plan_content_change(space: str, inputs: SpaceInputs, input_id: str) -> Plan:
 
 
 def plan_assignment_change(space: str, inputs: SpaceInputs) -> Plan:
-    """Load the space's managed devices and their policies' records; plan the re-resolution."""
-    managed = devices.managed_in_space(space)
-    choices = push_plan.choices_of(managed, inputs)
-    stored = effective_policies.get_many(push_plan.keys_of(choices))
-    return push_plan.plan_assignment_change(space, inputs, managed, stored,
-                                            enterprise=enterprise_name(), now=utcnow(),
-                                            choices=choices)
+    """Load the space's managed devices and groups; plan the re-resolution."""
+    return push_plan.plan_assignment_change(
+        space, inputs, devices.managed_in_space(space), effective_policies.in_space(space),
+        enterprise=enterprise_name(), now=utcnow())
 
 
 def execute(plan: Plan, door: AmapiDoor | None = None) -> None:
@@ -158,24 +156,38 @@ def execute(plan: Plan, door: AmapiDoor | None = None) -> None:
     patched: list[PolicyUpdate] = []
     moved: list[DeviceMove] = []
     try:
-        for name in plan.holding:
-            door.patch_policy(name, holding_policy())
         for update in plan.updates:
             _check_lease()
-            pushed = door.patch_policy(update.name, update.policy)
-            update.record["version"] = pushed.get("version")
+            _patch_group(door, update)
             patched.append(update)
+        for name in plan.holding:
+            door.patch_policy(name, holding_policy())
         for move in plan.moves:
             _check_lease()
-            try:
-                door.patch_device(move.device_name, {"policyName": move.new_policy},
-                                  "policyName")
-            except AmapiNotFound:
-                continue  # deleted in AMAPI meanwhile; its DELETED report will follow
-            moved.append(move)
+            if move_device(door, move):
+                moved.append(move)
+        for update in plan.rekeys:
+            _check_lease()
+            _patch_group(door, update)
+            patched.append(update)
     except (AmapiError, LeaseLost):
         _undo(patched, moved, door)
         raise
+
+
+def _patch_group(door: AmapiDoor, update: PolicyUpdate) -> None:
+    pushed = door.patch_policy(update.name, update.policy)
+    update.record["version"] = pushed.get("version")
+
+
+def move_device(door: AmapiDoor, move: DeviceMove) -> bool:
+    """Put one device on its new policy; False when AMAPI no longer has it (deleted meanwhile:
+    its DELETED report follows)."""
+    try:
+        door.patch_device(move.device_name, {"policyName": move.new_policy}, "policyName")
+    except AmapiNotFound:
+        return False
+    return True
 
 
 def _undo(patched: list[PolicyUpdate], moved: list[DeviceMove],
@@ -228,7 +240,8 @@ def _delete_created(door: AmapiDoor, update: PolicyUpdate, stranded: set[str]) -
 
 def record(plan: Plan) -> None:
     """Store what was pushed: effective policies and the devices' assignments."""
-    effective_policies.put_many({u.key: u.record for u in plan.updates})
+    effective_policies.put_many({u.key: u.record
+                                 for u in plan.updates + plan.rekeys + plan.restamped})
     for move in plan.moves:
         devices.put(move.device_name, {"effectivePolicy": move.new_key,
                                        "policyName": move.new_policy})
@@ -252,7 +265,7 @@ def apply_change(kind: str, space: str, before: Stored | None, after: Stored | N
         try:
             store()
         except BaseException:
-            _undo(plan.updates, plan.moves)
+            _undo(plan.policies, plan.moves)
             raise
         record(plan)
     logs.log(logging.INFO, "configuration change pushed", kind=kind, resourceId=changed.id,
@@ -302,24 +315,37 @@ def _assign(device: dict[str, Any], space: str, inputs: SpaceInputs) -> dict[str
     choice = choose(device, inputs)
     enterprise = enterprise_name()
     if choice.key is None:
-        target = holding_policy_name(enterprise, space)
+        group, target = None, holding_policy_name(enterprise, space)
         amapi().patch_policy(target, holding_policy())
     else:
-        policy = compile_choice(choice, inputs)
-        entry = policy_record(enterprise, space, choice, policy, utcnow())
-        stored = effective_policies.get_many([choice.key]).get(choice.key) or {}
-        if not (stored.get("fingerprint") == entry["fingerprint"]
-                and stored.get("name") == entry["name"] and stored.get("version")
-                and devices.others_on_policy(choice.key, device["name"])):
+        group, target = _group_for(device, space, choice, inputs)
+    with contextlib.suppress(AmapiNotFound):  # deleted meanwhile: its DELETED report follows
+        amapi().patch_device(device["name"], {"policyName": target}, "policyName")
+    return {"effectivePolicy": group, "policyName": target}
+
+
+def _group_for(device: dict[str, Any], space: str, choice: PolicyChoice,
+               inputs: SpaceInputs) -> tuple[str, str]:
+    """The group (and its policy) a device with inputs `choice` joins, upserted unless it is in
+    use with the same content."""
+    assert choice.key is not None
+    policy = compile_choice(choice, inputs)
+    groups = effective_policies.with_choice(space, choice.key)
+    fresh = policy_record(enterprise_name(), space, choice, policy, utcnow())
+    for group, stored in sorted(groups.items()):
+        if (stored.get("fingerprint") == fresh["fingerprint"] and stored.get("version")
+                and devices.others_on_policy(group, device["name"])):
             # A policy no device uses may have been deleted by AMAPI (after 7 days), and a
             # device moved onto a missing policy is factory-reset: only one in use, with the
             # same content, is trusted to be there as pushed.
-            entry["version"] = amapi().patch_policy(entry["name"], policy).get("version")
-            effective_policies.put_many({choice.key: entry})
-        target = entry["name"]
-    with contextlib.suppress(AmapiNotFound):  # deleted meanwhile: its DELETED report follows
-        amapi().patch_device(device["name"], {"policyName": target}, "policyName")
-    return {"effectivePolicy": choice.key, "policyName": target}
+            return group, str(stored["name"])
+    group = min(groups) if groups else new_id()
+    entry = policy_record(enterprise_name(), space, choice, policy, utcnow(), group)
+    if groups:
+        entry["name"] = groups[group]["name"]
+    entry["version"] = amapi().patch_policy(entry["name"], policy).get("version")
+    effective_policies.put_many({group: entry})
+    return group, str(entry["name"])
 
 
 def relabel(device: dict[str, Any], labels: list[str], vetted: bool) -> dict[str, Any]:

@@ -1,16 +1,22 @@
 """The push planner (pure): from stored devices, stored effective policies and a space's inputs
 to the AMAPI calls a change needs.
 
+An effective policy is a group of devices with one AMAPI policy, an opaque and stable name, and
+the inputs (COSU configuration, apps, Wi-Fi, VPN) it currently compiles from. A change is
+planned group by group: when every device of a group goes to the same new inputs, the group's
+policy is patched in place and re-keyed, and no device moves; when a group splits, its largest
+part keeps the policy and only the other parts move, onto a group that already has their
+inputs or onto a new one.
+
 Nothing here reads Firestore or calls AMAPI: `push` loads what a plan needs, calls a planner,
-then executes the plan. That keeps the call-count promises (one `policies.patch` per changed
-policy whatever the number of devices, no move for a device already on its policy) checkable
-by unit tests.
+then executes the plan. That keeps the call-count promises checkable by unit tests.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -19,6 +25,7 @@ from shared.policy.compiler import PolicyInputError, PolicyInputs, compile_polic
 from shared.policy.compiler import policy_fingerprint as fingerprint
 from shared.policy.effective_policy import PolicyChoice, SpaceInputs, choose, policy_name
 from shared.policy.holding_policy import holding_policy_name
+from shared.store.keys import new_id
 from shared.store.versioned import Stored
 
 _FIELDS = {"cosu": "configs", "app": "apps", "wifi": "wifi", "vpn": "vpn"}
@@ -26,7 +33,7 @@ _FIELDS = {"cosu": "configs", "app": "apps", "wifi": "wifi", "vpn": "vpn"}
 
 @dataclass
 class PolicyUpdate:
-    """One policy to create or patch, and what it was before (for undoing)."""
+    """One group's policy to create or patch, and what it was before (for undoing)."""
 
     key: str
     name: str
@@ -47,23 +54,39 @@ class DeviceMove:
 
 @dataclass
 class Plan:
-    """The AMAPI calls a change needs, and the records to store once they succeeded."""
+    """The AMAPI calls a change needs, in the order they are made, and the records to store.
+
+    `updates` (new groups, content changes) go first, then the holding policies, then the
+    `moves`, then the `rekeys`: groups some of whose devices leave them are patched to their new
+    inputs only once those devices are gone, so no device ever runs a policy meant for others.
+    `restamped` are groups re-keyed to inputs that compile to what they already have: their
+    records change, AMAPI does not.
+    """
 
     updates: list[PolicyUpdate] = field(default_factory=list)
     moves: list[DeviceMove] = field(default_factory=list)
     holding: list[str] = field(default_factory=list)
+    rekeys: list[PolicyUpdate] = field(default_factory=list)
+    restamped: list[PolicyUpdate] = field(default_factory=list)
     unchanged: int = 0
 
     @property
     def amapi_calls(self) -> int:
         """How many AMAPI calls executing the plan takes."""
-        return len(self.updates) + len(self.moves) + len(self.holding)
+        return len(self.updates) + len(self.moves) + len(self.holding) + len(self.rekeys)
+
+    @property
+    def policies(self) -> list[PolicyUpdate]:
+        """Every policy the plan patches, in order."""
+        return self.updates + self.rekeys
 
     def extend(self, other: Plan) -> None:
         """Add the calls of another plan (another space's part of the same change)."""
         self.updates += other.updates
         self.moves += other.moves
         self.holding += other.holding
+        self.rekeys += other.rekeys
+        self.restamped += other.restamped
         self.unchanged += other.unchanged
 
 
@@ -103,13 +126,27 @@ def compile_choice(choice: PolicyChoice, inputs: SpaceInputs) -> dict[str, Any]:
 
 
 def policy_record(enterprise: str, space: str, choice: PolicyChoice, policy: dict[str, Any],
-                  now: datetime.datetime) -> dict[str, Any]:
-    """The effective-policy record stored once `policy` is pushed."""
-    return {"name": policy_name(enterprise, str(choice.key)), "space": space,
-            "inputIds": choice.input_ids,
+                  now: datetime.datetime, group: str | None = None) -> dict[str, Any]:
+    """The record of group `group` (a new one's name derives from its id) once `policy`, the
+    compilation of `choice`, is pushed."""
+    assert choice.key is not None
+    return {"name": policy_name(enterprise, group or choice.key), "space": space,
+            "choiceKey": choice.key, "inputIds": choice.input_ids,
             "choice": {"configId": choice.config_id, "appIds": list(choice.app_ids),
                        "wifiIds": list(choice.wifi_ids), "vpnId": choice.vpn_id},
             "fingerprint": fingerprint(policy), "policy": policy, "updateTime": now}
+
+
+def stored_choice(record: Mapping[str, Any]) -> PolicyChoice:
+    """The inputs a stored group record compiles from."""
+    stored = record.get("choice") or {}
+    return PolicyChoice(stored.get("configId"), tuple(stored.get("appIds") or ()),
+                        tuple(stored.get("wifiIds") or ()), stored.get("vpnId"))
+
+
+def choice_key_of(record: Mapping[str, Any]) -> str | None:
+    """A stored group's inputs key."""
+    return record.get("choiceKey") or stored_choice(record).key
 
 
 @dataclass(frozen=True)
@@ -120,34 +157,37 @@ class _Context:
     now: datetime.datetime
 
 
-def _update_if_changed(plan: Plan, at: _Context, choice: PolicyChoice,
-                       previous: dict[str, Any] | None, force: bool = False) -> None:
+def _compiled(at: _Context, group: str, choice: PolicyChoice,
+              previous: Mapping[str, Any] | None) -> PolicyUpdate:
     policy = compile_choice(choice, at.inputs)
-    record = policy_record(at.enterprise, at.space, choice, policy, at.now)
-    if (not force and previous is not None
-            and previous.get("fingerprint") == record["fingerprint"]):
-        plan.unchanged += 1
-        return
-    plan.updates.append(PolicyUpdate(str(choice.key), record["name"], policy, record, previous))
+    record = policy_record(at.enterprise, at.space, choice, policy, at.now, group)
+    if previous is not None and previous.get("name"):
+        record["name"] = previous["name"]  # a group keeps its policy whatever its inputs
+    return PolicyUpdate(group, record["name"], policy, record,
+                        dict(previous) if previous is not None else None)
+
+
+def _same_content(update: PolicyUpdate) -> bool:
+    return (update.previous is not None
+            and update.previous.get("fingerprint") == update.record["fingerprint"])
 
 
 def plan_content_change(space: str, inputs: SpaceInputs, using: Mapping[str, dict[str, Any]],
                         *, enterprise: str, now: datetime.datetime) -> Plan:
-    """Recompile the stored effective policies `using` a changed input; no device moves.
+    """Recompile the stored groups `using` a changed input; no device moves.
 
-    `using` maps effective-policy keys to their stored records (those built from the input).
+    `using` maps group ids to their stored records (those built from the input).
     """
     plan = Plan()
     at = _Context(enterprise, space, inputs, now)
-    for key, previous in sorted(using.items()):
+    for group, previous in sorted(using.items()):
         if previous.get("space") != space:
             continue
-        stored = previous["choice"]
-        choice = PolicyChoice(stored["configId"], tuple(stored["appIds"]),
-                              tuple(stored["wifiIds"]), stored["vpnId"])
-        if choice.key != key:
-            continue
-        _update_if_changed(plan, at, choice, previous)
+        update = _compiled(at, group, stored_choice(previous), previous)
+        if _same_content(update):
+            plan.unchanged += 1
+        else:
+            plan.updates.append(update)
     return plan
 
 
@@ -156,43 +196,97 @@ def choices_of(managed: Iterable[dict[str, Any]], inputs: SpaceInputs) -> dict[s
     return {device["name"]: choose(device, inputs) for device in managed}
 
 
-def keys_of(choices: Mapping[str, PolicyChoice]) -> list[str]:
-    """The distinct effective-policy keys the devices resolve to (whose records a plan needs)."""
-    return sorted({c.key for c in choices.values() if c.key is not None})
+def _keeper(parts: Counter[str], current: str | None) -> str:
+    """The part of a group that keeps its policy: the largest (ties: the group's own inputs)."""
+    return max(parts, key=lambda key: (parts[key], key == current, key))
+
+
+def _policy_of(group: str | None, groups: Mapping[str, dict[str, Any]], enterprise: str,
+               holding: str) -> str:
+    if group is None:
+        return holding
+    return str(groups[group]["name"]) if group in groups else policy_name(enterprise, group)
 
 
 def plan_assignment_change(space: str, inputs: SpaceInputs, managed: list[dict[str, Any]],
-                           stored: Mapping[str, dict[str, Any]], *, enterprise: str,
+                           groups: Mapping[str, dict[str, Any]], *, enterprise: str,
                            now: datetime.datetime,
-                           choices: Mapping[str, PolicyChoice] | None = None) -> Plan:
-    """Re-resolve the space's managed devices; patch new policies, move changed devices.
+                           choices: Mapping[str, PolicyChoice] | None = None,
+                           new_group: Callable[[], str] = new_id) -> Plan:
+    """Re-resolve the space's managed devices group by group.
 
-    `managed` are the devices as stored (`effectivePolicy`, `policyName`), `stored` the stored
-    records of the keys they resolve to; `choices` (from `choices_of`) saves resolving twice.
+    `managed` are the devices as stored (`effectivePolicy` = their group, `policyName`),
+    `groups` the space's stored group records by id; `choices` (from `choices_of`) saves
+    resolving twice; `new_group` names the groups the plan creates.
     """
-    plan = Plan()
     at = _Context(enterprise, space, inputs, now)
     if choices is None:
         choices = choices_of(managed, inputs)
     holding = holding_policy_name(enterprise, space)
+    by_key = {c.key: c for c in choices.values() if c.key is not None}
+
+    members: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for device in managed:
-        key = choices[device["name"]].key
-        target = policy_name(enterprise, key) if key else holding
-        if device.get("effectivePolicy") == key and device.get("policyName") == target:
+        record = groups.get(device.get("effectivePolicy") or "")
+        if record is not None and device.get("policyName", record["name"]) == record["name"]:
+            members[device["effectivePolicy"]].append(device)
+    in_place = {d["name"] for devices in members.values() for d in devices}
+
+    kept: dict[str, tuple[str, int, bool]] = {}  # group -> (its key, devices staying, leavers)
+    for owner, devices in members.items():
+        parts = Counter(k for d in devices if (k := choices[d["name"]].key) is not None)
+        if parts:
+            key = _keeper(parts, choice_key_of(groups[owner]))
+            kept[owner] = (key, parts[key], parts[key] < len(devices))
+
+    target: dict[str, str] = {}  # inputs key -> the group devices with those inputs go to
+    for owner, (key, _, _) in sorted(kept.items(), key=lambda g: (-g[1][1], g[0])):
+        target.setdefault(key, owner)
+    idle = sorted((g, choice_key_of(r)) for g, r in groups.items()
+                  if g not in kept and r.get("space", space) == space)
+    fresh: set[str] = set()
+
+    plan = Plan()
+    for device in managed:
+        wanted = choices[device["name"]].key
+        group: str | None = None
+        current: str | None = device.get("effectivePolicy")
+        if (wanted is not None and device["name"] in in_place
+                and kept[str(current)][0] == wanted):
+            continue  # its group keeps (or is re-keyed to) the device's inputs
+        if wanted is not None:
+            if wanted not in target:
+                reusable = next((g for g, k in idle if k == wanted and g not in fresh), None)
+                target[wanted] = reusable or new_group()
+                fresh.add(target[wanted])
+            group = target[wanted]
+        destination = _policy_of(group, groups, enterprise, holding)
+        if current == group and (device["name"] in in_place if group is not None
+                                 else device.get("policyName", holding) == holding):
             continue
-        old_key = device.get("effectivePolicy")
         plan.moves.append(DeviceMove(
-            device_name=device["name"], new_key=key, new_policy=target,
+            device_name=device["name"], new_key=group, new_policy=destination,
             old_policy=device.get("policyName")
-            or (policy_name(enterprise, old_key) if old_key else holding)))
-    # A policy devices are about to be moved onto is always upserted: AMAPI deletes policies
-    # no device used for 7 days, and a device moved onto a missing policy is factory-reset.
-    targeted = {move.new_key for move in plan.moves}
-    if None in targeted:
+            or _policy_of(current, groups, enterprise, holding)))
+
+    if any(move.new_key is None for move in plan.moves):
         plan.holding.append(holding)
-    distinct = {c.key: c for c in choices.values() if c.key is not None}
-    for key, choice in sorted(distinct.items()):
-        _update_if_changed(plan, at, choice, stored.get(key), force=key in targeted)
+    for owner in sorted(fresh):
+        # Always upserted: AMAPI deletes policies no device used for 7 days, and a device moved
+        # onto a missing policy is factory-reset.
+        key = next(k for k, g in target.items() if g == owner)
+        plan.updates.append(_compiled(at, owner, by_key[key], groups.get(owner)))
+    for owner, (key, _, leavers) in sorted(kept.items()):
+        update = _compiled(at, owner, by_key[key], groups[owner])
+        if _same_content(update):
+            if key == choice_key_of(groups[owner]):
+                plan.unchanged += 1
+            else:
+                plan.restamped.append(update)
+        elif leavers and key != choice_key_of(groups[owner]):
+            plan.rekeys.append(update)
+        else:
+            plan.updates.append(update)
     return plan
 
 

@@ -1,9 +1,9 @@
-"""Collection `effectivePolicies`: one document per distinct AMAPI policy the suite maintains.
+"""Collection `effectivePolicies`: one document per group of devices sharing one AMAPI policy.
 
-Devices whose inputs (COSU configuration, apps, Wi-Fi, VPN) are the same share one policy; the
-document keeps those input ids, so that a change to one input finds its policies by an
-array-contains query, and the fingerprint of what was last pushed, so that an unchanged
-compilation costs no AMAPI call.
+The document keeps the group's policy name (stable), the inputs it compiles from (their ids, so
+that a change to one input finds its groups by an array-contains query, and `choiceKey`, so that
+a device finds the group of its inputs), and the fingerprint of what was last pushed, so that an
+unchanged compilation costs no AMAPI call.
 """
 
 from __future__ import annotations
@@ -30,6 +30,23 @@ def using(input_id: str) -> dict[str, dict[str, Any]]:
 
     query = db().collection(COLLECTION).where(
         filter=FieldFilter("inputIds", "array_contains", input_id))
+    return {s.id: s.to_dict() or {} for s in query.stream(**bounded())}
+
+
+def in_space(space: str) -> dict[str, dict[str, Any]]:
+    """Every group of a space (a handful to a few hundred, whatever the number of devices)."""
+    from google.cloud.firestore import FieldFilter
+
+    query = db().collection(COLLECTION).where(filter=FieldFilter("space", "==", space))
+    return {s.id: s.to_dict() or {} for s in query.stream(**bounded())}
+
+
+def with_choice(space: str, choice_key: str) -> dict[str, dict[str, Any]]:
+    """The groups of a space that compile from the inputs `choice_key`."""
+    from google.cloud.firestore import FieldFilter
+
+    query = (db().collection(COLLECTION).where(filter=FieldFilter("space", "==", space))
+             .where(filter=FieldFilter("choiceKey", "==", choice_key)))
     return {s.id: s.to_dict() or {} for s in query.stream(**bounded())}
 
 

@@ -11,7 +11,7 @@ from shared.config import settings
 from shared.policy import push
 from shared.policy.effective_policy import choose
 from shared.policy.holding_policy import holding_policy, holding_policy_name
-from shared.store import devices
+from shared.store import devices, effective_policies
 from tests.integration.enroll_helpers import emulator_call, enroll_device
 
 
@@ -82,9 +82,13 @@ def request(app, method, path, body, headers):
 def assert_amapi_matches_the_stores(server, space="global"):
     """Every managed device is where the stored configurations put it, with that content."""
     inputs = push.load_space(space)
+    groups = effective_policies.in_space(space)
     for device in devices.managed_in_space(space):
         choice = choose(device, inputs)
-        assert device.get("effectivePolicy") == choice.key, device["name"]
+        group = groups.get(device.get("effectivePolicy") or "")
+        assert (group or {}).get("choiceKey") == choice.key, device["name"]
+        if group:
+            assert device["policyName"] == group["name"], device["name"]
         assert amapi_device(server, device["name"])["policyName"] == device["policyName"]
         if choice.key:
             pushed = amapi_policy(server, device["policyName"])

@@ -1,6 +1,7 @@
 """Spaces, fleets and stored state for unit tests of the push planner and its execution."""
 
 import datetime
+import itertools
 
 from shared.policy.effective_policy import PolicyChoice, SpaceInputs, choose, policy_name
 from shared.policy.holding_policy import holding_policy_name
@@ -57,8 +58,21 @@ def settled(devices, inputs):
 
 
 def reassign(devices, records, inputs):
+    """The plan of re-resolving `devices`; the groups it creates are named new-1, new-2…"""
+    counter = itertools.count(1)
     return plan_assignment_change(SPACE, inputs, devices, records, enterprise=ENTERPRISE,
-                                  now=NOW)
+                                  now=NOW, new_group=lambda: f"new-{next(counter)}")
+
+
+def apply(plan, devices, records):
+    """`devices` and `records` as the store keeps them once `plan` was executed."""
+    for update in plan.updates + plan.rekeys + plan.restamped:
+        records[update.key] = update.record
+    by_name = {d["name"]: d for d in devices}
+    for move in plan.moves:
+        by_name[move.device_name].update(effectivePolicy=move.new_key,
+                                         policyName=move.new_policy)
+    return devices, records
 
 
 def content(records, inputs, input_id):

@@ -10,10 +10,8 @@ from shared.amapi.errors import AmapiNotFound, AmapiUnavailable
 from shared.amapi.fake import FakeAmapi
 from shared.policy import push
 from shared.policy.effective_policy import policy_name
-from shared.policy.push_plan import with_change
 from tests.unit.plan_helpers import (
     ENTERPRISE,
-    content,
     cosu,
     fleet,
     key_of,
@@ -22,24 +20,21 @@ from tests.unit.plan_helpers import (
     space,
 )
 
-N, KEPT = 8, 3
+N, KEPT = 8, 5
 LOBBY = policy_name(ENTERPRISE, key_of("lobby"))
-BASE = policy_name(ENTERPRISE, key_of("base"))
+BASE = policy_name(ENTERPRISE, "new-1")
 
 
 def scenario():
-    """A plan that patches the lobby policy, creates the base one and moves 5 devices onto it,
-    and a fake AMAPI where the 8 devices sit on the lobby policy."""
+    """A plan that creates a base group (policy new-1), patches the lobby policy and moves the 3
+    devices leaving lobby onto base, and a fake AMAPI where the 8 devices sit on lobby."""
     base, lobby = cosu("base", priority=1), cosu("lobby", priority=5)
     devices, records = settled(fleet(N), space(base, lobby))
     for device in devices[:KEPT]:
         device["labels"] = ["front"]
-    narrowed = cosu("lobby", priority=5, distribution={"mode": "CUSTOM", "labels": ["front"]})
+    narrowed = cosu("lobby", priority=5, kiosk={"statusBar": "SYSTEM_INFO_ONLY"},
+                    distribution={"mode": "CUSTOM", "labels": ["front"]})
     plan = reassign(devices, records, space(base, narrowed))
-    edited = with_change(space(base, narrowed), "cosu", narrowed,
-                         cosu("lobby", priority=5, kiosk={"statusBar": "SYSTEM_INFO_ONLY"},
-                              distribution={"mode": "CUSTOM", "labels": ["front"]}))
-    plan.extend(content(records, edited, "cosu:lobby"))
     door = FakeAmapi()
     door.patch_policy(LOBBY, records[key_of("lobby")]["policy"])
     for device in devices:
@@ -52,7 +47,7 @@ def without_version(policy):
     return {k: v for k, v in policy.items() if k not in ("name", "version")}
 
 
-def test_the_plan_under_test_creates_one_policy_patches_one_and_moves_five():
+def test_the_plan_under_test_creates_one_policy_patches_one_and_moves_three():
     plan, _, _ = scenario()
     assert [(u.name, u.previous is None) for u in plan.updates] == [(BASE, True), (LOBBY, False)]
     assert len(plan.moves) == N - KEPT and plan.holding == []
@@ -139,3 +134,45 @@ def test_the_fake_answers_like_amapi_for_what_is_missing():
         door.get_device(f"{ENTERPRISE}/devices/nope")
     door.delete_device(f"{ENTERPRISE}/devices/nope")  # already gone counts as deleted
     assert door.count("enterprises.devices.delete") == 1
+
+
+def test_a_group_re_keyed_in_place_is_patched_only_after_its_leavers_left():
+    base = cosu("base", priority=1, kiosk={"statusBar": "SYSTEM_INFO_ONLY"})
+    lobby = cosu("lobby", priority=5)
+    devices, records = settled(fleet(6), space(base, lobby))
+    leavers = devices[:2]
+    for device in leavers:
+        device["labels"] = ["front"]
+    narrowed = cosu("lobby", priority=5, distribution={"mode": "CUSTOM", "labels": ["front"]})
+    plan = reassign(devices, records, space(base, narrowed))
+    door = FakeAmapi(devices={d["name"]: {"name": d["name"], "policyName": LOBBY}
+                              for d in devices})
+
+    push.execute(plan, door)
+
+    assert [(c.method, c.name) for c in door.calls] == [
+        ("enterprises.policies.patch", BASE),
+        *[("enterprises.devices.patch", d["name"]) for d in leavers],
+        ("enterprises.policies.patch", LOBBY)]
+    assert door.policies[LOBBY]["kioskCustomization"]["statusBar"] == "SYSTEM_INFO_ONLY"
+    assert {door.devices[d["name"]]["policyName"] for d in leavers} == {BASE}
+
+
+def test_a_failed_re_key_moves_the_leavers_back():
+    base = cosu("base", priority=1, kiosk={"statusBar": "SYSTEM_INFO_ONLY"})
+    devices, records = settled(fleet(6), space(base, cosu("lobby", priority=5)))
+    for device in devices[:2]:
+        device["labels"] = ["front"]
+    narrowed = cosu("lobby", priority=5, distribution={"mode": "CUSTOM", "labels": ["front"]})
+    plan = reassign(devices, records, space(base, narrowed))
+    door = FakeAmapi(devices={d["name"]: {"name": d["name"], "policyName": LOBBY}
+                              for d in devices})
+    door.patch_policy(LOBBY, records[key_of("lobby")]["policy"])
+    door.fail("enterprises.policies.patch", AmapiUnavailable("enterprises.policies.patch",
+                                                             "backend error"), nth=2)
+
+    with pytest.raises(AmapiUnavailable):
+        push.execute(plan, door)
+
+    assert {d["policyName"] for d in door.devices.values()} == {LOBBY}
+    assert BASE not in door.policies

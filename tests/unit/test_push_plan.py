@@ -13,6 +13,7 @@ from tests.unit.plan_helpers import (
     ENTERPRISE,
     HOLDING,
     NOW,
+    apply,
     content,
     cosu,
     fleet,
@@ -65,39 +66,120 @@ def test_an_input_no_stored_policy_uses_costs_nothing():
     assert content(foreign, inputs, "cosu:lobby").amapi_calls == 0
 
 
-@pytest.mark.parametrize(("n", "k"), [(2, 1), (20, 5), (2000, 1500)])
-def test_narrowing_a_distribution_moves_only_the_devices_that_lose_it(n, k):
-    base = cosu("base", priority=1)
+@pytest.mark.parametrize("n", [20, 2000, 20000])
+def test_a_narrowing_that_few_devices_keep_moves_only_those(n):
+    """CUSTOM to 10 %: the largest part (the 90 % losing it) keeps the group's policy, which is
+    re-keyed in place once the 10 % have left for a group of their own."""
+    base = cosu("base", priority=1, kiosk={"statusBar": "SYSTEM_INFO_ONLY"})
     lobby = cosu("lobby", priority=5)
     devices, records = settled(fleet(n), space(base, lobby))
-    for device in devices[:k]:
+    kept = n // 10
+    for device in devices[:kept]:
         device["labels"] = ["front"]
     narrowed = cosu("lobby", priority=5, distribution={"mode": "CUSTOM", "labels": ["front"]})
 
     plan = reassign(devices, records, space(base, narrowed))
-    assert sorted(m.device_name for m in plan.moves) == sorted(d["name"] for d in devices[k:])
-    assert {m.new_policy for m in plan.moves} == {policy_name(ENTERPRISE, key_of("base"))}
-    assert {m.old_policy for m in plan.moves} == {policy_name(ENTERPRISE, key_of("lobby"))}
-    # The policy they land on is created; the one the others keep is left alone.
-    assert [u.key for u in plan.updates] == [key_of("base")]
-    assert plan.updates[0].previous is None
-    assert plan.holding == []
-    assert plan.amapi_calls == 1 + (n - k)
+    assert sorted(m.device_name for m in plan.moves) == sorted(d["name"] for d in devices[:kept])
+    assert {m.new_key for m in plan.moves} == {"new-1"}
+    assert [(u.key, u.previous is None) for u in plan.updates] == [("new-1", True)]
+    assert [u.key for u in plan.rekeys] == [key_of("lobby")]
+    assert plan.rekeys[0].record["choiceKey"] == key_of("base")
+    assert plan.rekeys[0].name == policy_name(ENTERPRISE, key_of("lobby"))  # same policy
+    assert plan.amapi_calls == kept + 2
 
 
-def test_widening_a_distribution_moves_the_devices_it_reaches_and_upserts_their_policy():
+@pytest.mark.parametrize("n", [20, 2000])
+def test_a_distribution_to_ten_percent_creates_one_group_and_moves_only_them(n):
     base = cosu("base", priority=1)
-    lobby = cosu("lobby", priority=5, distribution={"mode": "NONE"})
-    devices, records = settled(fleet(20, labels=["hall"]),
-                               space(base, lobby))
-    for device in devices[:4]:
-        device["labels"] = ["lobby"]
-    reaching = cosu("lobby", priority=5, distribution={"mode": "CUSTOM", "labels": ["lobby"]})
+    devices, records = settled(fleet(n), space(base))
+    for device in devices[: n // 10]:
+        device["labels"] = ["front"]
+    reaching = cosu("lobby", priority=5, distribution={"mode": "CUSTOM", "labels": ["front"]})
 
     plan = reassign(devices, records, space(base, reaching))
-    assert [m.device_name for m in plan.moves] == [d["name"] for d in devices[:4]]
-    assert [u.key for u in plan.updates] == [key_of("lobby")]
-    assert plan.unchanged == 1  # base: same compilation, nobody new on it
+    assert len(plan.moves) == n // 10 and [u.key for u in plan.updates] == ["new-1"]
+    assert plan.rekeys == [] and plan.unchanged == 1
+    assert plan.amapi_calls == n // 10 + 1
+
+
+@pytest.mark.parametrize("n", [20, 2000, 20000])
+def test_switching_the_fleet_to_another_configuration_patches_its_group_in_place(n):
+    first = cosu("first", priority=1)
+    devices, records = settled(fleet(n), space(first))
+    second = cosu("second", priority=5, kiosk={"statusBar": "SYSTEM_INFO_ONLY"})
+
+    plan = reassign(devices, records, space(first, second))
+    assert plan.moves == [] and plan.rekeys == []
+    [update] = plan.updates
+    assert update.key == key_of("first") and update.record["inputIds"] == ["cosu:second"]
+    assert plan.amapi_calls == 1
+    devices, records = apply(plan, devices, records)
+
+    # Retiring the first configuration afterwards costs nothing: nobody is on it any more.
+    assert reassign(devices, records, space(second)).amapi_calls == 0
+
+
+@pytest.mark.parametrize("n", [20, 2000, 20000])
+def test_swapping_two_priorities_patches_in_place(n):
+    first, second = cosu("first", priority=5), cosu("second", priority=1,
+                                                    kiosk={"statusBar": "SYSTEM_INFO_ONLY"})
+    devices, records = settled(fleet(n), space(first, second))
+    swapped = space(cosu("first", priority=1),
+                    cosu("second", priority=5, kiosk={"statusBar": "SYSTEM_INFO_ONLY"}))
+
+    plan = reassign(devices, records, swapped)
+    assert plan.moves == [] and plan.amapi_calls == 1
+    assert plan.updates[0].record["choiceKey"] == key_of("second")
+
+
+def test_two_groups_sent_to_the_same_inputs_are_each_patched_and_nobody_moves():
+    lobby = cosu("lobby", priority=5, distribution={"mode": "CUSTOM", "labels": ["front"]})
+    base = cosu("base", priority=1)
+    devices, records = settled(fleet(30), space(base, lobby))
+    for device in devices[:10]:
+        device["labels"] = ["front"]
+    devices, records = apply(reassign(devices, records, space(base, lobby)), devices, records)
+    assert len({d["effectivePolicy"] for d in devices}) == 2
+
+    top = cosu("top", priority=9, kiosk={"statusBar": "SYSTEM_INFO_ONLY"})
+    plan = reassign(devices, records, space(base, lobby, top))
+    assert plan.moves == [] and len(plan.updates) == 2 and plan.amapi_calls == 2
+
+
+def test_leavers_join_a_group_already_in_use_with_their_inputs():
+    base = cosu("base", priority=1)
+    lobby = cosu("lobby", priority=5, distribution={"mode": "CUSTOM", "labels": ["front"]})
+    devices, records = settled(fleet(20), space(base, lobby))
+    for device in devices[:15]:
+        device["labels"] = ["front"]
+    devices, records = apply(reassign(devices, records, space(base, lobby)), devices, records)
+
+    for device in devices[:3]:
+        device["labels"] = []  # three lobby devices go back to base, whose group exists
+    plan = reassign(devices, records, space(base, lobby))
+    assert len(plan.moves) == 3 and plan.updates == [] and plan.amapi_calls == 3
+
+
+def test_a_re_key_that_compiles_to_the_same_policy_is_recorded_without_a_call():
+    first = cosu("first", priority=1)
+    devices, records = settled(fleet(10), space(first))
+    twin = cosu("twin", priority=5)  # compiles to exactly what `first` does
+
+    plan = reassign(devices, records, space(first, twin))
+    assert plan.amapi_calls == 0
+    assert [u.record["choiceKey"] for u in plan.restamped] == [key_of("twin")]
+
+
+def test_an_idle_group_with_the_inputs_is_reused_and_upserted():
+    lobby = cosu("lobby")
+    devices, records = settled(fleet(4), space(lobby))
+    idle = {"idle": {**records[key_of("lobby")], "name": policy_name(ENTERPRISE, "idle")}}
+    for device in devices:
+        device.update(effectivePolicy=None, policyName=HOLDING)
+
+    plan = reassign(devices, idle, space(lobby))
+    assert [u.key for u in plan.updates] == ["idle"]  # upserted: AMAPI may have reaped it
+    assert {m.new_policy for m in plan.moves} == {policy_name(ENTERPRISE, "idle")}
 
 
 def test_devices_already_on_their_policy_are_not_moved():
@@ -106,16 +188,24 @@ def test_devices_already_on_their_policy_are_not_moved():
     assert reassign(devices, records, inputs).amapi_calls == 0
 
 
-def test_a_device_whose_stored_policy_name_is_wrong_is_moved_and_its_policy_upserted():
+def test_a_device_whose_stored_policy_name_is_wrong_is_moved_back_to_its_group():
     inputs = space(cosu("lobby"))
     devices, records = settled(fleet(10), inputs)
     devices[3]["policyName"] = HOLDING  # effectivePolicy right, but AMAPI has it elsewhere
 
     plan = reassign(devices, records, inputs)
-    assert [(m.device_name, m.old_policy) for m in plan.moves] == [(devices[3]["name"], HOLDING)]
-    # Same compilation, yet upserted: AMAPI may have reaped a policy nobody used for 7 days.
-    assert [u.key for u in plan.updates] == [key_of("lobby")]
-    assert plan.holding == []
+    assert [(m.device_name, m.old_policy, m.new_key) for m in plan.moves] == [
+        (devices[3]["name"], HOLDING, key_of("lobby"))]
+    assert plan.updates == [] and plan.holding == []  # its group is in use by the other 9
+
+
+def test_a_lone_device_off_its_group_gets_the_group_upserted():
+    inputs = space(cosu("lobby"))
+    devices, records = settled(fleet(1), inputs)
+    devices[0]["policyName"] = HOLDING
+
+    plan = reassign(devices, records, inputs)
+    assert [u.key for u in plan.updates] == [key_of("lobby")] and len(plan.moves) == 1
 
 
 def test_a_device_with_no_stored_policy_name_is_counted_from_its_effective_policy():
@@ -126,18 +216,6 @@ def test_a_device_with_no_stored_policy_name_is_counted_from_its_effective_polic
 
     [move] = reassign(devices, records, inputs).moves
     assert move.old_policy == policy_name(ENTERPRISE, key_of("old"))
-
-
-def test_a_priority_swap_moves_every_device_once_to_the_new_top():
-    first, second = cosu("first", priority=5), cosu("second", priority=1)
-    devices, records = settled(fleet(200), space(first, second))
-    swapped = space(cosu("first", priority=1), cosu("second", priority=5))
-
-    plan = reassign(devices, records, swapped)
-    assert sorted(m.device_name for m in plan.moves) == sorted(d["name"] for d in devices)
-    assert {m.new_policy for m in plan.moves} == {policy_name(ENTERPRISE, key_of("second"))}
-    assert [u.key for u in plan.updates] == [key_of("second")]
-    assert plan.amapi_calls == 201
 
 
 def test_the_holding_policy_is_upserted_exactly_when_some_device_goes_to_it():
@@ -157,11 +235,13 @@ def test_the_holding_policy_is_upserted_exactly_when_some_device_goes_to_it():
     assert deleted.holding == [HOLDING] and len(deleted.moves) == 6
 
 
-def test_a_new_policy_record_says_what_it_was_compiled_from():
+def test_a_new_group_record_says_what_it_was_compiled_from():
     inputs = space(cosu("lobby"))
     [update] = reassign(fleet(1), {}, inputs).updates
-    assert update.record["name"] == policy_name(ENTERPRISE, key_of("lobby"))
+    assert update.key == "new-1"
+    assert update.record["name"] == policy_name(ENTERPRISE, "new-1")
     assert update.record["inputIds"] == ["cosu:lobby"]
+    assert update.record["choiceKey"] == key_of("lobby")
     assert update.record["choice"] == {"configId": "lobby", "appIds": [], "wifiIds": [],
                                        "vpnId": None}
     assert update.record["updateTime"] == NOW
