@@ -34,6 +34,9 @@ class Settings:
     firestore_emulator_host: str
     log_level: str
     scheduler_principals: frozenset[str] = frozenset()
+    rollout_inline_limit: int = 25
+    rollout_batch_size: int = 50
+    rollout_slice_seconds: float = 60.0
 
     @property
     def emulated(self) -> bool:
@@ -96,4 +99,8 @@ def settings() -> Settings:
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
         # Unset means nobody may run the scheduled targets: they fail closed.
         scheduler_principals=_emails(env.get("SCHEDULER_PRINCIPALS", "")),
+        # Plans above this many AMAPI calls run as rollouts, in batches of at most this size.
+        rollout_inline_limit=int(_float("ROLLOUT_INLINE_LIMIT", 25)),
+        rollout_batch_size=max(1, int(_float("ROLLOUT_BATCH_SIZE", 50))),
+        rollout_slice_seconds=_float("ROLLOUT_SLICE_SECONDS", 60.0),
     )

@@ -20,8 +20,10 @@ from shared.pagination import ListQuerySchema
 router = Router("amapi-cosu commands", "Device inventory and device commands "
                 "(lock, reboot, sync, wipe and more).")
 reconcile = Router("amapi-cosu reconcile_commands",
-                   "Scheduled target: re-send pending commands and settle unanswered ones.")
+                   "Scheduled target: re-send pending commands, settle unanswered ones, and "
+                   "resume rollouts whose worker message was lost.")
 SETTLE_AFTER = datetime.timedelta(minutes=2)
+ROLLOUT_STALLED_AFTER = datetime.timedelta(minutes=2)
 
 
 @router.route("GET", "/devices", "List devices (filters: space, state, compliant, label, "
@@ -74,11 +76,17 @@ def get_command(ctx: Context) -> dict[str, Any]:
     return device_commands.get_command(ctx.params["device_id"], ctx.params["command_id"])
 
 
-@reconcile.route("POST", "/", "Re-send pending commands and settle unanswered ones",
+@reconcile.route("POST", "/", "Re-send pending commands, settle unanswered ones, resume "
+                 "stalled rollouts",
                  authorize=False,  # only SCHEDULER_PRINCIPALS may call it
                  response_schema=schemas.ReconcileResultSchema)
 def run_reconciliation(ctx: Context) -> dict[str, int]:
-    return device_commands.reconcile(utcnow(), SETTLE_AFTER)
+    from shared.policy import rollouts  # only this scheduled target needs it
+
+    now = utcnow()
+    result = device_commands.reconcile(now, SETTLE_AFTER)
+    result["rolloutsResumed"] = rollouts.resume_stalled(now, ROLLOUT_STALLED_AFTER)
+    return result
 
 
 functions_framework.errorhandler(HTTPException)(router.framework_error)

@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 from shared.access import role_bindings, roles
 from shared.access.space_params import SpaceListQuerySchema, SpaceQuerySchema
 from shared.http.router import Context, Reply, Router
-from shared.policy import app_feedback, schemas
+from shared.policy import app_feedback, rollouts, schemas
 from shared.policy import configurations as resources
 
 router = Router("amapi-cosu policy", "Dedicated-device (COSU) configurations, the app "
@@ -30,6 +30,8 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
 
     def create(ctx: Context) -> Reply:
         created = resources.create(kind, ctx.body(create_schema()))
+        if "rollout" in created:
+            return _accepted(ctx, created)
         location = f"{ctx.request.script_root}{path}/{created['id']}"
         return Reply(created, 201, {"Location": location, "ETag": created["etag"]})
 
@@ -49,15 +51,22 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
         ctx.refuse_immutable(immutable)
         changed = resources.update(kind, space, ctx.params[param], ctx.body(_MergePatch()),
                                    ctx.request.headers.get("If-Match"))
+        if "rollout" in changed:
+            return _accepted(ctx, changed)
         return Reply(changed, headers={"ETag": changed["etag"]})
 
     def delete(ctx: Context) -> Reply:
-        resources.delete(kind, ctx.args["space"], ctx.params[param],
-                         ctx.request.headers.get("If-Match"))
+        deleted = resources.delete(kind, ctx.args["space"], ctx.params[param],
+                                   ctx.request.headers.get("If-Match"))
+        if deleted is not None:
+            return _accepted(ctx, deleted)
         return Reply(None, 204)
 
     label = kind.label
-    router.add("POST", path, create, f"Create a {label}", idempotent=True, success_status=201,
+    large = (" A change whose push needs more AMAPI calls than the inline limit is stored at "
+             "once and answered 202 with the `rollout` pushing it (Location: the rollout).")
+    router.add("POST", path, create, f"Create a {label}.{large}", idempotent=True,
+               success_status=201,
                request_schema=create_schema, response_schema=response_schema)
     router.add("GET", path, list_all, f"List {label}s of the visible spaces, with those "
                "delegated to them", query_schema=SpaceListQuerySchema,
@@ -66,11 +75,22 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
     router.add("GET", item, get, f"Get a {label} by its id alone",
                query_schema=SpaceQuerySchema, response_schema=response_schema)
     router.add("PATCH", item, patch, f"Change a {label} with a JSON merge patch (RFC 7396: "
-               "nested objects merged, null removes, arrays replaced), pushed before the reply",
+               "nested objects merged, null removes, arrays replaced), pushed before the "
+               f"reply.{large}",
                query_schema=SpaceQuerySchema, request_schema=patch_schema,
                response_schema=response_schema)
-    router.add("DELETE", item, delete, f"Delete a {label}", query_schema=SpaceQuerySchema,
+    router.add("DELETE", item, delete, f"Delete a {label}.{large}",
+               query_schema=SpaceQuerySchema,
                success_status=204)
+
+
+def _accepted(ctx: Context, body: dict[str, Any]) -> Reply:
+    """202: the change is stored; its rollout pushes it (Location: the rollout)."""
+    location = f"{ctx.request.script_root}/rollouts/{body['rollout']['id']}"
+    headers = {"Location": location}
+    if "etag" in body:
+        headers["ETag"] = body["etag"]
+    return Reply(body, 202, headers)
 
 
 _crud(resources.APP, "/apps", "package_name", schemas.AppCreateSchema, schemas.AppPatchSchema,
@@ -84,6 +104,26 @@ _crud(resources.VPN, "/vpn-configs", "config_id", schemas.VpnConfigCreateSchema,
 _crud(resources.COSU, "/cosu-configs", "config_id", schemas.CosuConfigCreateSchema,
       schemas.CosuConfigPatchSchema, schemas.CosuConfigSchema, schemas.CosuConfigListSchema,
       schemas.IMMUTABLE_COSU_FIELDS)
+
+
+@router.route("GET", "/rollouts", "Rollouts of the visible spaces, optionally in one state",
+              query_schema=schemas.RolloutQuerySchema, response_schema=schemas.RolloutListSchema)
+def list_rollouts(ctx: Context) -> dict[str, Any]:
+    return rollouts.list_page(ctx.args["space"], ctx.args["state"], ctx.args["pageSize"],
+                              ctx.args["pageToken"])
+
+
+@router.route("GET", "/rollouts/<rollout_id>", "One rollout: state, counters, failures",
+              response_schema=schemas.RolloutSchema)
+def get_rollout(ctx: Context) -> dict[str, Any]:
+    return rollouts.get(ctx.params["rollout_id"])
+
+
+@router.route("POST", "/rollouts/<rollout_id>:cancel", "Stop a rollout between batches (what "
+              "it moved stays where it is; the reply says how much)",
+              response_schema=schemas.RolloutSchema)
+def cancel_rollout(ctx: Context) -> dict[str, Any]:
+    return rollouts.cancel(ctx.params["rollout_id"])
 
 
 @router.route("GET", "/cosu-configs/<config_id>/policy",

@@ -175,3 +175,5 @@ class ReconcileResultSchema(Schema):
     expired = fields.Integer()
     deferred = fields.Integer(metadata={"description": "commands left for the next run: "
                                                        "AMAPI throttled it or its time ran out"})
+    rolloutsResumed = fields.Integer(metadata={
+        "description": "rollouts whose worker message was re-sent: no progress for 2 minutes"})

@@ -19,7 +19,7 @@ from shared import errors
 from shared.access import roles
 from shared.clock import rfc3339, utcnow
 from shared.pagination import paginate
-from shared.policy import schemas
+from shared.policy import rollouts, schemas
 from shared.policy.compiler import (
     PolicyInputError,
     mask_managed_configuration,
@@ -28,6 +28,7 @@ from shared.policy.compiler import (
 )
 from shared.policy.effective_policy import PolicyChoice, SpaceInputs
 from shared.policy.push import (
+    Pushed,
     affected_spaces,
     apply_change,
     compile_choice,
@@ -215,9 +216,11 @@ def create(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
             _refuse_package_taken(body["packageName"], space)
         inputs = _validate(kind, None, stored)
 
-        def store() -> None:
+        def store(also: Callable[[Any], None] | None) -> None:
             batch = configurations.write_batch()
             configurations.stage_create(batch, kind.collection, stored.id, stored.data)
+            if also is not None:
+                also(batch)
             try:
                 configurations.commit(batch)
             except configurations.AlreadyStored:
@@ -225,8 +228,10 @@ def create(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
                     _refuse_package_taken(body["packageName"], space)
                 raise errors.AlreadyExists(f"this {kind.label} already exists") from None
 
-        apply_change(kind.name, space, None, stored, store, inputs)
-    return represent(kind, stored)
+        shown = represent(kind, stored)
+        pushed = apply_change(kind.name, space, None, stored, store, inputs,
+                              _trigger(kind, shown))
+    return _with_rollouts(shown, pushed)
 
 
 def _refuse_package_taken(package: str, space: str) -> None:
@@ -318,39 +323,65 @@ def update(kind: Kind, space: str | None, resource: str, changes: dict[str, Any]
         inputs = _validate(kind, current, after)
         own = str(current.data["space"])
 
-        def store() -> None:
+        def store(also: Callable[[Any], None] | None) -> None:
             _commit_guarded(kind, lambda batch: configurations.stage_replace(
-                batch, kind.collection, current, data))
+                batch, kind.collection, current, data), also)
 
-        apply_change(kind.name, own, current, after, store, inputs)
-        return represent(kind, after)
+        shown = represent(kind, after)
+        pushed = apply_change(kind.name, own, current, after, store, inputs,
+                              _trigger(kind, shown))
+        return _with_rollouts(shown, pushed)
 
     return _under_lease(kind, resource, space, changes, act)
 
 
-def delete(kind: Kind, space: str | None, resource: str, if_match: str | None) -> None:
-    """Push the removal, then delete; 412 naming the configurations of an app still in use."""
+def delete(kind: Kind, space: str | None, resource: str,
+           if_match: str | None) -> dict[str, Any] | None:
+    """Push the removal, then delete; 412 naming the configurations of an app still in use.
 
-    def act(current: Stored) -> None:
+    None when the removal was pushed before the reply, else `{"rollout": ...}`.
+    """
+
+    def act(current: Stored) -> dict[str, Any] | None:
         check_if_match(if_match, represent(kind, current)["etag"])
         own = str(current.data["space"])
         inputs = with_change(load_space(own), kind.name, current, None)
         if kind is APP:
             _refuse_app_in_use(current, _reached_spaces(current), own, inputs)
 
-        def store() -> None:
+        def store(also: Callable[[Any], None] | None) -> None:
             _commit_guarded(kind, lambda batch: configurations.stage_delete(
-                batch, kind.collection, current))
+                batch, kind.collection, current), also)
 
-        apply_change(kind.name, own, current, None, store, inputs)
+        pushed = apply_change(kind.name, own, current, None, store, inputs,
+                              _trigger(kind, represent(kind, current)))
+        return _with_rollouts({}, pushed) if pushed.rollouts else None
 
-    _under_lease(kind, resource, space, {}, act)
+    return _under_lease(kind, resource, space, {}, act)
 
 
-def _commit_guarded(kind: Kind, stage: Callable[[Any], None]) -> None:
-    """Write one staged change; 412 when the resource changed since it was read."""
+def _trigger(kind: Kind, shown: dict[str, Any]) -> dict[str, Any]:
+    """What a rollout says it pushes: the resource and the version of it that was stored."""
+    return {"kind": rollouts.KINDS[kind.name], "id": shown["id"], "etag": shown["etag"]}
+
+
+def _with_rollouts(shown: dict[str, Any], pushed: Pushed) -> dict[str, Any]:
+    """The response body: the resource, with the rollout pushing it when there is one."""
+    if pushed.rollouts:
+        shown = {**shown, "rollout": rollouts.represent(pushed.rollouts[0])}
+        if len(pushed.rollouts) > 1:
+            shown["rollouts"] = [rollouts.represent(r) for r in pushed.rollouts]
+    return shown
+
+
+def _commit_guarded(kind: Kind, stage: Callable[[Any], None],
+                    also: Callable[[Any], None] | None = None) -> None:
+    """Write one staged change (and what `also` adds); 412 when the resource changed since it
+    was read."""
     batch = configurations.write_batch()
     stage(batch)
+    if also is not None:
+        also(batch)
     try:
         configurations.commit(batch)
     except ChangedConcurrently:

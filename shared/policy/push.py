@@ -48,7 +48,7 @@ from shared.store import configurations, devices, effective_policies, push_lease
 from shared.store.keys import new_id
 from shared.store.versioned import Stored
 
-__all__ = ["DeviceMove", "Plan", "PolicyUpdate", "affected_spaces", "apply_change",
+__all__ = ["DeviceMove", "Plan", "PolicyUpdate", "Pushed", "affected_spaces", "apply_change",
            "assign_device", "compile_choice", "execute", "input_key", "load_space",
            "plan_assignment_change", "plan_content_change", "reaches", "record", "relabel",
            "repush_if_behind", "serialized", "with_change"]
@@ -117,7 +117,8 @@ def _keep_lease(force: bool = False) -> bool:
     return True
 
 
-def _check_lease() -> None:
+def check_lease() -> None:
+    """Renew the push lease when due; LeaseLost (503) when another push took the space over."""
     if not _keep_lease():
         raise LeaseLost("the push took too long and was interrupted: retry")
 
@@ -157,17 +158,17 @@ def execute(plan: Plan, door: AmapiDoor | None = None) -> None:
     moved: list[DeviceMove] = []
     try:
         for update in plan.updates:
-            _check_lease()
+            check_lease()
             _patch_group(door, update)
             patched.append(update)
         for name in plan.holding:
             door.patch_policy(name, holding_policy())
         for move in plan.moves:
-            _check_lease()
+            check_lease()
             if move_device(door, move):
                 moved.append(move)
         for update in plan.rekeys:
-            _check_lease()
+            check_lease()
             _patch_group(door, update)
             patched.append(update)
     except (AmapiError, LeaseLost):
@@ -247,31 +248,67 @@ def record(plan: Plan) -> None:
                                        "policyName": move.new_policy})
 
 
+@dataclass
+class Pushed:
+    """What a change did: the plan, and the rollouts that push it when it was too large to
+    push inline (empty when everything was pushed before the reply)."""
+
+    plan: Plan
+    rollouts: list[dict[str, Any]]
+
+
+Store = Callable[[Callable[[Any], None] | None], None]
+
+
 def apply_change(kind: str, space: str, before: Stored | None, after: Stored | None,
-                 store: Callable[[], None], inputs: SpaceInputs) -> Plan:
-    """Push one change of a configuration, app, Wi-Fi or VPN, then `store()` it.
+                 store: Store, inputs: SpaceInputs, trigger: dict[str, Any]) -> Pushed:
+    """Push one change of a configuration, app, Wi-Fi or VPN, then `store` it.
 
     The caller holds the leases of the affected spaces (`serialized`) since before it read
     `before` and `inputs`, the space's inputs with the change applied. The spaces the resource is
-    delegated to (before or after the change) are pushed too. `store` writes the resource
-    itself (guarded by the version read); if it fails, the push is undone, so the caller sees a
-    clean failure and AMAPI keeps what it had.
+    delegated to (before or after the change) are pushed too. `store(also)` writes the resource
+    itself (guarded by the version read), with whatever `also` adds to the same atomic write.
+
+    A plan within the inline limit is pushed first; if storing then fails, the push is undone,
+    so the caller sees a clean failure and AMAPI keeps what it had. A larger plan is stored
+    with its rollouts in one write and pushed by the rollout worker.
     """
+    from shared.policy import rollouts
+
     changed = after if after is not None else before
     assert changed is not None
     affected = affected_spaces(space, before, after)
     with serialized(affected):
-        plan = _plan_and_push(kind, space, before, after, changed, affected, inputs)
-        try:
-            store()
-        except BaseException:
-            _undo(plan.policies, plan.moves)
-            raise
-        record(plan)
+        plans = _plans(kind, space, before, after, changed, affected, inputs)
+        plan = Plan()
+        for part, _ in plans.values():
+            plan.extend(part)
+        staged: list[dict[str, Any]] = []
+        if plan.amapi_calls > rollouts.inline_limit():
+            now = utcnow()
+
+            def with_rollouts(batch: Any) -> None:
+                for target, (part, target_inputs) in sorted(plans.items()):
+                    if part.amapi_calls:
+                        staged.append(rollouts.stage(batch, target, part, target_inputs,
+                                                     trigger, now))
+
+            store(with_rollouts)
+            effective_policies.put_many({u.key: u.record for u in plan.restamped})
+            rollouts.announce([r["id"] for r in staged])
+        else:
+            execute(plan)
+            try:
+                store(None)
+            except BaseException:
+                _undo(plan.policies, plan.moves)
+                raise
+            record(plan)
     logs.log(logging.INFO, "configuration change pushed", kind=kind, resourceId=changed.id,
-             spaces=sorted(affected), policiesPatched=len(plan.updates),
-             devicesMoved=len(plan.moves), unchanged=plan.unchanged)
-    return plan
+             spaces=sorted(affected), policiesPatched=len(plan.policies),
+             devicesMoved=len(plan.moves), unchanged=plan.unchanged,
+             rollouts=[r["id"] for r in staged])
+    return Pushed(plan, staged)
 
 
 def affected_spaces(space: str, *resources: Stored | dict[str, Any] | None) -> set[str]:
@@ -284,9 +321,11 @@ def affected_spaces(space: str, *resources: Stored | dict[str, Any] | None) -> s
     return affected
 
 
-def _plan_and_push(kind: str, space: str, before: Stored | None, after: Stored | None,
-                   changed: Stored, affected: set[str], inputs: SpaceInputs) -> Plan:
-    plan = Plan()
+def _plans(kind: str, space: str, before: Stored | None, after: Stored | None,
+           changed: Stored, affected: set[str], inputs: SpaceInputs
+           ) -> dict[str, tuple[Plan, SpaceInputs]]:
+    """Each affected space's plan, with the inputs it was planned from."""
+    plans: dict[str, tuple[Plan, SpaceInputs]] = {}
     for target in sorted(affected):
         seen_before = before if reaches(before, target) else None
         seen_after = after if reaches(after, target) else None
@@ -294,12 +333,12 @@ def _plan_and_push(kind: str, space: str, before: Stored | None, after: Stored |
             load_space(target), kind, seen_before, seen_after)
         scope = push_plan.change_scope(seen_before, seen_after)
         if scope == "assignment":
-            plan.extend(plan_assignment_change(target, target_inputs))
+            plans[target] = (plan_assignment_change(target, target_inputs), target_inputs)
         elif scope == "content":
-            plan.extend(plan_content_change(target, target_inputs,
-                                            f"{kind}:{input_key(kind, changed)}"))
-    execute(plan)
-    return plan
+            plans[target] = (plan_content_change(target, target_inputs,
+                                                 f"{kind}:{input_key(kind, changed)}"),
+                             target_inputs)
+    return plans
 
 
 def assign_device(device: dict[str, Any], space: str) -> dict[str, Any]:

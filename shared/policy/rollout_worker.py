@@ -1,10 +1,49 @@
-"""The rollout worker: runs a stored rollout's batches when its Pub/Sub message arrives."""
+"""The rollout worker: runs a stored rollout's batches when its Pub/Sub message arrives.
+
+Each batch takes its AMAPI calls from the background lane of the shared budget first (so the
+space's push lease is held only while calling, never while waiting for budget), then runs under
+the lease. A worker works for a time slice and then re-sends the rollout's message to itself;
+a redelivered message, or two workers at once, simply continue from the last checkpoint.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
+
+from shared import logs
+
+LEASE_WAIT_SECONDS = 60.0  # a batch waits this long for an inline push of its space
 
 
 def run(message: dict[str, Any]) -> None:
     """Advance the rollout named by `message` (`{"rolloutId": ...}`); safe to redeliver."""
-    return None
+    from shared.amapi import budget
+    from shared.amapi.client import amapi
+    from shared.config import settings
+    from shared.policy import push, rollouts
+    from shared.store import rollouts as stored_rollouts
+
+    rollout_id = message.get("rolloutId") if isinstance(message, dict) else None
+    if not isinstance(rollout_id, str) or not rollout_id:
+        logs.log(logging.WARNING, "a rollout message without a rollout id was dropped",
+                 received=str(message)[:200])
+        return
+    config = settings()
+    deadline = time.monotonic() + config.rollout_slice_seconds
+    with budget.lane(budget.BACKGROUND):
+        while True:
+            rollout = stored_rollouts.get(rollout_id)
+            if rollout is None or rollout.get("state") not in stored_rollouts.ACTIVE:
+                return
+            size = max(1, min(config.rollout_batch_size,
+                              budget.lane_capacity(budget.BACKGROUND)))
+            with budget.prepaid(size), push.serialized([str(rollout["space"])],
+                                                       wait_seconds=LEASE_WAIT_SECONDS):
+                more = rollouts.advance(rollout_id, size, amapi())
+            if not more:
+                return
+            if time.monotonic() >= deadline:
+                rollouts.announce([rollout_id])
+                return

@@ -262,6 +262,73 @@ class _PatchSchema(_ResourceSchema):
         return data
 
 
+# --- Rollouts ---------------------------------------------------------------------------------
+
+ROLLOUT_STATES = ("PENDING", "RUNNING", "PAUSED", "SUCCEEDED", "FAILED", "CANCELLED",
+                  "ROLLED_BACK")
+
+
+class RolloutTriggerSchema(Schema):
+    """The change a rollout pushes."""
+
+    kind = fields.String(metadata={"enum": ["COSU_CONFIG", "APP", "WIFI", "VPN"]})
+    id = fields.String()
+    etag = fields.String(metadata={"description": "the version of the resource stored"})
+
+
+class RolloutCountsSchema(Schema):
+    """Rollout counters."""
+
+    devices = fields.Integer()
+    policies = fields.Integer()
+    moved = fields.Integer()
+    patched = fields.Integer()
+    skipped = fields.Integer()
+    failed = fields.Integer()
+
+
+class RolloutFailureSchema(Schema):
+    """A device a rollout could not move."""
+
+    deviceId = fields.String()
+    reason = fields.String()
+
+
+class RolloutSchema(Schema):
+    """A configuration change pushed in the background, batch by batch."""
+
+    id = fields.String()
+    space = fields.String()
+    trigger = fields.Nested(RolloutTriggerSchema)
+    state = fields.String(metadata={"enum": list(ROLLOUT_STATES)})
+    totals = fields.Nested(RolloutCountsSchema, only=("devices", "policies"))
+    done = fields.Nested(RolloutCountsSchema, only=("moved", "patched", "skipped", "failed"))
+    percent = fields.Integer()
+    etaSeconds = fields.Integer(allow_none=True)
+    failures = fields.List(fields.Nested(RolloutFailureSchema))
+    supersededBy = fields.String(metadata={
+        "description": "the newer rollout of the same space that took over the rest"})
+    message = fields.String()
+    createTime = fields.String()
+    updateTime = fields.String()
+    startTime = fields.String()
+    endTime = fields.String()
+
+
+class RolloutListSchema(Schema):
+    """GET /rollouts."""
+
+    rollouts = fields.List(fields.Nested(RolloutSchema))
+    nextPageToken = fields.String()
+
+
+class RolloutQuerySchema(SpaceListQuerySchema):
+    """Query of GET /rollouts."""
+
+    state = QueryText(validate=[validate.OneOf(ROLLOUT_STATES)],
+                      metadata={"description": "only rollouts in this state"})
+
+
 class _Stored(Schema):
     """What every stored configuration resource carries when returned."""
 
@@ -272,6 +339,8 @@ class _Stored(Schema):
     delegated = fields.Boolean(metadata={
         "description": "true when the caller sees it only because it is delegated to one of "
                        "the caller's spaces"})
+    rollout = fields.Nested(RolloutSchema, metadata={
+        "description": "on a 202 reply: the rollout pushing this change in the background"})
 
 
 class DistributionSchema(Schema):

@@ -25,6 +25,16 @@ def get(device: str) -> dict[str, Any] | None:
     return {"id": snapshot.id, **(snapshot.to_dict() or {})} if snapshot.exists else None
 
 
+def get_many(names: list[str]) -> dict[str, dict[str, Any]]:
+    """Several devices by name, in one round trip (missing ones left out)."""
+    if not names:
+        return {}
+    by_id = {device_id(n): n for n in names}
+    refs = [db().collection(COLLECTION).document(i) for i in sorted(by_id)]
+    return {by_id[s.id]: {"id": s.id, **(s.to_dict() or {})}
+            for s in db().get_all(refs, **bounded()) if s.exists}
+
+
 def managed_in_space(space: str) -> list[dict[str, Any]]:
     """Devices of a space that passed enrollment and are not deleted."""
     from google.cloud.firestore import FieldFilter

@@ -1,0 +1,350 @@
+"""Rollouts: configuration changes too large to push inside a request, pushed in paced batches.
+
+A change whose plan needs more AMAPI calls than the inline limit is stored at once (the
+configuration is the source of truth) together with a rollout holding the plan's steps; the
+reply is 202 and the rollout's message goes to the rollout topic. The worker (`advance`) runs
+one batch at a time under the space's push lease, with AMAPI calls taken from the background
+lane of the shared budget before the lease is taken, and checkpoints each batch atomically:
+devices moved, groups patched, cursor advanced.
+
+Each batch first checks that the space's inputs are those the steps were planned from; if they
+changed (another edit, a deletion), or once the steps are exhausted, the rest is planned again
+from the latest stored state, so quick successive edits converge on the newest one and the
+rollout ends only when a fresh plan has nothing left to do. A newer rollout of the same space
+takes the older one's remaining work over (`supersededBy`): one rollout per space runs at a
+time.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+from shared import errors, logs
+from shared.access import roles
+from shared.amapi.door import AmapiDoor
+from shared.amapi.errors import AmapiError, AmapiNotFound, AmapiQuotaExhausted, AmapiUnavailable
+from shared.clock import rfc3339, utcnow
+from shared.config import settings
+from shared.enterprise import enterprise_name
+from shared.pagination import paginate
+from shared.policy.effective_policy import SpaceInputs
+from shared.policy.holding_policy import holding_policy
+from shared.policy.push_plan import Plan, PolicyUpdate, compile_choice, policy_record, stored_choice
+from shared.store import devices, rollouts
+from shared.store.keys import new_id
+
+KINDS = {"cosu": "COSU_CONFIG", "app": "APP", "wifi": "WIFI", "vpn": "VPN"}
+MAX_FAILURES = 100  # the worst are kept; the counters say how many there were
+_TRANSIENT = (AmapiUnavailable, AmapiQuotaExhausted)
+
+
+def inline_limit() -> int:
+    """Plans with more AMAPI calls than this become rollouts."""
+    return settings().rollout_inline_limit
+
+
+def inputs_fingerprint(inputs: SpaceInputs) -> str:
+    """A digest of a space's inputs as stored: any edit, creation or deletion changes it."""
+    parts = sorted(f"{kind}:{key}:{stored.id}:{stored.data.get('updateTime')}"
+                   for kind, items in (("cosu", inputs.configs), ("app", inputs.apps),
+                                       ("wifi", inputs.wifi), ("vpn", inputs.vpn))
+                   for key, stored in items.items())
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _policy_step(op: str, update: PolicyUpdate) -> dict[str, Any]:
+    return {"op": op, "group": update.key, "name": update.name,
+            "choice": update.record["choice"]}
+
+
+def steps_of(plan: Plan) -> list[dict[str, Any]]:
+    """A plan as stored steps, in execution order (policies are compiled when executed)."""
+    return ([_policy_step("policy", u) for u in plan.updates]
+            + [{"op": "holding", "name": name} for name in plan.holding]
+            + [{"op": "move", "device": m.device_name, "group": m.new_key,
+                "policy": m.new_policy, "from": m.old_policy} for m in plan.moves]
+            + [_policy_step("policy", u) for u in plan.rekeys])
+
+
+def _totals(steps: list[dict[str, Any]]) -> dict[str, int]:
+    moves = sum(1 for s in steps if s["op"] == "move")
+    return {"devices": moves, "policies": len(steps) - moves}
+
+
+def stage(batch: Any, space: str, plan: Plan, inputs: SpaceInputs, trigger: dict[str, Any],
+          now: datetime.datetime) -> dict[str, Any]:
+    """Add a rollout of `plan` to the write batch that stores the change; the space's active
+    rollouts are superseded by it. The caller holds the space's push lease."""
+    rollout_id = new_id()
+    steps = steps_of(plan)
+    record = {"space": space, "trigger": trigger, "state": "PENDING",
+              "totals": _totals(steps), "done": {"moved": 0, "patched": 0, "skipped": 0,
+                                                 "failed": 0},
+              "failures": [], "inputsFingerprint": inputs_fingerprint(inputs),
+              "createdBy": roles.current().principal, "createTime": now, "updateTime": now}
+    for older in rollouts.active_in_space(space):
+        rollouts.stage_supersede(batch, older["id"], rollout_id, now)
+    rollouts.stage_create(batch, rollout_id, record, steps)
+    return {"id": rollout_id, "cursor": 0, "stepCount": len(steps), **record}
+
+
+def announce(rollout_ids: list[str]) -> None:
+    """Send each rollout's message to the worker; a lost one is re-sent by the reconcile."""
+    if not rollout_ids:
+        return
+    from shared import pubsub
+
+    for rollout_id in rollout_ids:
+        try:
+            pubsub.publish(settings().rollout_topic, {"rolloutId": rollout_id})
+        except errors.ApiError as exc:
+            logs.log(logging.WARNING, "a rollout's message could not be sent: the scheduled "
+                     "reconcile resumes it", rolloutId=rollout_id, error=str(exc))
+
+
+def represent(rollout: dict[str, Any], now: datetime.datetime | None = None) -> dict[str, Any]:
+    """The API representation of a rollout."""
+    totals = dict(rollout.get("totals") or {"devices": 0, "policies": 0})
+    done = dict(rollout.get("done") or {})
+    total = sum(totals.values())
+    progressed = sum(done.values())
+    state = rollout.get("state")
+    percent = 100 if state == "SUCCEEDED" or total == 0 else min(99, 100 * progressed // total)
+    eta = None
+    started = rollout.get("startTime")
+    if state == "RUNNING" and started is not None and progressed:
+        elapsed = ((now or utcnow()) - started).total_seconds()
+        eta = math.ceil(elapsed / progressed * max(total - progressed, 0))
+    body: dict[str, Any] = {
+        "id": rollout["id"], "space": rollout.get("space"), "trigger": rollout.get("trigger"),
+        "state": state, "totals": totals, "done": done, "percent": percent,
+        "etaSeconds": eta, "failures": list(rollout.get("failures") or []),
+        "createTime": rfc3339(rollout["createTime"]),
+        "updateTime": rfc3339(rollout["updateTime"])}
+    for optional in ("supersededBy", "startTime", "endTime"):
+        if rollout.get(optional) is not None:
+            value = rollout[optional]
+            body[optional] = rfc3339(value) if isinstance(value, datetime.datetime) else value
+    return body
+
+
+def _visible(rollout_id: str, needed: int = roles.VIEWER) -> dict[str, Any]:
+    rollout = rollouts.get(rollout_id)
+    caller = roles.current()
+    if rollout is None or caller.level(str(rollout.get("space"))) < roles.VIEWER:
+        raise errors.NotFound(f"no rollout {rollout_id!r}")
+    caller.require(str(rollout["space"]), needed)
+    return rollout
+
+
+def get(rollout_id: str) -> dict[str, Any]:
+    """One rollout."""
+    return represent(_visible(rollout_id))
+
+
+def list_page(space: str | None, state: str | None, size: int,
+              token: str | None) -> dict[str, Any]:
+    """Rollouts of a space or of every space the caller can read, optionally in one state."""
+    spaces = roles.current().spaces_for_list(space)
+    filters: dict[str, Any] = {} if spaces is None else {"spaces": spaces}
+    if state:
+        filters["state"] = state
+
+    def fetch(limit: int, after: str | None) -> list[dict[str, Any]]:
+        return rollouts.page(filters, limit, after)
+
+    return paginate("rollouts", f"rollouts|space={space or ''}|state={state or ''}", size,
+                    token, fetch, lambda r: str(r["id"]), represent)
+
+
+def cancel(rollout_id: str) -> dict[str, Any]:
+    """Stop a rollout between batches; what it already moved stays where it is."""
+    _visible(rollout_id, roles.ADMIN)
+    now = utcnow()
+    rollout, changed = rollouts.transition(rollout_id, rollouts.ACTIVE,
+                                           {"state": "CANCELLED", "updateTime": now,
+                                            "endTime": now})
+    assert rollout is not None
+    if not changed:
+        raise errors.FailedPrecondition(
+            f"rollout {rollout_id} is {rollout.get('state')}: only a PENDING or RUNNING "
+            "rollout can be cancelled")
+    done = rollout.get("done") or {}
+    shown = represent(rollout)
+    shown["message"] = (
+        f"cancelled after this batch: {done.get('moved', 0)} devices already moved and "
+        f"{done.get('patched', 0)} policies already patched stay as they are; the other "
+        "devices keep their previous policy until the next change to the space pushes them")
+    return shown
+
+
+# --- the worker's side -------------------------------------------------------------------
+
+def advance(rollout_id: str, size: int, door: AmapiDoor) -> bool:
+    """Run the rollout's next batch of at most `size` AMAPI calls; False once it is over.
+
+    The caller holds the space's push lease (so this is the only push of the space now) and
+    has taken the batch's budget.
+    """
+    from shared.policy import push
+
+    rollout = rollouts.get(rollout_id)
+    if rollout is None or rollout.get("state") not in rollouts.ACTIVE:
+        return False
+    now = utcnow()
+    space = str(rollout["space"])
+    if rollout["state"] == "PENDING":
+        started, _ = rollouts.transition(rollout_id, ("PENDING",), {
+            "state": "RUNNING", "startTime": now, "updateTime": now})
+        if started is None or started.get("state") != "RUNNING":
+            return False  # cancelled meanwhile
+        rollout = started
+    inputs = push.load_space(space)
+    fingerprint = inputs_fingerprint(inputs)
+    if (fingerprint != rollout.get("inputsFingerprint")
+            or rollout["cursor"] >= rollout["stepCount"]):
+        plan = push.plan_assignment_change(space, inputs)
+        if not _replan(rollout, plan, fingerprint, now):
+            return False
+    batch = rollouts.steps(rollout_id, rollout["generation"], rollout["cursor"], size)
+    # A mark left by a batch that died half-way: its devices may have moved unrecorded.
+    mark = [rollout["generation"], rollout["cursor"]]
+    verify = rollout.get("inFlight") == mark
+    if not verify:
+        rollouts.update(rollout_id, {"inFlight": mark})
+    stored = devices.get_many([s["device"] for s in batch if s["op"] == "move"])
+    outcome = _Batch(space, inputs, door, stored, verify)
+    try:
+        for step in batch:
+            outcome.run(step)
+    except BaseException:
+        _checkpoint(rollout, outcome, interrupted=True)
+        raise
+    _checkpoint(rollout, outcome, interrupted=False)
+    return True
+
+
+def _replan(rollout: dict[str, Any], plan: Plan, fingerprint: str,
+            now: datetime.datetime) -> bool:
+    """Point the rollout at a fresh plan; end it (SUCCEEDED) when nothing is left to do."""
+    from shared.store import effective_policies
+
+    if plan.restamped:
+        effective_policies.put_many({u.key: u.record for u in plan.restamped})
+    steps = steps_of(plan)
+    if not steps:
+        rollouts.transition(rollout["id"], rollouts.ACTIVE,
+                            {"state": "SUCCEEDED", "updateTime": now, "endTime": now,
+                             "inFlight": None})
+        logs.log(logging.INFO, "rollout succeeded", rolloutId=rollout["id"],
+                 done=rollout.get("done"))
+        return False
+    done = rollout.get("done") or {}
+    fresh = _totals(steps)
+    totals = {"devices": done.get("moved", 0) + fresh["devices"],
+              "policies": done.get("patched", 0) + fresh["policies"]}
+    generation = int(rollout["generation"]) + 1
+    rollouts.replan(rollout["id"], generation, steps,
+                    {"inputsFingerprint": fingerprint, "totals": totals, "updateTime": now})
+    rollout.update(generation=generation, cursor=0, stepCount=len(steps),
+                   inputsFingerprint=fingerprint, totals=totals)
+    return True
+
+
+class _Batch:
+    """The effects of one batch's steps, collected for its checkpoint."""
+
+    def __init__(self, space: str, inputs: SpaceInputs, door: AmapiDoor,
+                 stored: dict[str, dict[str, Any]], verify: bool) -> None:
+        self.space, self.inputs, self.door, self.verify = space, inputs, door, verify
+        self.stored = stored
+        self.devices: dict[str, dict[str, Any]] = {}
+        self.groups: dict[str, dict[str, Any]] = {}
+        self.counts = {"moved": 0, "patched": 0, "skipped": 0, "failed": 0}
+        self.failures: list[dict[str, str]] = []
+        self.steps_done = 0
+
+    def run(self, step: dict[str, Any]) -> None:
+        from shared.policy.push import check_lease
+
+        check_lease()
+        handlers: dict[str, Callable[[dict[str, Any]], None]] = {
+            "policy": self._policy, "holding": self._holding, "move": self._move}
+        handlers[step["op"]](step)
+        self.steps_done += 1
+
+    def _policy(self, step: dict[str, Any]) -> None:
+        choice = stored_choice(step)
+        policy = compile_choice(choice, self.inputs)
+        record = policy_record(enterprise_name(), self.space, choice, policy, utcnow(),
+                               step["group"])
+        record["name"] = step["name"]
+        record["version"] = self.door.patch_policy(step["name"], policy).get("version")
+        self.groups[step["group"]] = record
+        self.counts["patched"] += 1
+
+    def _holding(self, step: dict[str, Any]) -> None:
+        self.door.patch_policy(step["name"], holding_policy())
+        self.counts["patched"] += 1
+
+    def _move(self, step: dict[str, Any]) -> None:
+        device = self.stored.get(step["device"])
+        target = {"effectivePolicy": step["group"], "policyName": step["policy"]}
+        if device is None or device.get("state") == "DELETED":
+            self.counts["skipped"] += 1
+            return
+        if all(device.get(k) == v for k, v in target.items()) or (
+                device.get("policyName", step["from"]) != step["from"]):
+            self.counts["skipped"] += 1  # already there, or moved by someone since planned
+            return
+        if self.verify and self._already_moved(step):
+            self.devices[step["device"]] = target
+            self.counts["moved"] += 1
+            return
+        try:
+            self.door.patch_device(step["device"], {"policyName": step["policy"]}, "policyName")
+        except AmapiNotFound:
+            self.counts["skipped"] += 1  # deleted in AMAPI meanwhile: its report follows
+            return
+        except _TRANSIENT:
+            raise
+        except AmapiError as exc:
+            self.counts["failed"] += 1
+            self.failures.append({"deviceId": devices.device_id(step["device"]),
+                                  "reason": str(exc)})
+            return
+        self.devices[step["device"]] = target
+        self.counts["moved"] += 1
+
+    def _already_moved(self, step: dict[str, Any]) -> bool:
+        try:
+            current = self.door.get_device(step["device"])
+        except AmapiNotFound:
+            return False
+        return bool(current.get("policyName") == step["policy"])
+
+
+def _checkpoint(rollout: dict[str, Any], batch: _Batch, interrupted: bool) -> None:
+    """Record the batch's effects and advance the cursor past its completed steps; an
+    interrupted batch leaves a mark on its next step, whose call may have reached AMAPI."""
+    done = dict(rollout.get("done") or {})
+    for key, count in batch.counts.items():
+        done[key] = done.get(key, 0) + count
+    failures = (list(rollout.get("failures") or []) + batch.failures)[:MAX_FAILURES]
+    cursor = rollout["cursor"] + batch.steps_done
+    changes = {"cursor": cursor, "done": done, "failures": failures, "updateTime": utcnow(),
+               "inFlight": [rollout["generation"], cursor] if interrupted else None}
+    rollouts.checkpoint(rollout["id"], changes, batch.devices, batch.groups)
+
+
+def resume_stalled(now: datetime.datetime, stalled_after: datetime.timedelta,
+                   limit: int = 100) -> int:
+    """Re-send the message of active rollouts that made no progress for `stalled_after`."""
+    stalled = rollouts.active_since(now - stalled_after, limit)
+    announce([r["id"] for r in stalled])
+    return len(stalled)

@@ -1,0 +1,166 @@
+"""Collection `rollouts`: configuration changes pushed in the background, batch by batch.
+
+A rollout document holds its state, counters and cursor; its steps (the AMAPI calls of its
+plan, in order) live in `rollouts/{id}/steps/{generation}-{chunk}` documents of up to
+`CHUNK` steps, written once per plan. A batch's effects (devices moved, groups patched) and the
+rollout's advanced cursor are written in one atomic batch, so a redelivered message or a second
+worker resumes exactly where the last checkpoint left off.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from shared.store.client import bounded, db, transact
+from shared.store.errors import translate_module
+
+COLLECTION = "rollouts"
+STEPS = "steps"
+CHUNK = 400
+ACTIVE = ("PENDING", "RUNNING")
+FINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
+
+
+def _ref(rollout_id: str) -> Any:
+    return db().collection(COLLECTION).document(rollout_id)
+
+
+def _chunk_id(generation: int, chunk: int) -> str:
+    return f"{generation:04d}-{chunk:05d}"
+
+
+def stage_create(batch: Any, rollout_id: str, record: dict[str, Any],
+                 steps: list[dict[str, Any]]) -> None:
+    """Add a new rollout and its steps (generation 1) to a write batch."""
+    batch.create(_ref(rollout_id), {**record, "generation": 1, "cursor": 0,
+                                    "stepCount": len(steps)})
+    _stage_steps(batch, rollout_id, 1, steps)
+
+
+def _stage_steps(batch: Any, rollout_id: str, generation: int,
+                 steps: list[dict[str, Any]]) -> None:
+    for chunk, start in enumerate(range(0, len(steps), CHUNK)):
+        batch.set(_ref(rollout_id).collection(STEPS).document(_chunk_id(generation, chunk)),
+                  {"steps": steps[start:start + CHUNK]})
+
+
+def stage_supersede(batch: Any, rollout_id: str, by: str, now: datetime.datetime) -> None:
+    """Add to a write batch: an active rollout ends, its remaining work taken over by `by`."""
+    batch.update(_ref(rollout_id), {"state": "CANCELLED", "supersededBy": by,
+                                    "updateTime": now, "endTime": now})
+
+
+def get(rollout_id: str) -> dict[str, Any] | None:
+    """One rollout, or None."""
+    snapshot = _ref(rollout_id).get(**bounded())
+    return {"id": snapshot.id, **(snapshot.to_dict() or {})} if snapshot.exists else None
+
+
+def active_in_space(space: str) -> list[dict[str, Any]]:
+    """The space's rollouts still to run (at most one, unless a takeover is being written)."""
+    from google.cloud.firestore import FieldFilter
+
+    query = (db().collection(COLLECTION).where(filter=FieldFilter("space", "==", space))
+             .where(filter=FieldFilter("state", "in", list(ACTIVE))))
+    return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]
+
+
+def active_since(before: datetime.datetime, limit: int) -> list[dict[str, Any]]:
+    """Active rollouts whose last progress is older than `before` (their message was lost)."""
+    from google.cloud.firestore import FieldFilter
+
+    query = (db().collection(COLLECTION).where(filter=FieldFilter("state", "in", list(ACTIVE)))
+             .where(filter=FieldFilter("updateTime", "<", before)).limit(limit))
+    return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]
+
+
+def page(filters: dict[str, Any], limit: int, after: str | None) -> list[dict[str, Any]]:
+    """Rollouts matching equality `filters` (`spaces` as an `in`), by id after `after`."""
+    from google.cloud.firestore import FieldFilter
+
+    query: Any = db().collection(COLLECTION)
+    for field, value in filters.items():
+        if field == "spaces":
+            query = query.where(filter=FieldFilter("space", "in", value or ["-"]))
+        else:
+            query = query.where(filter=FieldFilter(field, "==", value))
+    query = query.order_by("__name__").limit(limit)
+    if after:
+        query = query.start_after({"__name__": _ref(after)})
+    return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]
+
+
+def steps(rollout_id: str, generation: int, start: int, count: int) -> list[dict[str, Any]]:
+    """Steps `start` to `start + count` of a plan generation (one or two chunk reads)."""
+    first, last = start // CHUNK, (start + count - 1) // CHUNK
+    refs = [_ref(rollout_id).collection(STEPS).document(_chunk_id(generation, c))
+            for c in range(first, last + 1)]
+    chunks = {s.id: (s.to_dict() or {}).get("steps", [])
+              for s in db().get_all(refs, **bounded()) if s.exists}
+    found: list[dict[str, Any]] = []
+    for chunk in range(first, last + 1):
+        found += chunks.get(_chunk_id(generation, chunk), [])
+    offset = start - first * CHUNK
+    return found[offset:offset + count]
+
+
+def replan(rollout_id: str, generation: int, steps: list[dict[str, Any]],
+           changes: dict[str, Any]) -> None:
+    """Store a new plan generation and point the rollout at its first step."""
+    items = list(range(0, len(steps), CHUNK))
+    for first in range(0, len(items), 400):
+        batch = db().batch()
+        for chunk in range(first, min(first + 400, len(items))):
+            start = items[chunk]
+            batch.set(_ref(rollout_id).collection(STEPS).document(
+                _chunk_id(generation, chunk)), {"steps": steps[start:start + CHUNK]})
+        batch.commit(**bounded())
+    _ref(rollout_id).update({**changes, "generation": generation, "cursor": 0,
+                             "stepCount": len(steps)}, **bounded())
+
+
+def update(rollout_id: str, changes: dict[str, Any]) -> None:
+    """Write fields of a rollout (progress, in-flight marks): callers hold the space's lease."""
+    _ref(rollout_id).update(changes, **bounded())
+
+
+def checkpoint(rollout_id: str, changes: dict[str, Any], devices: dict[str, dict[str, Any]],
+               groups: dict[str, dict[str, Any]]) -> None:
+    """One atomic write: the batch's device assignments, group records and the rollout's
+    progress."""
+    from shared.store import devices as device_store
+    from shared.store import effective_policies
+
+    batch = db().batch()
+    for name, fields in devices.items():
+        batch.set(db().collection(device_store.COLLECTION).document(
+            device_store.device_id(name)), fields, merge=True)
+    for group, record in groups.items():
+        batch.set(db().collection(effective_policies.COLLECTION).document(group), record)
+    batch.update(_ref(rollout_id), changes)
+    batch.commit(**bounded())
+
+
+def transition(rollout_id: str, allowed: tuple[str, ...], changes: dict[str, Any]
+               ) -> tuple[dict[str, Any] | None, bool]:
+    """Apply `changes` (a state change) when the rollout's state is one of `allowed`; the
+    rollout as it then is, and whether it changed."""
+    from google.cloud import firestore
+
+    @firestore.transactional
+    def run(transaction: Any) -> tuple[dict[str, Any] | None, bool]:
+        snapshot = _ref(rollout_id).get(transaction=transaction)
+        if not snapshot.exists:
+            return None, False
+        current = {"id": snapshot.id, **(snapshot.to_dict() or {})}
+        if current.get("state") not in allowed:
+            return current, False
+        transaction.update(_ref(rollout_id), changes)
+        return {**current, **changes}, True
+
+    result: tuple[dict[str, Any] | None, bool] = transact(run)
+    return result
+
+
+translate_module(__name__)
