@@ -34,6 +34,8 @@ class Settings:
     firestore_emulator_host: str
     log_level: str
     scheduler_principals: frozenset[str] = frozenset()
+    rollout_topic: str = ""
+    pubsub_emulator_host: str = ""
 
     @property
     def emulated(self) -> bool:
@@ -96,4 +98,6 @@ def settings() -> Settings:
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
         # Unset means nobody may run the scheduled targets: they fail closed.
         scheduler_principals=_emails(env.get("SCHEDULER_PRINCIPALS", "")),
+        rollout_topic=env.get("ROLLOUT_TOPIC", ""),
+        pubsub_emulator_host=env.get("PUBSUB_EMULATOR_HOST", ""),
     )
