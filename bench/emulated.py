@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import heapq
-import itertools
 import os
 import sys
 import tempfile
-import threading
-import time
-import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +37,7 @@ def emulated_backends(project: str = "amapi-cosu-bench", with_pubsub: bool = Fal
     firestore_host = f"127.0.0.1:{emulators.free_port()}"
     pubsub_host = f"127.0.0.1:{emulators.free_port()}"
     topic = f"projects/{project}/topics/amapi-events"
+    rollout_topic = f"projects/{project}/topics/amapi-cosu-rollouts"
     children = [emulators.firestore_emulator("127.0.0.1", int(firestore_host.split(":")[1]),
                                              logs)]
     if with_pubsub:
@@ -55,6 +51,7 @@ def emulated_backends(project: str = "amapi-cosu-bench", with_pubsub: bool = Fal
         if with_pubsub:
             emulators.wait_for_http(f"http://{pubsub_host}/", 90, children[1].process)
             emulators.ensure_topic(pubsub_host, topic)
+            emulators.ensure_topic(pubsub_host, rollout_topic)
         if amapi_process:
             port = emulators.free_port()
             command = [sys.executable, "-m", "devstack.amapi_emulator", "--port", str(port),
@@ -75,7 +72,7 @@ def emulated_backends(project: str = "amapi-cosu-bench", with_pubsub: bool = Fal
             "GOOGLE_CLOUD_PROJECT": project, "AUTH_MODE": "local",
             "FIRESTORE_EMULATOR_HOST": firestore_host, "PUBSUB_EMULATOR_HOST": pubsub_host,
             "AMAPI_ENDPOINT": amapi.url, "AMAPI_ENTERPRISE": "enterprises/LC00bench",
-            "PUBSUB_TOPIC": topic, "LOG_LEVEL": "WARNING"})
+            "PUBSUB_TOPIC": topic, "ROLLOUT_TOPIC": rollout_topic, "LOG_LEVEL": "WARNING"})
         yield {"firestore_host": firestore_host, "pubsub_host": pubsub_host, "topic": topic,
                "project": project, "amapi": amapi}
     finally:
@@ -99,75 +96,6 @@ def write_all(collection: str, documents: Any) -> None:
             batch, pending = client.batch(), 0
     if pending:
         batch.commit()
-
-
-class QueuedScheduler:
-    """The in-process AMAPI emulator's delayed device behaviour, run from one thread.
-
-    The emulator starts a timer thread per device whenever a policy it is on changes: at tens
-    of thousands of devices that alone takes longer than the client waits for the answer.
-    Installed as `server.app.simulation.scheduler`, this runs the same callbacks at the same
-    times, in order, from a single worker thread.
-    """
-
-    def __init__(self) -> None:
-        self._ready = threading.Condition()
-        self._queue: list[tuple[float, int, Callable[[], None]]] = []
-        self._sequence = itertools.count()
-        self._running = 0
-        self._closed = False
-        threading.Thread(target=self._work, name="bench-amapi-scheduler", daemon=True).start()
-
-    def call_later(self, delay: float, callback: Callable[[], None]) -> None:
-        """Run `callback` once, `delay` seconds from now."""
-        with self._ready:
-            heapq.heappush(self._queue, (time.monotonic() + max(delay, 0.0),
-                                         next(self._sequence), callback))
-            self._ready.notify_all()
-
-    def cancel_all(self) -> None:
-        """Drop every callback that has not started yet."""
-        with self._ready:
-            self._queue.clear()
-            self._ready.notify_all()
-
-    def wait_idle(self, timeout: float) -> bool:
-        """Wait until nothing is queued or running; False when `timeout` passed first."""
-        deadline = time.monotonic() + timeout
-        with self._ready:
-            while self._queue or self._running:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._ready.wait(remaining)
-        return True
-
-    def close(self) -> None:
-        """Drop what is pending and stop the worker."""
-        with self._ready:
-            self._closed = True
-            self._queue.clear()
-            self._ready.notify_all()
-
-    def _work(self) -> None:
-        while True:
-            with self._ready:
-                while not self._closed and (
-                        not self._queue or self._queue[0][0] > time.monotonic()):
-                    self._ready.wait(self._queue[0][0] - time.monotonic() if self._queue
-                                     else None)
-                if self._closed:
-                    return
-                callback = heapq.heappop(self._queue)[2]
-                self._running += 1
-            try:
-                callback()
-            except Exception:  # one failing simulated step must not stop the others
-                traceback.print_exc(file=sys.stderr)
-            finally:
-                with self._ready:
-                    self._running -= 1
-                    self._ready.notify_all()
 
 
 def emulator_call(server: Any, method: str, path: str, body: Any = None,

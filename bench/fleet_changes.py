@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.emulated import (
-    QueuedScheduler,
     amapi_calls,
     emulated_backends,
     emulator_call,
@@ -231,8 +230,7 @@ def main(sizes: tuple[int, ...] = SIZES) -> None:
 
         # Between cases the simulated devices finish applying what changed, so that one
         # case's aftermath is not timed as part of the next.
-        backends["devices_sync"] = QueuedScheduler()
-        backends["amapi"].app.simulation.scheduler = backends["devices_sync"]
+        backends["devices_sync"] = backends["amapi"].app.simulation.scheduler
 
         builds = []
         prior: int | None = None

@@ -180,3 +180,12 @@ def clear_firestore(host: str, project: str) -> None:
         method="DELETE")
     with urllib.request.urlopen(request, timeout=30):
         pass
+
+
+def delete_subscription(host: str, subscription: str) -> None:
+    """Delete a subscription; one already gone counts as deleted."""
+    try:
+        _pubsub_call(host, "DELETE", subscription)
+    except urllib.error.HTTPError as exc:
+        if exc.code != 404:
+            raise

@@ -1,8 +1,8 @@
 """The local functions gateway: every function, as functions-framework serves it, behind one port.
 
 Prefixes follow the contract (`/enroll`, `/expire-tokens`, `/policy`, `/commands`,
-`/reconcile-commands`, `/notifications`); each prefix is a separate functions-framework app,
-exactly what Cloud Functions runs in production.
+`/reconcile-commands`, `/notifications`, `/rollouts`); each prefix is a separate
+functions-framework app, exactly what Cloud Functions runs in production.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ FUNCTIONS: dict[str, tuple[str, str, str]] = {
     "/commands": ("commands", "functions/commands/main.py", "http"),
     "/reconcile-commands": ("reconcile_commands", "functions/commands/main.py", "http"),
     "/notifications": ("notifications", "functions/notifications/main.py", "cloudevent"),
+    "/rollouts": ("rollouts", "functions/rollouts/main.py", "cloudevent"),
 }
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]

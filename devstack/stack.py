@@ -1,7 +1,8 @@
 """`make run`: the whole suite on this machine, on Google's emulators, until Ctrl-C.
 
-Firestore emulator, Pub/Sub emulator (topic + push subscription to /notifications), the AMAPI
-emulator with one enterprise wired to that topic, and every function behind the gateway.
+Firestore emulator, Pub/Sub emulator (AMAPI's topic + push subscription to /notifications, the
+rollout topic + push subscription to /rollouts), the AMAPI emulator with one enterprise wired
+to the first topic, and every function behind the gateway.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class StackConfig:
     project: str = os.environ.get("LOCAL_PROJECT", "amapi-cosu-local")
     enterprise_id: str = "LC00local"
     topic_id: str = "amapi-events"
+    rollout_topic_id: str = "amapi-cosu-rollouts"
 
     @property
     def topic(self) -> str:
@@ -43,6 +45,16 @@ class StackConfig:
     def subscription(self) -> str:
         """The push subscription that delivers to /notifications."""
         return f"projects/{self.project}/subscriptions/{self.topic_id}-push"
+
+    @property
+    def rollout_topic(self) -> str:
+        """The topic background rollouts are driven through."""
+        return f"projects/{self.project}/topics/{self.rollout_topic_id}"
+
+    @property
+    def rollout_subscription(self) -> str:
+        """The push subscription that delivers to /rollouts."""
+        return f"projects/{self.project}/subscriptions/{self.rollout_topic_id}-push"
 
     @property
     def gateway_url(self) -> str:
@@ -57,7 +69,7 @@ class StackConfig:
 
 def function_environment(*, project: str, firestore_host: str, pubsub_host: str,
                          amapi_url: str, enterprise_id: str, topic: str,
-                         public_key_file: Path) -> dict[str, str]:
+                         public_key_file: Path, rollout_topic: str) -> dict[str, str]:
     """The environment the functions run with against the emulators."""
     return {
         "GOOGLE_CLOUD_PROJECT": project,
@@ -66,6 +78,7 @@ def function_environment(*, project: str, firestore_host: str, pubsub_host: str,
         "AMAPI_ENDPOINT": amapi_url,
         "AMAPI_ENTERPRISE": f"enterprises/{enterprise_id}",
         "PUBSUB_TOPIC": topic,
+        "ROLLOUT_TOPIC": rollout_topic,
         "AUTH_MODE": "local",
         "LOCAL_AUTH_PUBLIC_KEY_FILE": str(public_key_file),
         # No Cloud Scheduler runs locally: the stack's administrator triggers scheduled targets.
@@ -106,6 +119,8 @@ class LocalStack:
         emulators.ensure_subscription(
             pubsub_host, config.subscription, config.topic,
             push_endpoint=f"{config.gateway_url}/notifications/{config.topic}")
+        wire_rollouts(pubsub_host, config.rollout_topic, config.rollout_subscription,
+                      config.gateway_url)
         python = sys.executable
         amapi = self._spawn(emulators.ManagedProcess("amapi", [
             python, "-m", "devstack.amapi_emulator", "--host", config.host,
@@ -116,7 +131,7 @@ class LocalStack:
             project=config.project, firestore_host=f"{config.host}:{config.firestore_port}",
             pubsub_host=pubsub_host, amapi_url=config.amapi_url,
             enterprise_id=config.enterprise_id, topic=config.topic,
-            public_key_file=public_key))
+            public_key_file=public_key, rollout_topic=config.rollout_topic))
         # A client may start on the gateway's first /healthz 200: everything its first call
         # needs (the administrator's binding and token, AMAPI) is ready before the gateway is.
         _bind_admin(env)
@@ -140,6 +155,14 @@ class LocalStack:
                 if child.process is not None and child.process.poll() is not None:
                     return f"{child.name} exited with {child.process.returncode}"
         return "stopped"
+
+
+def wire_rollouts(pubsub_host: str, topic: str, subscription: str, gateway_url: str) -> None:
+    """Create the rollout topic and its push subscription to the gateway's /rollouts."""
+    emulators.ensure_topic(pubsub_host, topic)
+    # The topic in the path is how functions-framework names a push's source, as Eventarc does.
+    emulators.ensure_subscription(pubsub_host, subscription, topic,
+                                  push_endpoint=f"{gateway_url}/rollouts/{topic}")
 
 
 def admin_token_file() -> Path:
@@ -181,11 +204,12 @@ def _banner(config: StackConfig, token_file: Path, seconds: float) -> str:
     return "\n".join([
         f"amapi-cosu local stack ready in {seconds:.1f}s",
         f"  functions gateway  {gw}",
-        f"    {gw}/enroll  {gw}/policy  {gw}/commands  {gw}/notifications",
+        f"    {gw}/enroll  {gw}/policy  {gw}/commands  {gw}/notifications  {gw}/rollouts",
         f"    {gw}/expire-tokens  {gw}/reconcile-commands",
         f"  AMAPI emulator     {config.amapi_url}  (enterprise enterprises/{config.enterprise_id})",
         f"  Firestore emulator {config.host}:{config.firestore_port}",
-        f"  Pub/Sub emulator   {config.host}:{config.pubsub_port}  (topic {config.topic})",
+        f"  Pub/Sub emulator   {config.host}:{config.pubsub_port}  (topics {config.topic}, "
+        f"{config.rollout_topic})",
         f"  admin token        {token_file}  (logs in {STATE_DIR / 'logs'})",
         "",
         "Try:",

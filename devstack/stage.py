@@ -20,6 +20,7 @@ DEPLOYED: dict[str, tuple[str, str]] = {
     "commands": ("commands", "commands"),
     "reconcile-commands": ("reconcile_commands", "commands"),
     "notifications": ("notifications", "notifications"),
+    "rollouts": ("rollouts", "rollouts"),
 }
 
 # The in-process AMAPI fake serves unit tests only: it is never deployed.

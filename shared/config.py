@@ -37,6 +37,8 @@ class Settings:
     rollout_inline_limit: int = 25
     rollout_batch_size: int = 50
     rollout_slice_seconds: float = 60.0
+    rollout_topic: str = ""
+    pubsub_emulator_host: str = ""
 
     @property
     def emulated(self) -> bool:
@@ -103,4 +105,6 @@ def settings() -> Settings:
         rollout_inline_limit=int(_float("ROLLOUT_INLINE_LIMIT", 25)),
         rollout_batch_size=max(1, int(_float("ROLLOUT_BATCH_SIZE", 50))),
         rollout_slice_seconds=_float("ROLLOUT_SLICE_SECONDS", 60.0),
+        rollout_topic=env.get("ROLLOUT_TOPIC", ""),
+        pubsub_emulator_host=env.get("PUBSUB_EMULATOR_HOST", ""),
     )

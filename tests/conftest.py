@@ -35,6 +35,7 @@ class TestEnvironment:
     amapi_port: int
     enterprise_id: str
     topic: str
+    rollout_topic: str
     state_dir: Path
     private_key: Path
     public_key: Path
@@ -56,6 +57,7 @@ def _make_environment() -> TestEnvironment:
         amapi_port=emulators.free_port(),
         enterprise_id="LC00tests",
         topic=f"projects/{project}/topics/amapi-events",
+        rollout_topic=f"projects/{project}/topics/amapi-cosu-rollouts",
         state_dir=state_dir,
         private_key=private_key,
         public_key=public_key,
@@ -66,7 +68,7 @@ ENV = _make_environment()
 os.environ.update(function_environment(
     project=ENV.project, firestore_host=ENV.firestore_host, pubsub_host=ENV.pubsub_host,
     amapi_url=ENV.amapi_url, enterprise_id=ENV.enterprise_id, topic=ENV.topic,
-    public_key_file=ENV.public_key))
+    public_key_file=ENV.public_key, rollout_topic=ENV.rollout_topic))
 os.environ["AMAPI_RETRY_BUDGET_SECONDS"] = "3"
 os.environ["AMAPI_RETRY_BASE_SECONDS"] = "0.01"
 os.environ["AMAPI_RETRY_MAX_SECONDS"] = "0.2"
@@ -93,6 +95,7 @@ def gcp_emulators() -> Iterator[TestEnvironment]:
         emulators.wait_for_http(f"http://{ENV.firestore_host}/", 90, firestore.process)
         emulators.wait_for_http(f"http://{ENV.pubsub_host}/", 90, pubsub.process)
         emulators.ensure_topic(ENV.pubsub_host, ENV.topic)
+        emulators.ensure_topic(ENV.pubsub_host, ENV.rollout_topic)
         yield ENV
     finally:
         pubsub.stop()

@@ -6,8 +6,17 @@ import threading
 from typing import Any
 
 
+def resource_of(path: str) -> str:
+    """The resource a `/v1/...` path names, without its `:verb` (`enterprises/E/devices/D`)."""
+    name = path.removeprefix("/v1/")
+    last = name.rfind("/")
+    verb = name.find(":", last + 1)
+    return name if verb < 0 else name[:verb]
+
+
 class RequestLog:
-    """Thread-safe list of `{method, httpMethod, path, status, time}` entries, oldest first."""
+    """Thread-safe list of `{method, httpMethod, path, name, status, time}` entries, oldest
+    first; `name` is the resource the call named, to count calls per device or policy."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -18,7 +27,7 @@ class RequestLog:
         """Append one call; `method` is the short discovery id, None for an unknown route."""
         with self._lock:
             self._entries.append({"method": method, "httpMethod": http_method, "path": path,
-                                  "status": status, "time": time})
+                                  "name": resource_of(path), "status": status, "time": time})
 
     def entries(self) -> list[dict[str, Any]]:
         """A copy of every entry, oldest first."""

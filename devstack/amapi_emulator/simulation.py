@@ -47,8 +47,8 @@ class Simulation:
         self.apply_delay = self.config.apply_delay
 
     def close(self) -> None:
-        """Drop every pending delayed behaviour."""
-        self.scheduler.cancel_all()
+        """Drop every pending delayed behaviour and stop the threads that ran it."""
+        self.scheduler.close()
 
     @contextmanager
     def transaction(self) -> Iterator[Outbox]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 from typing import Any
 
@@ -119,3 +120,23 @@ def test_control_api_errors(control: ControlClient) -> None:
     assert control.call("PUT", "faults", {})[0] == 405
     assert control.call("POST", "clock", {"offsetSeconds": "soon"})[0] == 400
     assert control.ok("GET", "healthz") == {"status": "ok"}
+
+
+def test_request_log_counts_device_patches_per_device(
+        amapi: Any, control: ControlClient, token: dict[str, Any]) -> None:
+    first = control.enroll(token["value"], serial="S-1")["name"]
+    second = control.enroll(token["value"], serial="S-2")["name"]
+    devices = amapi.enterprises().devices()
+    for name in (first, second, first):
+        devices.patch(name=name, updateMask="state",
+                      body={"state": "DISABLED"}).execute()
+    amapi.enterprises().devices().issueCommand(
+        name=first, body={"type": "LOCK"}).execute()
+
+    requests = control.ok("GET", "requests")["requests"]
+    patches = collections.Counter(r["name"] for r in requests
+                                  if r["method"] == "enterprises.devices.patch")
+
+    assert patches == {first: 2, second: 1}
+    [command] = [r for r in requests if r["method"] == "enterprises.devices.issueCommand"]
+    assert command["name"] == first  # the resource, without the `:issueCommand` verb

@@ -87,7 +87,7 @@ def stack(tmp_path_factory):
 
 def test_every_function_is_healthy(stack):
     gateway = f"http://127.0.0.1:{stack['ports']['GATEWAY_PORT']}"
-    for prefix in ("enroll", "policy", "commands", "notifications"):
+    for prefix in ("enroll", "policy", "commands", "notifications", "rollouts"):
         status, body = _get(f"{gateway}/{prefix}/healthz")
         assert status == 200, (prefix, body)
 
@@ -122,6 +122,24 @@ def test_amapi_emulator_serves_its_enterprise(stack):
     amapi = f"http://127.0.0.1:{stack['ports']['AMAPI_EMULATOR_PORT']}"
     status, body = _get(f"{amapi}/v1/enterprises/LC00local")
     assert status == 200 and b"amapi-events" in body
+
+
+def test_a_rollout_message_published_on_the_stack_reaches_the_worker(stack):
+    import json
+
+    pubsub_host = f"127.0.0.1:{stack['ports']['PUBSUB_PORT']}"
+    topic = "projects/amapi-cosu-local/topics/amapi-cosu-rollouts"
+    message_id = emulators.publish(pubsub_host, topic, json.dumps({"rolloutId": "e2e"}).encode(),
+                                   {})
+    functions_log = stack["state"] / "logs" / "functions.log"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        lines = [json.loads(line) for line in functions_log.read_text().splitlines()
+                 if line.startswith("{") and '"rollout message handled"' in line]
+        if lines:
+            break
+        time.sleep(0.1)
+    assert [(e["rolloutId"], e["messageId"]) for e in lines] == [("e2e", message_id)]
 
 
 def test_ctrl_c_stops_every_child_and_frees_every_port(stack):

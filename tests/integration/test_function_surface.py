@@ -3,6 +3,7 @@
 import pytest
 
 HTTP_FUNCTIONS = ["enroll", "expire_tokens", "policy", "commands", "reconcile_commands"]
+CLOUD_EVENT_FUNCTIONS = ["notifications", "rollouts"]
 
 
 def envelope_of(response, code):
@@ -90,3 +91,40 @@ def test_enroll_document_describes_the_enrollment_contract(function_apps):
     assert "image/png" in png["content"]
     expiry = function_apps["expire_tokens"].test_client().get("/openapi.json").get_json()
     assert "post" in expiry["paths"]["/"]
+
+
+def test_every_function_is_behind_the_gateway():
+    from devstack.gateway import FUNCTIONS
+
+    targets = {target for target, _source, _signature in FUNCTIONS.values()}
+    assert targets == set(HTTP_FUNCTIONS) | set(CLOUD_EVENT_FUNCTIONS)
+
+
+@pytest.fixture(scope="module")
+def gateway_client(gcp_emulators):
+    from werkzeug.test import Client
+
+    from devstack.gateway import build_gateway
+
+    return Client(build_gateway())
+
+
+@pytest.mark.parametrize("target", CLOUD_EVENT_FUNCTIONS)
+def test_cloud_event_function_healthz_is_answered_by_the_gateway(gateway_client, target):
+    response = gateway_client.get(f"/{target}/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("target", CLOUD_EVENT_FUNCTIONS)
+def test_cloud_event_function_acknowledges_a_body_that_is_no_event(function_apps, firestore,
+                                                                   target):
+    # Pub/Sub would redeliver anything but a 2xx forever.
+    response = function_apps[target].test_client().post(
+        "/", data=b"not an event", content_type="application/json")
+    assert response.status_code == 204
+
+
+@pytest.mark.parametrize("target", CLOUD_EVENT_FUNCTIONS)
+def test_cloud_event_function_takes_no_get(function_apps, target):
+    assert function_apps[target].test_client().get("/").status_code == 405

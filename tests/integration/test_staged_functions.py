@@ -34,7 +34,10 @@ def test_staged_copy_imports_its_own_shared_package(staged):
     assert where.strip() == str(folder / "shared" / "__init__.py")
 
 
-@pytest.mark.parametrize("name", sorted(set(DEPLOYED) - {"notifications"}))
+CLOUD_EVENT_FUNCTIONS = {"notifications", "rollouts"}
+
+
+@pytest.mark.parametrize("name", sorted(set(DEPLOYED) - CLOUD_EVENT_FUNCTIONS))
 def test_staged_function_serves_healthz(staged, name, tmp_path):
     port = emulators.free_port()
     server = emulators.ManagedProcess(
@@ -48,9 +51,17 @@ def test_staged_function_serves_healthz(staged, name, tmp_path):
         server.stop()
 
 
-def test_staged_notifications_function_loads(staged):
+@pytest.mark.parametrize("name", sorted(CLOUD_EVENT_FUNCTIONS))
+def test_staged_cloud_event_function_loads(staged, name):
     loaded = subprocess.run(
         [sys.executable, "-c", "import functions_framework as ff; "
-         "ff.create_app('notifications', 'main.py', 'cloudevent'); print('loaded')"],
-        cwd=staged["notifications"], capture_output=True, text=True, check=True)
+         f"ff.create_app({DEPLOYED[name][0]!r}, 'main.py', 'cloudevent'); print('loaded')"],
+        cwd=staged[name], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip().endswith("loaded")
+
+
+def test_the_rollout_worker_is_staged_with_its_function(staged):
+    folder = staged["rollouts"]
+    assert (folder / "shared" / "policy" / "rollout_worker.py").is_file()
+    assert (folder / "shared" / "pubsub.py").is_file()
+    assert "def rollouts(" in (folder / "main.py").read_text()
