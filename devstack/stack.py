@@ -161,8 +161,11 @@ def wire_rollouts(pubsub_host: str, topic: str, subscription: str, gateway_url: 
     """Create the rollout topic and its push subscription to the gateway's /rollouts."""
     emulators.ensure_topic(pubsub_host, topic)
     # The topic in the path is how functions-framework names a push's source, as Eventarc does.
+    # A worker runs for a time slice (ROLLOUT_SLICE_SECONDS) before it answers: a shorter
+    # deadline would redeliver to a second worker meanwhile (harmless, but wasted).
     emulators.ensure_subscription(pubsub_host, subscription, topic,
-                                  push_endpoint=f"{gateway_url}/rollouts/{topic}")
+                                  push_endpoint=f"{gateway_url}/rollouts/{topic}",
+                                  ack_deadline=600)
 
 
 def admin_token_file() -> Path:
