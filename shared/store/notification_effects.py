@@ -7,6 +7,8 @@ the same commit as the effect, so a redelivered message finds its receipt and ch
 from __future__ import annotations
 
 import datetime
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +21,7 @@ from shared.store.keys import natural_key
 OPERATION_RESULTS = "operationResults"
 COMMANDS = "commands"
 UNMATCHED_USAGE_LOGS = "unmatchedUsageLogs"
+_ABSENT = object()
 
 
 @dataclass
@@ -58,6 +61,12 @@ def _commit_with_receipt(batch: Any, message_id: str, receipt: dict[str, Any],
         if notification_receipts.receipt_ref(message_id).get(**bounded()).exists:
             return False
         return None
+
+
+def _feedback_digest(states: dict[str, dict[str, Any]]) -> str:
+    """A fingerprint of a report's app states, stored on the device next to their ids."""
+    canonical = json.dumps(states, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -100,11 +109,17 @@ def apply_device(message_id: str, receipt: dict[str, Any], device_name: str,
             # App feedback mirrors the newest report: states it no longer carries are gone.
             fresh = {app_feedback.state_id(s["deviceId"], s["packageName"], s["key"]): s
                      for s in write.feedback}
-            for stale in set((current or {}).get("feedbackIds") or []) - set(fresh):
-                batch.delete(client.collection(app_feedback.COLLECTION).document(stale))
-            for state_id, state in fresh.items():
-                batch.set(client.collection(app_feedback.COLLECTION).document(state_id), state)
+            digest = _feedback_digest(fresh)
+            # Most reports repeat the app states of the one before: rewriting them would cost
+            # a write per state per report for nothing.
+            if (current or {}).get("feedbackDigest") != digest:
+                for stale in set((current or {}).get("feedbackIds") or []) - set(fresh):
+                    batch.delete(client.collection(app_feedback.COLLECTION).document(stale))
+                for state_id, state in fresh.items():
+                    batch.set(client.collection(app_feedback.COLLECTION).document(state_id),
+                              state)
             write.device["feedbackIds"] = sorted(fresh)
+            write.device["feedbackDigest"] = digest
         if current is None:
             # Pub/Sub reorders: usage logs that came before the device join it now.
             aside = unmatched_ref.get(**bounded())
@@ -114,7 +129,12 @@ def apply_device(message_id: str, receipt: dict[str, Any], device_name: str,
                              option=client.write_option(last_update_time=aside.update_time))
             batch.create(device_ref, write.device)
         else:
-            batch.update(device_ref, write.device,
+            # Only what differs from the version the guard names: a status report mostly
+            # repeats the stored projection, and every field written costs the commit its
+            # index entries. With nothing to change, a no-op field still carries the guard.
+            changed = {key: value for key, value in write.device.items()
+                       if current.get(key, _ABSENT) != value}
+            batch.update(device_ref, changed or {"name": device_name},
                          option=client.write_option(last_update_time=read.update_time))
         if write.count_in_profile:
             profile_ref = client.collection(enrollment_profiles.COLLECTION).document(
