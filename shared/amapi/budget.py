@@ -39,7 +39,7 @@ INTERACTIVE = "interactive"
 BACKGROUND = "background"
 LANES = (INTERACTIVE, BACKGROUND)
 SLICES = 10
-# Calls one process takes per transaction at most; fewer as the slice fills, so that the
+# Calls one process takes per Firestore write at most; fewer as the slice fills, so that the
 # leftovers a process drops at the slice's end stay few.
 BATCH = 5
 # Slice documents stay this long after their slice ended, then a TTL policy may reap them.
@@ -154,7 +154,7 @@ class Budget:
         self._pool = dict.fromkeys(LANES, 0)
         # One refill per lane at a time: the others wait for it, then spend what it brought.
         self._refills = {name: threading.Lock() for name in LANES}
-        self.transactions = 0  # Firestore transactions made, for overhead accounting
+        self.firestore_takes = 0  # reads + guarded writes made, for overhead accounting
 
     def take(self, max_wait: float | None = None, method: str = "AMAPI call") -> None:
         """Take one call in the current lane, waiting for a slice with room when the lane is
@@ -216,7 +216,7 @@ class Budget:
         while True:
             number = slice_of(self._clock(), slice_seconds)
             try:
-                given = self._transact(name, number, slice_seconds, limit, wanted, wanted)
+                given = self._take_from_store(name, number, slice_seconds, limit, wanted, wanted)
             except StoreContention:
                 given, pause = 0, random.uniform(0.005, 0.02)
             except StoreError as exc:
@@ -251,16 +251,16 @@ class Budget:
             with self._lock:
                 if self._number == number and self._pool[name] > 0:
                     return True
-            given = self._transact(name, number, slice_seconds, limit, BATCH, 1)
+            given = self._take_from_store(name, number, slice_seconds, limit, BATCH, 1)
             if given:
                 with self._lock:
                     if self._number == number:
                         self._pool[name] += given
             return given > 0
 
-    def _transact(self, name: str, number: int, slice_seconds: float, limit: int,
+    def _take_from_store(self, name: str, number: int, slice_seconds: float, limit: int,
                   want: int, at_least: int) -> int:
-        self.transactions += 1
+        self.firestore_takes += 1
         end = datetime.datetime.fromtimestamp((number + 1) * slice_seconds, datetime.UTC)
         return amapi_budget.take(slice_seconds, number, name,
                                  lambda counts: grant(counts, limit, want, at_least),
