@@ -39,6 +39,10 @@ class Settings:
     rollout_slice_seconds: float = 60.0
     rollout_topic: str = ""
     pubsub_emulator_host: str = ""
+    # The project's AMAPI call budget shared by every function (0 calls: no budget at all).
+    amapi_budget_calls: int = 900
+    amapi_budget_window_seconds: float = 100.0
+    amapi_budget_reserve_percent: float = 30.0
 
     @property
     def emulated(self) -> bool:
@@ -107,4 +111,25 @@ def settings() -> Settings:
         rollout_slice_seconds=_float("ROLLOUT_SLICE_SECONDS", 60.0),
         rollout_topic=env.get("ROLLOUT_TOPIC", ""),
         pubsub_emulator_host=env.get("PUBSUB_EMULATOR_HOST", ""),
+        amapi_budget_calls=_budget_calls(),
+        amapi_budget_window_seconds=_budget_number("AMAPI_BUDGET_WINDOW_SECONDS", 100.0, 0.0),
+        amapi_budget_reserve_percent=_budget_number("AMAPI_BUDGET_RESERVE_PERCENT", 30.0, 100.0),
     )
+
+
+def _budget_calls() -> int:
+    # Budget slices are a tenth of the window each: below 10 calls a slice could hold none.
+    value = _float("AMAPI_BUDGET_CALLS", 900.0)
+    if not value.is_integer() or 0 < value < 10:
+        raise ConfigError(f"AMAPI_BUDGET_CALLS must be 0 (no budget) or a whole number of at "
+                          f"least 10, got {os.environ.get('AMAPI_BUDGET_CALLS')!r}")
+    return int(value)
+
+
+def _budget_number(name: str, default: float, bound: float) -> float:
+    # `bound` 0: the value must be above 0; otherwise at most `bound`.
+    value = _float(name, default)
+    if (bound == 0 and value == 0) or (bound and value > bound):
+        limit = "above 0" if bound == 0 else f"at most {bound:g}"
+        raise ConfigError(f"{name} must be {limit}, got {os.environ.get(name)!r}")
+    return value

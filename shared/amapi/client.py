@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import logs
+from shared.amapi import budget
 from shared.amapi.errors import (
     AmapiError,
     AmapiNotFound,
@@ -170,6 +171,7 @@ class Amapi:
         while True:
             retry_after = None
             status = 0
+            self._take_budget(method, background)
             try:
                 return request(self._service()).execute(num_retries=0)
             except HttpError as exc:
@@ -197,6 +199,19 @@ class Amapi:
                      amapi={"method": method, "status": status,
                             "attempt": schedule.attempt, "delaySeconds": round(delay, 3)})
             self._sleep(delay)
+
+    @staticmethod
+    def _take_budget(method: str, background: BackgroundRun | None) -> None:
+        # Every request, each retry too, spends one call of the project's AMAPI budget; a
+        # scheduled run waits for one no longer than its own time allows.
+        max_wait = None if background is None else max(0.0,
+                                                        background.deadline - time.monotonic())
+        try:
+            budget.take(max_wait, method)
+        except AmapiQuotaExhausted:
+            if background is not None:
+                background.throttled = True
+            raise
 
     # Enterprises
 

@@ -23,6 +23,7 @@ import logging
 from typing import Any
 
 from shared import errors, logs
+from shared.amapi import budget
 from shared.amapi.client import amapi, amapi_background
 from shared.amapi.errors import (
     AmapiError,
@@ -291,7 +292,7 @@ def reconcile(now: datetime.datetime, settle_after: datetime.timedelta) -> dict[
     the run makes no further AMAPI call, so a quota shortage never holds the run.
     """
     sent = settled = expired = deferred = 0
-    with amapi_background() as background:
+    with amapi_background() as background, budget.lane(budget.BACKGROUND):
         for stored in commands.in_state("PENDING", now, 100):
             command = {"id": stored.id, **stored.data}
             lease = command.get("leaseUntil")

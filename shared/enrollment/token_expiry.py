@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 
 from shared import logs
+from shared.amapi import budget
 from shared.amapi.client import amapi, amapi_background
 from shared.amapi.errors import AmapiError
 from shared.store import enrollment_profiles, token_revocations
@@ -43,7 +44,7 @@ def expire_tokens(now: datetime.datetime) -> ExpiryRun:
     # Background mode: a throttled revocation waits for the next run instead of holding this one.
     revoked = deferred = 0
     just_deferred: set[str] = set()
-    with amapi_background() as background:
+    with amapi_background() as background, budget.lane(budget.BACKGROUND):
         for token_name in revoke:
             try:
                 amapi().delete_enrollment_token(token_name)
