@@ -73,6 +73,9 @@ os.environ["AMAPI_RETRY_BUDGET_SECONDS"] = "3"
 os.environ["AMAPI_RETRY_BASE_SECONDS"] = "0.01"
 os.environ["AMAPI_RETRY_MAX_SECONDS"] = "0.2"
 os.environ["LOG_LEVEL"] = "DEBUG"
+# The budget is on, as in production, but wide enough that only the tests that narrow it (and
+# the emulator's quota) ever wait for it.
+os.environ["AMAPI_BUDGET_CALLS"] = "100000"
 
 
 @pytest.fixture(scope="session")

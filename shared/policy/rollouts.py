@@ -245,15 +245,39 @@ def _replan(rollout: dict[str, Any], plan: Plan, fingerprint: str,
                  done=rollout.get("done"))
         return False
     done = rollout.get("done") or {}
+    # Devices moved is what a pass achieves: policies are upserted again by every pass whose
+    # devices have not arrived yet.
+    progress = done.get("moved", 0)
+    finished = rollout["cursor"] >= rollout["stepCount"]
+    stuck = int(rollout.get("idleGenerations") or 0) + 1 if (
+        finished and progress == rollout.get("progressAtReplan")) else 0
+    if stuck >= 2:
+        return _fail_stuck(rollout, steps, now)
     fresh = _totals(steps)
     totals = {"devices": done.get("moved", 0) + fresh["devices"],
               "policies": done.get("patched", 0) + fresh["policies"]}
     generation = int(rollout["generation"]) + 1
     rollouts.replan(rollout["id"], generation, steps,
-                    {"inputsFingerprint": fingerprint, "totals": totals, "updateTime": now})
+                    {"inputsFingerprint": fingerprint, "totals": totals, "updateTime": now,
+                     "progressAtReplan": progress, "idleGenerations": stuck})
     rollout.update(generation=generation, cursor=0, stepCount=len(steps),
                    inputsFingerprint=fingerprint, totals=totals)
     return True
+
+
+def _fail_stuck(rollout: dict[str, Any], steps: list[dict[str, Any]],
+                now: datetime.datetime) -> bool:
+    """End a rollout whose last two passes changed nothing: what is left cannot be done."""
+    left = [{"deviceId": devices.device_id(s["device"]),
+             "reason": "still not on its policy after two passes"}
+            for s in steps if s["op"] == "move"]
+    failures = (list(rollout.get("failures") or []) + left)[:MAX_FAILURES]
+    rollouts.transition(rollout["id"], rollouts.ACTIVE, {
+        "state": "FAILED", "updateTime": now, "endTime": now, "inFlight": None,
+        "failures": failures})
+    logs.log(logging.ERROR, "rollout failed: its last passes changed nothing",
+             rolloutId=rollout["id"], left=len(steps))
+    return False
 
 
 class _Batch:
@@ -309,7 +333,10 @@ class _Batch:
         try:
             self.door.patch_device(step["device"], {"policyName": step["policy"]}, "policyName")
         except AmapiNotFound:
-            self.counts["skipped"] += 1  # deleted in AMAPI meanwhile: its report follows
+            # Deleted in AMAPI meanwhile (its DELETED report follows): recorded as such now, so
+            # that the next pass does not plan it again.
+            self.devices[step["device"]] = {"state": "DELETED"}
+            self.counts["skipped"] += 1
             return
         except _TRANSIENT:
             raise

@@ -276,14 +276,20 @@ class RolloutTriggerSchema(Schema):
     etag = fields.String(metadata={"description": "the version of the resource stored"})
 
 
-class RolloutCountsSchema(Schema):
-    """Rollout counters."""
+class RolloutTotalsSchema(Schema):
+    """What a rollout has to do."""
 
-    devices = fields.Integer()
-    policies = fields.Integer()
+    devices = fields.Integer(metadata={"description": "devices to move"})
+    policies = fields.Integer(metadata={"description": "policies to create or patch"})
+
+
+class RolloutDoneSchema(Schema):
+    """What a rollout has done so far."""
+
     moved = fields.Integer()
     patched = fields.Integer()
-    skipped = fields.Integer()
+    skipped = fields.Integer(metadata={"description": "devices deleted meanwhile, or already "
+                                                      "where the change puts them"})
     failed = fields.Integer()
 
 
@@ -301,8 +307,8 @@ class RolloutSchema(Schema):
     space = fields.String()
     trigger = fields.Nested(RolloutTriggerSchema)
     state = fields.String(metadata={"enum": list(ROLLOUT_STATES)})
-    totals = fields.Nested(RolloutCountsSchema, only=("devices", "policies"))
-    done = fields.Nested(RolloutCountsSchema, only=("moved", "patched", "skipped", "failed"))
+    totals = fields.Nested(RolloutTotalsSchema)
+    done = fields.Nested(RolloutDoneSchema)
     percent = fields.Integer()
     etaSeconds = fields.Integer(allow_none=True)
     failures = fields.List(fields.Nested(RolloutFailureSchema))

@@ -256,3 +256,18 @@ def test_enrolling_a_hundred_devices_on_an_unchanged_configuration_patches_no_po
     assert methods.count("enterprises.policies.patch") == 0
     assert methods.count("enterprises.devices.patch") == 100
     assert_amapi_matches_the_stores(amapi_emulator)
+
+
+def test_devices_amapi_keeps_refusing_end_the_rollout_failed_naming_them(api, amapi_emulator):
+    fleet = bulk_fleet(amapi_emulator, 30)
+    rollout = started(api.config(distribution={"mode": "ALL"}))["rollout"]
+    status, body = emulator_call(amapi_emulator, "POST", "/emulator/v1/faults", {
+        "probability": 1, "codes": [400], "methods": ["enterprises.devices.patch"]})
+    assert status == 200, body
+
+    work(rollout["id"])
+
+    failed = api.call("GET", f"/rollouts/{rollout['id']}").get_json()
+    assert failed["state"] == "FAILED", rollouts.get(rollout["id"])
+    assert {f["deviceId"] for f in failed["failures"]} == {d["id"] for d in fleet}
+    assert failed["done"]["moved"] == 0 and failed["done"]["failed"] >= 30
