@@ -1,5 +1,10 @@
 """Notifications: STATUS_REPORTs per second through one function process, next to the Firestore
-emulator's raw single-document write rate, and enrollment → inventory latency through Pub/Sub."""
+emulator's raw single-document write rate, and enrollment → inventory latency through Pub/Sub.
+
+The raw rate is measured cold (the emulator's first writes, as this bench always did) and warm,
+right before and right after the reports: the warm mean is what the reports, which run on a
+warmed emulator, compare with like for like. Both ratios are printed.
+"""
 
 from __future__ import annotations
 
@@ -59,8 +64,12 @@ def main() -> None:
         for name in names:
             devices.put(name, {"name": name, "space": "global", "labels": [],
                                "enrollmentDecision": {"result": "ALLOWED"}})
-        raw = _rate(REPORTS, lambda i: db().collection("rawWrites").document(f"d{i}").set(
-            {"n": i, "payload": "x" * 200}))
+        def raw_writes(round_: int) -> float:
+            return _rate(REPORTS, lambda i: db().collection("rawWrites").document(
+                f"r{round_}-{i}").set({"n": i, "payload": "x" * 200}))
+
+        raw_cold = raw_writes(0)
+        raw_before = raw_writes(1)
 
         port = emulators.free_port()
         function = emulators.ManagedProcess("notifications", [
@@ -81,25 +90,44 @@ def main() -> None:
 
             def report(i: int) -> int:
                 payload = {"name": names[i % DEVICES], "state": "ACTIVE",
-                           "lastStatusReportTime": f"2026-11-21T10:{i // 60 % 60:02d}:"
-                                                   f"{i % 60:02d}.{i:06d}Z",
+                           "lastStatusReportTime": _report_time(i),
                            "hardwareInfo": {"manufacturer": "Zebra", "model": "TC58"},
                            "softwareInfo": {"androidVersion": "14"}}
                 return _post(url, _envelope("STATUS_REPORT", payload, f"r{i}"))
 
-            handled = _rate(REPORTS, report)
+            statuses: list[int] = []
+
+            def timed_report(i: int) -> None:
+                statuses.append(report(i))
+
+            handled = _rate(REPORTS, timed_report)
         finally:
             function.stop()
-        applied = db().collection("notificationReceipts").count().get()[0][0].value
-        if applied < REPORTS:
-            raise SystemExit(f"only {applied} of {REPORTS} reports were applied")
+        raw_after = raw_writes(2)
+        # Every report acknowledged, and every device ends at its newest report: a status
+        # report of a known device leaves no receipt to count, its device is the evidence.
+        if len(statuses) < REPORTS or any(status >= 300 for status in statuses):
+            raise SystemExit(f"{sum(s < 300 for s in statuses)} of {REPORTS} acknowledged")
+        newest = {names[i % DEVICES]: i for i in range(REPORTS)}
+        stale = [name for name, i in newest.items()
+                 if (devices.get(name) or {}).get("reportTime") != _report_time(i)]
+        if stale:
+            raise SystemExit(f"{len(stale)} devices miss their newest report")
+        raw = (raw_before + raw_after) / 2
         print(f"notifications ({REPORTS} messages, {CLIENTS} concurrent clients, "
               f"one function process)")
-        print(f"  Firestore emulator raw single-document writes  {raw:8.0f} /s")
+        print(f"  Firestore emulator raw writes, cold            {raw_cold:8.0f} /s")
+        print(f"  Firestore emulator raw writes, warm            {raw:8.0f} /s "
+              f"({raw_before:.0f} before, {raw_after:.0f} after the reports)")
         print(f"  STATUS_REPORT notifications handled            {handled:8.0f} /s")
-        print(f"  ratio                                          {handled / raw:8.2f}")
+        print(f"  ratio to the warm raw rate                     {handled / raw:8.2f}")
+        print(f"  ratio to the cold raw rate (earlier benches)   {handled / raw_cold:8.2f}")
         print(f"  enrollment → inventory through Pub/Sub        "
               f"{_pubsub_latency(backends):8.2f} s")
+
+
+def _report_time(i: int) -> str:
+    return f"2026-11-21T10:{i // 60 % 60:02d}:{i % 60:02d}.{i:06d}Z"
 
 
 def _pubsub_latency(backends: dict[str, Any]) -> float:

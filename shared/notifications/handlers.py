@@ -92,28 +92,51 @@ def _carried_labels(device: dict[str, Any]) -> list[str]:
 
 def handle_device(notification: Notification, receipt: dict[str, Any]) -> bool:
     """ENROLLMENT and STATUS_REPORT: inventory, enrollment gating, app feedback."""
+    name = str((notification.payload or {})["name"])
+    remembered = notification_effects.remembered_device(name)
+    if remembered is not None and _settled(remembered.data or {}):
+        try:
+            return _handle_device(notification, receipt, remembered)
+        except notification_effects.StaleDevice:
+            pass  # changed elsewhere since this instance wrote it: decide on what is stored
+    return _handle_device(notification, receipt, notification_effects.read_device(name))
+
+
+def _settled(stored: dict[str, Any]) -> bool:
+    """True for a device past enrollment gating: its notifications trigger no AMAPI action."""
+    return (stored.get("state") == "DELETED"
+            or stored.get("enrollmentDecision", {}).get("result") in _FINAL)
+
+
+def _handle_device(notification: Notification, receipt: dict[str, Any],
+                   first_read: notification_effects.DeviceRead) -> bool:
     device = notification.payload or {}
     name = str(device["name"])
-    first_read = notification_effects.read_device(name)
     stored = first_read.data or {}
     data = projection.token_data(device)
     space = stored.get("space") or data.get("space") or GLOBAL
     deleted = projection.is_deleted(device) or stored.get("state") == "DELETED"
     undecided = stored.get("enrollmentDecision", {}).get("result") not in _FINAL
     # Only a device still to be vetted triggers AMAPI actions; skip them for a redelivery.
-    # (Every other effect is deduplicated by the transaction below.)
+    # (Every other effect is deduplicated by the commit below.)
     if not deleted and undecided and notification_effects.seen(notification.message_id):
         return False
     labels = _carried_labels(device) if "labels" not in stored else []
+    # A status report of a known device that triggers no AMAPI action is ordered by its report
+    # time: applied twice, or after a newer one, it changes nothing, so it needs no receipt.
+    # Enrollments keep theirs (they gate and count devices).
+    idempotent = (notification.notification_type == "STATUS_REPORT"
+                  and first_read.data is not None and (deleted or not undecided))
     with contextlib.ExitStack() as lease:
         decided = (_vet(name, device, stored, data, space, lease)
                    if not deleted and undecided else {})
         build = _device_write(name, device, data, space, labels, deleted, decided)
         # After AMAPI actions the device may have changed (its DELETED report): read it again.
-        applied = notification_effects.apply_device(notification.message_id, receipt, name,
-                                                    build, utcnow(),
-                                                    None if decided else first_read)
-    logs.log(logging.INFO, "device notification applied" if applied else "duplicate ignored",
+        applied = notification_effects.apply_device(
+            notification.message_id, None if idempotent else receipt, name, build, utcnow(),
+            None if decided else first_read)
+    logs.log(logging.INFO, "device notification applied" if applied
+             else "duplicate or outdated notification ignored",
              messageId=notification.message_id, device=name,
              notificationType=notification.notification_type)
     return applied

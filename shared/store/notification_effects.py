@@ -1,7 +1,9 @@
-"""The effect of one notification and its receipt, in one Firestore transaction.
+"""The effect of one notification and its receipt, in one Firestore commit.
 
 Pub/Sub delivers at least once; the receipt (`notificationReceipts/<messageId>`) is written in
 the same commit as the effect, so a redelivered message finds its receipt and changes nothing.
+A status report of a known device needs none: report-time ordering already makes applying it
+twice a no-op, so its device document is its own deduplication.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +26,14 @@ OPERATION_RESULTS = "operationResults"
 COMMANDS = "commands"
 UNMATCHED_USAGE_LOGS = "unmatchedUsageLogs"
 _ABSENT = object()
+# Bounds of the devices an instance remembers: the count, and their size as JSON (resident
+# size is a few times that) within a function's default 256 MiB.
+MAX_REMEMBERED_DEVICES = 50_000
+MAX_REMEMBERED_BYTES = 16 * 1024 * 1024
+
+
+class StaleDevice(StoreContention):
+    """A device this instance remembered changed elsewhere: decide again on a fresh read."""
 
 
 @dataclass
@@ -45,22 +57,28 @@ def _receipt(transaction: Any, message_id: str, fields: dict[str, Any],
                              "expireTime": now + notification_receipts.RETENTION})
 
 
+def _commit_guarded(batch: Any) -> list[Any] | None:
+    """The batch's write results, or None when one of its preconditions failed."""
+    from google.api_core import exceptions
+
+    try:
+        return list(batch.commit(**bounded()))
+    except (exceptions.AlreadyExists, exceptions.Conflict, exceptions.FailedPrecondition,
+            exceptions.Aborted, exceptions.NotFound):
+        return None
+
+
 def _commit_with_receipt(batch: Any, message_id: str, receipt: dict[str, Any],
                          now: datetime.datetime) -> bool | None:
     """Commit an effect with its receipt: True when applied, False for a message already
     applied, None when a guard of the effect failed and the step must be redone."""
-    from google.api_core import exceptions
-
     _receipt(batch, message_id, receipt, now)
-    try:
-        batch.commit(**bounded())
+    if _commit_guarded(batch) is not None:
         return True
-    except (exceptions.AlreadyExists, exceptions.Conflict,
-            exceptions.FailedPrecondition, exceptions.Aborted):
-        # The receipt's absence is a precondition of the batch: no read for it up front.
-        if notification_receipts.receipt_ref(message_id).get(**bounded()).exists:
-            return False
-        return None
+    # The receipt's absence is a precondition of the batch: no read for it up front.
+    if notification_receipts.receipt_ref(message_id).get(**bounded()).exists:
+        return False
+    return None
 
 
 def _feedback_digest(states: dict[str, dict[str, Any]]) -> str:
@@ -75,16 +93,117 @@ class DeviceRead:
 
     data: dict[str, Any] | None
     update_time: Any
+    remembered: bool = False  # from this instance's memory: a guess until a commit confirms it
+
+
+def _weight(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), default=str))
+
+
+class RecentDevices:
+    """The last version of each device this instance read or wrote, least recently used first.
+
+    A report of a device it remembers skips the read: its commit is guarded by the remembered
+    update time, so a write by anyone else meanwhile (another instance, an administrator)
+    fails the guard and the report is decided again on a fresh read. Nothing is trusted that
+    a commit does not confirm, so memory only ever saves round trips.
+
+    When most remembered versions turn out stale (many instances sharing the fleet's devices,
+    each the last writer of few), guessing costs a failed commit more than reading would: the
+    memory is then consulted only now and then, to notice when guessing pays again.
+    """
+
+    PROBE_EVERY = 16
+
+    def __init__(self, max_devices: int = MAX_REMEMBERED_DEVICES,
+                 max_bytes: int = MAX_REMEMBERED_BYTES) -> None:
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, tuple[dict[str, Any], Any, int]] = OrderedDict()
+        self._bytes = 0
+        self._max_devices = max_devices
+        self._max_bytes = max_bytes
+        self._stale_ratio = 0.0
+        self._lookups = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, name: str) -> DeviceRead | None:
+        """The remembered version of a device, if any (and if guessing currently pays)."""
+        with self._lock:
+            self._lookups += 1
+            if self._stale_ratio > 0.5 and self._lookups % self.PROBE_EVERY:
+                return None
+            entry = self._entries.get(name)
+            if entry is None:
+                return None
+            self._entries.move_to_end(name)
+            return DeviceRead(entry[0], entry[1], remembered=True)
+
+    def remember(self, name: str, data: dict[str, Any], update_time: Any,
+                 changed: dict[str, Any] | None = None) -> None:
+        """Keep `data` at `update_time`; `changed` (the fields just written) spares a resize."""
+        with self._lock:
+            previous = self._entries.get(name)
+            if previous is not None and previous[1] > update_time:
+                return  # a slower reader must not replace a newer version
+            if previous is not None and changed is not None:
+                weight = previous[2] + sum(_weight(value) - _weight(previous[0].get(key))
+                                           for key, value in changed.items())
+            else:
+                weight = _weight(data)
+            self._drop(name)
+            if weight > self._max_bytes // 4:
+                return
+            self._entries[name] = (data, update_time, weight)
+            self._bytes += weight
+            while len(self._entries) > self._max_devices or self._bytes > self._max_bytes:
+                self._drop(next(iter(self._entries)))
+
+    def confirmed(self, stale: bool) -> None:
+        """Count one guarded commit made on a remembered version: whether it was stale."""
+        with self._lock:
+            self._stale_ratio += ((1.0 if stale else 0.0) - self._stale_ratio) / 32
+
+    def forget(self, name: str) -> None:
+        """Drop what is remembered of a device."""
+        with self._lock:
+            self._drop(name)
+
+    def clear(self) -> None:
+        """Forget every device."""
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+            self._stale_ratio = 0.0
+
+    def _drop(self, name: str) -> None:
+        entry = self._entries.pop(name, None)
+        if entry is not None:
+            self._bytes -= entry[2]
+
+
+RECENT = RecentDevices()
 
 
 def read_device(device_name: str) -> DeviceRead:
     """Read a device once, for both the decisions and the guarded write that follows."""
     snapshot = db().collection(devices.COLLECTION).document(
         devices.device_id(device_name)).get(**bounded())
-    return DeviceRead(snapshot.to_dict() if snapshot.exists else None, snapshot.update_time)
+    if not snapshot.exists:
+        RECENT.forget(device_name)
+        return DeviceRead(None, snapshot.update_time)
+    data = snapshot.to_dict() or {}
+    RECENT.remember(device_name, data, snapshot.update_time)
+    return DeviceRead(data, snapshot.update_time)
 
 
-def apply_device(message_id: str, receipt: dict[str, Any], device_name: str,
+def remembered_device(device_name: str) -> DeviceRead | None:
+    """The version of a device this instance last read or wrote, without a read, if known."""
+    return RECENT.get(device_name)
+
+
+def apply_device(message_id: str, receipt: dict[str, Any] | None, device_name: str,
                  build: Callable[[dict[str, Any] | None], DeviceWrite],
                  now: datetime.datetime, first_read: DeviceRead | None = None,
                  attempts: int = 5) -> bool:
@@ -93,6 +212,10 @@ def apply_device(message_id: str, receipt: dict[str, Any], device_name: str,
     Optimistic: one read and one guarded batch (the device's update time, the receipt's
     absence) instead of a transaction's three round trips; a concurrent change to the same
     device makes the batch fail and the whole step is redone on fresh data.
+
+    Without a receipt (`receipt` None) `build` must be idempotent through the device itself:
+    False then means the notification changed nothing. A remembered `first_read` that turns
+    out stale raises StaleDevice, for the caller to decide again on a fresh read.
     """
     from google.cloud import firestore
 
@@ -127,13 +250,21 @@ def apply_device(message_id: str, receipt: dict[str, Any], device_name: str,
                 write.device["usageEvents"] = (aside.to_dict() or {}).get("usageEvents") or []
                 batch.delete(unmatched_ref,
                              option=client.write_option(last_update_time=aside.update_time))
+            device_write = len(batch)
             batch.create(device_ref, write.device)
+            changed = write.device
         else:
             # Only what differs from the version the guard names: a status report mostly
             # repeats the stored projection, and every field written costs the commit its
-            # index entries. With nothing to change, a no-op field still carries the guard.
+            # index entries.
             changed = {key: value for key, value in write.device.items()
                        if current.get(key, _ABSENT) != value}
+            if not changed and receipt is None and not read.remembered:
+                # Nothing to change in the version just read: as if applied at that read.
+                return False
+            # With nothing to change, a no-op field still carries the guard (of the receipt,
+            # or of a remembered version, which only a commit can confirm).
+            device_write = len(batch)
             batch.update(device_ref, changed or {"name": device_name},
                          option=client.write_option(last_update_time=read.update_time))
         if write.count_in_profile:
@@ -141,9 +272,23 @@ def apply_device(message_id: str, receipt: dict[str, Any], device_name: str,
                 write.count_in_profile)
             if profile_ref.get(**bounded()).exists:
                 batch.update(profile_ref, {"enrolledDevices": firestore.Increment(1)})
-        committed = _commit_with_receipt(batch, message_id, receipt, now)
-        if committed is not None:
-            return committed
+        if receipt is not None:
+            _receipt(batch, message_id, receipt, now)
+        results = _commit_guarded(batch)
+        if read.remembered:
+            RECENT.confirmed(stale=results is None)
+        if results is not None:
+            RECENT.remember(device_name, {**(current or {}), **changed},
+                            results[device_write].update_time,
+                            changed if current is not None else None)
+            return receipt is not None or bool(changed)
+        if receipt is not None and notification_receipts.receipt_ref(
+                message_id).get(**bounded()).exists:
+            # The receipt's absence is a precondition of the batch: no read for it up front.
+            return False
+        if read.remembered:
+            RECENT.forget(device_name)
+            raise StaleDevice(f"device {device_name} changed since this instance wrote it")
         read = None
     raise StoreContention(f"device {device_name} kept changing; Pub/Sub will redeliver")
 

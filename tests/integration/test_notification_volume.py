@@ -3,9 +3,11 @@
 import random
 import threading
 
+import pytest
 from google.cloud.firestore_v1.batch import WriteBatch
+from google.cloud.firestore_v1.document import DocumentReference
 
-from shared.store import app_feedback, devices, notification_receipts
+from shared.store import app_feedback, devices, notification_effects, notification_receipts
 from shared.store.client import db
 from tests.conftest import ENV
 from tests.integration.notification_helpers import push_envelope
@@ -15,9 +17,17 @@ NAME = f"enterprises/{ENV.enterprise_id}/devices/{DEVICE_ID}"
 KIOSK = "com.example.kiosk"
 
 
-def report(minute, message_id, states=None):
+@pytest.fixture(autouse=True)
+def forgetful_instance():
+    """Each test starts as a fresh instance: nothing remembered of an earlier test's devices."""
+    notification_effects.RECENT.clear()
+    yield
+    notification_effects.RECENT.clear()
+
+
+def report(minute, message_id, states=None, **extra):
     payload = {"name": NAME, "state": "ACTIVE",
-               "lastStatusReportTime": f"2026-11-21T10:{minute:02d}:00Z"}
+               "lastStatusReportTime": f"2026-11-21T10:{minute:02d}:00Z", **extra}
     if states is not None:
         payload["applicationReports"] = [{"packageName": KIOSK, "state": "INSTALLED",
                                           "keyedAppStates": states}]
@@ -50,6 +60,24 @@ def committed_writes(monkeypatch):
     return writes
 
 
+def device_reads(monkeypatch):
+    """Every read of a device document from now on."""
+    reads = []
+    get = DocumentReference.get
+
+    def recording(reference, *args, **kwargs):
+        if reference.path.startswith(f"{devices.COLLECTION}/"):
+            reads.append(reference.path)
+        return get(reference, *args, **kwargs)
+
+    monkeypatch.setattr(DocumentReference, "get", recording)
+    return reads
+
+
+def device_version():
+    return db().collection(devices.COLLECTION).document(DEVICE_ID).get().update_time
+
+
 def test_a_repeating_report_writes_only_what_changed(function_apps, firestore,
                                                      amapi_emulator, monkeypatch):
     app = function_apps["notifications"]
@@ -59,13 +87,14 @@ def test_a_repeating_report_writes_only_what_changed(function_apps, firestore,
     assert feedback_ref("server_url").get().exists
 
     writes = committed_writes(monkeypatch)
+    reads = device_reads(monkeypatch)
     assert post(app, report(2, "v2", [state])) in (200, 204)
-    # The device's report time and the receipt: no inventory field or app state it repeats.
-    assert writes == [(f"devices/{DEVICE_ID}", ["lastStatusReportTime", "reportTime"]),
-                      ("notificationReceipts/v2", ["expireTime", "notificationType",
-                                                   "publishTime", "receiveTime", "resource",
-                                                   "source"])]
+    # The device's report time alone: no inventory field or app state it repeats, no receipt
+    # (report-time ordering deduplicates), and no read (this instance wrote the last version).
+    assert writes == [(f"devices/{DEVICE_ID}", ["lastStatusReportTime", "reportTime"])]
+    assert reads == []
     assert devices.get(NAME)["reportTime"] == "2026-11-21T10:02:00Z"
+    assert notification_receipts.get_receipt("v2") is None
 
     changed = {**state, "severity": "INFO", "message": "ok"}
     assert post(app, report(3, "v3", [changed])) in (200, 204)
@@ -114,5 +143,96 @@ def test_concurrent_reports_and_writes_to_one_device_lose_nothing(function_apps,
     assert stored["reportTime"] == "2026-11-21T10:40:00Z"
     assert stored["policyName"] == "policies/p29"
     assert all(status >= 500 for status in statuses)
+    # Only the first report, which vetted the new device, needed a receipt.
     receipts = notification_receipts.receipts_for(NAME)
-    assert len(receipts) == 41
+    assert len(receipts) == 1
+
+
+def test_a_redelivered_report_applies_once_without_a_receipt(function_apps, firestore,
+                                                             amapi_emulator, monkeypatch):
+    app = function_apps["notifications"]
+    state = {"key": "server_url", "severity": "ERROR", "message": "unreachable"}
+    assert post(app, report(1, "first")) in (200, 204)
+    envelope = report(2, "again", [state], hardwareInfo={"serialNumber": "SN-2"})
+    assert post(app, envelope) in (200, 204)
+    applied, version = devices.get(NAME), device_version()
+    feedback = feedback_ref("server_url").get()
+
+    writes = committed_writes(monkeypatch)
+    # Redelivered to the instance that applied it, then to one that never saw the device.
+    assert post(app, envelope) in (200, 204)
+    notification_effects.RECENT.clear()
+    assert post(app, envelope) in (200, 204)
+
+    assert devices.get(NAME) == applied
+    # Nothing rewritten: the device's version and its app feedback are the first delivery's.
+    assert device_version() == version
+    assert feedback_ref("server_url").get().update_time == feedback.update_time
+    assert all(fields == ["name"] for _, fields in writes)
+    assert notification_receipts.get_receipt("again") is None
+    assert notification_receipts.malformed() == []
+
+
+def test_an_older_report_after_a_newer_one_changes_nothing(function_apps, firestore,
+                                                           amapi_emulator):
+    app = function_apps["notifications"]
+    newer = {"key": "server_url", "severity": "INFO", "message": "ok"}
+    older = {"key": "battery", "severity": "ERROR", "message": "low"}
+    assert post(app, report(5, "newer", [newer], hardwareInfo={"serialNumber": "NEW"})) in (
+        200, 204)
+    applied = devices.get(NAME)
+    assert post(app, report(3, "older", [older], hardwareInfo={"serialNumber": "OLD"})) in (
+        200, 204)
+    notification_effects.RECENT.clear()
+    assert post(app, report(4, "old", [older], state="DISABLED")) in (200, 204)
+
+    assert devices.get(NAME) == applied
+    assert applied["hardware"]["serialNumber"] == "NEW"
+    assert feedback_ref("server_url").get().exists
+    assert not feedback_ref("battery").get().exists
+    assert notification_receipts.get_receipt("older") is None
+
+
+def test_a_device_changed_elsewhere_is_read_again_and_nothing_is_lost(
+        function_apps, firestore, amapi_emulator, monkeypatch):
+    app = function_apps["notifications"]
+    assert post(app, report(1, "s1")) in (200, 204)
+    assert post(app, report(2, "s2")) in (200, 204)
+    # Another instance applies a newer report, an administrator moves the device: this
+    # instance's remembered version is stale.
+    devices.put(NAME, {"reportTime": "2026-11-21T10:06:00Z",
+                       "lastStatusReportTime": "2026-11-21T10:06:00Z",
+                       "space": "store-42", "labels": ["moved"], "policyName": "policies/p7"})
+
+    reads = device_reads(monkeypatch)
+    # Newer than what this instance remembers, older than what is stored: changes nothing.
+    assert post(app, report(4, "s4", hardwareInfo={"serialNumber": "LATE"})) in (200, 204)
+    assert len(reads) == 1
+    stored = devices.get(NAME)
+    assert stored["reportTime"] == "2026-11-21T10:06:00Z"
+    assert "serialNumber" not in stored.get("hardware", {})
+    assert (stored["space"], stored["labels"], stored["policyName"]) == (
+        "store-42", ["moved"], "policies/p7")
+
+    # A newer report lands on what is stored, and this instance now knows that version again.
+    reads.clear()
+    assert post(app, report(8, "s8", hardwareInfo={"serialNumber": "NOW"})) in (200, 204)
+    assert reads == []
+    stored = devices.get(NAME)
+    assert stored["reportTime"] == "2026-11-21T10:08:00Z"
+    assert stored["hardware"]["serialNumber"] == "NOW"
+    assert (stored["space"], stored["labels"], stored["policyName"]) == (
+        "store-42", ["moved"], "policies/p7")
+    assert notification_receipts.malformed() == []
+
+
+def test_a_device_removed_elsewhere_is_vetted_again(function_apps, firestore, amapi_emulator):
+    app = function_apps["notifications"]
+    assert post(app, report(1, "r1")) in (200, 204)
+    db().collection(devices.COLLECTION).document(DEVICE_ID).delete()
+    assert post(app, report(2, "r2")) in (200, 204)
+    stored = devices.get(NAME)
+    assert stored["reportTime"] == "2026-11-21T10:02:00Z"
+    assert stored["enrollmentDecision"]["result"] == "ALLOWED"
+    # A new inventory record is gated like any first report, with its receipt.
+    assert notification_receipts.get_receipt("r2") is not None
