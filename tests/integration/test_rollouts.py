@@ -21,7 +21,7 @@ from tests.integration.policy_helpers import (
     assert_amapi_matches_the_stores,
     clear_calls,
 )
-from tests.integration.rollout_helpers import bulk_fleet, device_patches
+from tests.integration.rollout_helpers import bulk_fleet, device_patches, throttled
 from tests.integration.test_cosu_policies import PolicyApi
 
 
@@ -271,3 +271,51 @@ def test_devices_amapi_keeps_refusing_end_the_rollout_failed_naming_them(api, am
     assert failed["state"] == "FAILED", rollouts.get(rollout["id"])
     assert {f["deviceId"] for f in failed["failures"]} == {d["id"] for d in fleet}
     assert failed["done"]["moved"] == 0 and failed["done"]["failed"] >= 30
+
+
+def test_under_a_lowered_quota_a_300_device_rollout_succeeds_without_429_and_a_lock_gets_through(
+        api, amapi_emulator, function_apps, admin_headers, monkeypatch):
+    from shared.amapi import budget
+    from shared.config import settings
+
+    fleet = bulk_fleet(amapi_emulator, 300)
+    # AMAPI allows 120 calls per rolling 4 s; the budget keeps 100 per 4 s (10 per 0.4 s
+    # slice, 7 of them for background work), so even 12 slices' worth stays within the quota.
+    emulator_call(amapi_emulator, "POST", "/emulator/v1/quota", {"calls": 120,
+                                                                 "windowSeconds": 4})
+    monkeypatch.setenv("AMAPI_BUDGET_CALLS", "100")
+    monkeypatch.setenv("AMAPI_BUDGET_WINDOW_SECONDS", "4")
+    settings.cache_clear()
+    monkeypatch.setattr(budget, "_process", budget.Budget())
+    clear_calls(amapi_emulator)
+
+    rollout = started(api.config(distribution={"mode": "ALL"}))["rollout"]
+    worker = threading.Thread(target=work, args=(rollout["id"],))
+    worker.start()
+    while rollouts.get(rollout["id"])["done"]["moved"] < 60:
+        time.sleep(0.05)
+
+    commands = function_apps["commands"].test_client()
+    target = fleet[-1]["id"]
+    sent_at = time.monotonic()
+    issued = commands.post(f"/devices/{target}/commands", json={"type": "LOCK"},
+                           headers=admin_headers)
+    assert issued.status_code == 202, issued.get_json()
+    command = issued.get_json()
+    while command["state"] == "PENDING":
+        assert time.monotonic() - sent_at < 5, command
+        time.sleep(0.05)
+        command = commands.get(f"/devices/{target}/commands/{command['id']}",
+                               headers=admin_headers).get_json()
+    lock_seconds = time.monotonic() - sent_at
+    assert rollouts.get(rollout["id"])["state"] == "RUNNING"  # the LOCK did not wait for it
+
+    worker.join(120)
+    done = rollouts.get(rollout["id"])
+    assert done["state"] == "SUCCEEDED", done
+    assert lock_seconds < 5
+    assert throttled(amapi_emulator) == 0
+    assert device_patches(amapi_emulator) == {d["name"]: 1 for d in fleet}
+    settings.cache_clear()
+    emulator_call(amapi_emulator, "DELETE", "/emulator/v1/quota")
+    assert_amapi_matches_the_stores(amapi_emulator)
