@@ -33,6 +33,9 @@ def gateway(gcp_emulators):
     subscription = f"projects/{ENV.project}/subscriptions/e2e-push"
     emulators.ensure_subscription(ENV.pubsub_host, subscription, ENV.topic,
                                   push_endpoint=f"{url}/notifications/{ENV.topic}")
+    emulators.ensure_subscription(ENV.pubsub_host, f"{subscription}-rollouts", ENV.rollout_topic,
+                                  push_endpoint=f"{url}/rollouts/{ENV.rollout_topic}",
+                                  ack_deadline=600)
     yield url
     server.shutdown()
 
@@ -66,3 +69,46 @@ def test_enrollment_reaches_the_inventory_through_pubsub(gateway, amapi_emulator
     assert any(r["source"].endswith(ENV.topic) for r in receipts)
     print(f"enrollment → inventory through Pub/Sub: {latency:.2f}s")
     assert latency < 10
+
+
+def test_a_large_change_is_pushed_by_its_rollout_through_pubsub(gateway, amapi_emulator,
+                                                                 firestore):
+    admin = token_for("admin@example.com")
+    call(f"{gateway}/enroll/users", "POST", {"userName": "kiosk-hall"}, admin)
+    profile = call(f"{gateway}/enroll/enrollment-profiles", "POST", {
+        "name": "Hall", "userName": "kiosk-hall", "validityDays": 7}, admin)
+    fleet = call(f"{amapi_emulator.url}/emulator/v1/enroll:batch", "POST", {
+        "enrollmentToken": profile["token"]["value"],
+        "devices": [{"apiLevel": 34,
+                     "hardwareInfo": {"serialNumber": f"E2E-R{i}", "manufacturer": "Zebra",
+                                      "brand": "Zebra", "model": "TC58"},
+                     "softwareInfo": {"androidVersion": "14",
+                                      "securityPatchLevel": "2026-10-01"}}
+                    for i in range(40)]})["devices"]
+    deadline = time.monotonic() + 30
+    while not all((devices.get(d["name"]) or {}).get("enrollmentDecision") for d in fleet):
+        assert time.monotonic() < deadline, "the enrollments never reached the inventory"
+        time.sleep(0.1)
+
+    call(f"{gateway}/policy/apps", "POST", {"packageName": "com.example.kiosk",
+                                            "type": "PUBLIC"}, admin)
+    request = urllib.request.Request(
+        f"{gateway}/policy/cosu-configs", method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {admin}"},
+        data=json.dumps({"name": "Hall", "priority": 1, "distribution": {"mode": "ALL"},
+                         "app": {"packageName": "com.example.kiosk"}}).encode())
+    with urllib.request.urlopen(request, timeout=15) as response:
+        assert response.status == 202
+        location = response.headers["Location"]
+        rollout = json.loads(response.read())["rollout"]
+    assert location.endswith(f"/policy/rollouts/{rollout['id']}")
+
+    deadline = time.monotonic() + 60
+    while rollout["state"] != "SUCCEEDED":
+        assert time.monotonic() < deadline, rollout
+        time.sleep(0.2)
+        rollout = call(f"{gateway}/policy/rollouts/{rollout['id']}", token=admin)
+    assert rollout["done"]["moved"] == 40 and rollout["percent"] == 100
+    policies = {call(f"{amapi_emulator.url}/v1/{d['name']}")["policyName"] for d in fleet}
+    assert policies == {devices.get(fleet[0]["name"])["policyName"]}
+    assert not any(p.endswith("holding-global") for p in policies)
