@@ -1,10 +1,11 @@
 """Collection `rollouts`: configuration changes pushed in the background, batch by batch.
 
 A rollout document holds its state, counters and cursor; its steps (the AMAPI calls of its
-plan, in order) live in `rollouts/{id}/steps/{generation}-{chunk}` documents of up to
-`CHUNK` steps, written once per plan. A batch's effects (devices moved, groups patched) and the
-rollout's advanced cursor are written in one atomic batch, so a redelivered message or a second
-worker resumes exactly where the last checkpoint left off.
+plan, in order) live in `rollouts/{id}/steps/{generation}-{chunk}` documents of up to `CHUNK`
+steps, written once per plan, before the rollout document points at them. A batch's effects
+(devices moved, groups patched) and the rollout's advanced cursor are written in one atomic
+batch, so a redelivered message or a second worker resumes exactly where the last checkpoint
+left off.
 """
 
 from __future__ import annotations
@@ -32,17 +33,26 @@ def _chunk_id(generation: int, chunk: int) -> str:
 
 def stage_create(batch: Any, rollout_id: str, record: dict[str, Any],
                  steps: list[dict[str, Any]]) -> None:
-    """Add a new rollout and its steps (generation 1) to a write batch."""
+    """Write a new rollout's steps (generation 1) now, and add the rollout itself to a write
+    batch.
+
+    The steps of a large fleet outgrow one atomic write (10 MiB), so they are written first;
+    until the batch commits nothing refers to them, and if it never does they stay unread.
+    """
+    _write_steps(rollout_id, 1, steps)
     batch.create(_ref(rollout_id), {**record, "generation": 1, "cursor": 0,
                                     "stepCount": len(steps)})
-    _stage_steps(batch, rollout_id, 1, steps)
 
 
-def _stage_steps(batch: Any, rollout_id: str, generation: int,
-                 steps: list[dict[str, Any]]) -> None:
-    for chunk, start in enumerate(range(0, len(steps), CHUNK)):
-        batch.set(_ref(rollout_id).collection(STEPS).document(_chunk_id(generation, chunk)),
-                  {"steps": steps[start:start + CHUNK]})
+def _write_steps(rollout_id: str, generation: int, steps: list[dict[str, Any]]) -> None:
+    starts = list(range(0, len(steps), CHUNK))
+    for first in range(0, len(starts), 20):  # 20 chunks, about 2 MB, per commit
+        batch = db().batch()
+        for chunk in range(first, min(first + 20, len(starts))):
+            begin = starts[chunk]
+            batch.set(_ref(rollout_id).collection(STEPS).document(
+                _chunk_id(generation, chunk)), {"steps": steps[begin:begin + CHUNK]})
+        batch.commit(**bounded())
 
 
 def stage_supersede(batch: Any, rollout_id: str, by: str, now: datetime.datetime) -> None:
@@ -108,14 +118,7 @@ def steps(rollout_id: str, generation: int, start: int, count: int) -> list[dict
 def replan(rollout_id: str, generation: int, steps: list[dict[str, Any]],
            changes: dict[str, Any]) -> None:
     """Store a new plan generation and point the rollout at its first step."""
-    items = list(range(0, len(steps), CHUNK))
-    for first in range(0, len(items), 400):
-        batch = db().batch()
-        for chunk in range(first, min(first + 400, len(items))):
-            start = items[chunk]
-            batch.set(_ref(rollout_id).collection(STEPS).document(
-                _chunk_id(generation, chunk)), {"steps": steps[start:start + CHUNK]})
-        batch.commit(**bounded())
+    _write_steps(rollout_id, generation, steps)
     _ref(rollout_id).update({**changes, "generation": generation, "cursor": 0,
                              "stepCount": len(steps)}, **bounded())
 

@@ -79,7 +79,11 @@ def environment(monkeypatch):
     config.settings.cache_clear()
 
 
-def test_settings_default_to_900_calls_per_100_seconds_with_a_30_percent_reserve(environment):
+def test_settings_default_to_900_calls_per_100_seconds_with_a_30_percent_reserve(
+        environment, monkeypatch):
+    for name in ("AMAPI_BUDGET_CALLS", "AMAPI_BUDGET_WINDOW_SECONDS",
+                 "AMAPI_BUDGET_RESERVE_PERCENT"):
+        monkeypatch.delenv(name, raising=False)  # the test session widens the budget
     settings = environment()
     assert (settings.amapi_budget_calls, settings.amapi_budget_window_seconds,
             settings.amapi_budget_reserve_percent) == (900, 100.0, 30.0)
