@@ -161,7 +161,8 @@ def _vet(name: str, device: dict[str, Any], stored: dict[str, Any], data: dict[s
     elif decision.result == gate.ALLOWED:
         view = {"id": devices.device_id(name), "name": name,
                 "userName": stored.get("userName") or data.get("userName"),
-                "labels": stored.get("labels") or _carried_labels(device)}
+                "labels": stored.get("labels") or _carried_labels(device),
+                "policyName": device.get("policyName")}
         try:
             lease.enter_context(policy_push.serialized([space]))
             decided.update(policy_push.assign_device(view, space))

@@ -355,6 +355,9 @@ def _assign(device: dict[str, Any], space: str, inputs: SpaceInputs) -> dict[str
     enterprise = enterprise_name()
     if choice.key is None:
         group, target = None, holding_policy_name(enterprise, space)
+        if device.get("policyName") == target:
+            # Enrolled onto it and staying: the policy is there (AMAPI applied it), no call.
+            return {"effectivePolicy": None, "policyName": target}
         amapi().patch_policy(target, holding_policy())
     else:
         group, target = _group_for(device, space, choice, inputs)
