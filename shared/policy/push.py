@@ -403,10 +403,18 @@ def relabel(device: dict[str, Any], labels: list[str], vetted: bool) -> dict[str
         if vetted:
             view = {**device, "labels": labels}
             inputs = load_space(space)
-            if choose(view, inputs).key != device.get("effectivePolicy"):
+            if choose(view, inputs).key != _inputs_of_group(device.get("effectivePolicy")):
                 changes.update(_assign(view, space, inputs))
         devices.put(device["name"], changes)
     return changes
+
+
+def _inputs_of_group(group: str | None) -> str | None:
+    """The inputs key of the group a device is recorded in (None: the holding policy)."""
+    if not group:
+        return None
+    record = effective_policies.get_many([group]).get(group)
+    return push_plan.choice_key_of(record) if record else ""
 
 
 def repush_if_behind(key: str, space: str, applied_version: Any) -> Any:

@@ -213,3 +213,22 @@ def test_label_change_moves_the_device_to_its_new_policy(fleet):
     name = f"enterprises/{ENV.enterprise_id}/devices/{device}"
     assert "/policies/cosu-" in emulator_call(fleet.server, "GET", f"/v1/{name}")[1]["policyName"]
     assert fleet.call("PATCH", f"/devices/{device}", {"labels": ["bad label!"]}).status_code == 400
+
+
+def test_a_label_change_that_keeps_the_devices_inputs_costs_no_amapi_call(fleet):
+    from tests.integration.policy_helpers import amapi_calls, clear_calls
+
+    device = fleet.device("SN-1")
+    policy = fleet.apps["policy"].test_client()
+    policy.post("/apps", json={"packageName": "com.example.kiosk", "type": "PUBLIC"},
+                headers=fleet.headers)
+    assert policy.post("/cosu-configs", headers=fleet.headers, json={
+        "name": "Lobby", "priority": 1, "app": {"packageName": "com.example.kiosk"},
+        "distribution": {"mode": "CUSTOM", "labels": ["lobby"]}}).status_code == 201
+    assert fleet.call("PATCH", f"/devices/{device}", {"labels": ["lobby"]}).status_code == 200
+    clear_calls(fleet.server)
+
+    kept = fleet.call("PATCH", f"/devices/{device}", {"labels": ["lobby", "floor-2"]})
+    assert kept.status_code == 200, kept.get_json()
+    assert amapi_calls(fleet.server) == []
+    assert "/policies/cosu-" in kept.get_json()["policy"]["name"]
