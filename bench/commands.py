@@ -150,7 +150,16 @@ class _Function:
 
 
 def _function(target: str, signature: str, keys: Path) -> _Function:
-    """One deployed function served by functions-framework on a free port."""
+    """One deployed function served by functions-framework on a free port (started a second
+    time if the first one exits before it answers, which it now and then does under load)."""
+    try:
+        return _start_function(target, signature, keys)
+    except RuntimeError as exc:
+        print(f"  ({exc}; started again)", file=sys.stderr)
+        return _start_function(target, signature, keys)
+
+
+def _start_function(target: str, signature: str, keys: Path) -> _Function:
     port = emulators.free_port()
     process = emulators.ManagedProcess(target, [
         sys.executable, "-m", "functions_framework", "--target", target, "--source",
@@ -163,7 +172,8 @@ def _function(target: str, signature: str, keys: Path) -> _Function:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.process is not None and process.process.poll() is not None:
-            raise RuntimeError(f"{target} exited before it was ready")
+            raise RuntimeError(f"{target} exited with status {process.process.returncode} "
+                               f"before it was ready (log: {keys / f'{target}.log'})")
         try:
             with urllib.request.urlopen(probe, timeout=1):
                 break
