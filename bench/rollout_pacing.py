@@ -154,8 +154,8 @@ def main() -> None:
         print(f"  (budget lane arithmetic: {budget.slice_capacity(BUDGET_CALLS)} calls per "
               f"{WINDOW_SECONDS / SLICES:g} s slice, "
               f"{budget.lane_limit(budget.BACKGROUND, BUDGET_CALLS, RESERVE_PERCENT)} of them "
-              f"for background work; rollout batches of {config.rollout_batch_size} calls, "
-              "each prepaid within one slice)")
+              "for background work; a rollout batch is the lane's share of one slice (at most "
+              f"ROLLOUT_BATCH_SIZE={config.rollout_batch_size}), prepaid within that slice)")
 
 
 def _report(log: list[dict[str, Any]], rollout: dict[str, Any], outcome: dict[str, Any],

@@ -35,7 +35,7 @@ class Settings:
     log_level: str
     scheduler_principals: frozenset[str] = frozenset()
     rollout_inline_limit: int = 25
-    rollout_batch_size: int = 50
+    rollout_batch_size: int = 100
     rollout_slice_seconds: float = 60.0
     rollout_topic: str = ""
     pubsub_emulator_host: str = ""
@@ -105,9 +105,10 @@ def settings() -> Settings:
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
         # Unset means nobody may run the scheduled targets: they fail closed.
         scheduler_principals=_emails(env.get("SCHEDULER_PRINCIPALS", "")),
-        # Plans above this many AMAPI calls run as rollouts, in batches of at most this size.
+        # Plans above this many AMAPI calls run as rollouts, in batches of the background lane's
+        # share of one budget slice (63 calls by default), at most ROLLOUT_BATCH_SIZE.
         rollout_inline_limit=int(_float("ROLLOUT_INLINE_LIMIT", 25)),
-        rollout_batch_size=max(1, int(_float("ROLLOUT_BATCH_SIZE", 50))),
+        rollout_batch_size=max(1, int(_float("ROLLOUT_BATCH_SIZE", 100))),
         rollout_slice_seconds=_float("ROLLOUT_SLICE_SECONDS", 60.0),
         rollout_topic=env.get("ROLLOUT_TOPIC", ""),
         pubsub_emulator_host=env.get("PUBSUB_EMULATOR_HOST", ""),
