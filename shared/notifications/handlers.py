@@ -135,7 +135,9 @@ def _handle_device(notification: Notification, receipt: dict[str, Any],
         applied = notification_effects.apply_device(
             notification.message_id, None if idempotent else receipt, name, build, utcnow(),
             None if decided else first_read)
-    logs.log(logging.INFO, "device notification applied" if applied
+    # DEBUG: one line per status report, at fleet scale, costs more than the report's own work
+    # and tells an operator nothing a warning or the device itself does not.
+    logs.log(logging.DEBUG, "device notification applied" if applied
              else "duplicate or outdated notification ignored",
              messageId=notification.message_id, device=name,
              notificationType=notification.notification_type)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -26,6 +27,9 @@ OPERATION_RESULTS = "operationResults"
 COMMANDS = "commands"
 UNMATCHED_USAGE_LOGS = "unmatchedUsageLogs"
 _ABSENT = object()
+_UNSUPPORTED = object()
+_SIMPLE_FIELD = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
+_INT64 = range(-(2 ** 63), 2 ** 63)
 # Bounds of the devices an instance remembers: the count, and their size as JSON (resident
 # size is a few times that) within a function's default 256 MiB.
 MAX_REMEMBERED_DEVICES = 50_000
@@ -66,6 +70,107 @@ def _commit_guarded(batch: Any) -> list[Any] | None:
     except (exceptions.AlreadyExists, exceptions.Conflict, exceptions.FailedPrecondition,
             exceptions.Aborted, exceptions.NotFound):
         return None
+
+
+class _Unencodable(Exception):
+    """A value the lean commit does not encode: the client library's batch writes it."""
+
+
+def _value_pb(value: Any, out: Any) -> None:
+    """Encode a JSON-like value into a Firestore `Value` protobuf, as the library would."""
+    if value is None:
+        out.null_value = 0
+    elif isinstance(value, bool):
+        out.boolean_value = value
+    elif isinstance(value, int) and value in _INT64:
+        out.integer_value = value
+    elif isinstance(value, float):
+        out.double_value = value
+    elif isinstance(value, str):
+        out.string_value = value
+    elif isinstance(value, dict):
+        out.map_value.SetInParent()
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _Unencodable(key)
+            _value_pb(item, out.map_value.fields[key])
+    elif isinstance(value, list | tuple):
+        out.array_value.SetInParent()
+        for item in value:
+            _value_pb(item, out.array_value.values.add())
+    else:  # timestamps, sentinels, bytes...: rare here, left to the library
+        raise _Unencodable(type(value).__name__)
+
+
+class _LeanCommit:
+    """One guarded single-document update sent as a raw protobuf on the client's channel.
+
+    The hot path of status reports is one such update; the client library spends most of
+    its CPU on a commit in proto-plus wrappers around the same protobuf. Anything this does
+    not encode goes through the library instead.
+    """
+
+    def __init__(self, client: Any) -> None:
+        from google.api_core.gapic_v1 import routing_header
+        from google.cloud.firestore_v1.types import firestore as firestore_types
+
+        self.client = client
+        self.database = client._database_string
+        self.metadata = [*client._rpc_metadata, routing_header.to_grpc_metadata(  # type: ignore[no-untyped-call]
+            (("database", self.database),))]
+        self.request_type = firestore_types.CommitRequest.pb()
+        self.stub = client._firestore_api._transport.grpc_channel.unary_unary(
+            "/google.firestore.v1.Firestore/Commit",
+            request_serializer=self.request_type.SerializeToString,
+            response_deserializer=firestore_types.CommitResponse.pb().FromString)
+
+    def update(self, path: str, fields: dict[str, Any], update_time: Any) -> Any:
+        """The new update time; None when the guard failed; _UNSUPPORTED to use the library."""
+        import grpc
+        from google.api_core import exceptions
+        from google.api_core.datetime_helpers import DatetimeWithNanoseconds
+
+        guard = getattr(update_time, "timestamp_pb", None)
+        if guard is None or not all(_SIMPLE_FIELD.fullmatch(key) for key in fields):
+            return _UNSUPPORTED
+        request = self.request_type(database=self.database)
+        write = request.writes.add()
+        write.update.name = path
+        try:
+            for key, value in fields.items():
+                _value_pb(value, write.update.fields[key])
+        except _Unencodable:
+            return _UNSUPPORTED
+        write.update_mask.field_paths.extend(fields)
+        write.current_document.update_time.CopyFrom(guard())
+        limits = bounded()
+
+        def call() -> Any:
+            try:
+                return self.stub(request, timeout=limits["timeout"], metadata=self.metadata)
+            except grpc.RpcError as exc:
+                raise exceptions.from_grpc_error(exc) from exc  # type: ignore[no-untyped-call]
+
+        try:
+            response = limits["retry"](call)()
+        except (exceptions.FailedPrecondition, exceptions.NotFound, exceptions.Aborted):
+            return None
+        return DatetimeWithNanoseconds.from_timestamp_pb(  # type: ignore[no-untyped-call]
+            response.write_results[0].update_time)
+
+
+_lean: _LeanCommit | None = None
+
+
+def _lean_commit(client: Any) -> _LeanCommit | None:
+    """The lean commit of this client, or None when the library's internals are not as known."""
+    global _lean
+    if _lean is None or _lean.client is not client:
+        try:
+            _lean = _LeanCommit(client)
+        except (AttributeError, ImportError, TypeError):
+            return None
+    return _lean
 
 
 def _commit_with_receipt(batch: Any, message_id: str, receipt: dict[str, Any],
@@ -228,6 +333,7 @@ def apply_device(message_id: str, receipt: dict[str, Any] | None, device_name: s
         current = read.data
         write = build(current)
         batch = client.batch()
+        update_time: Any = _UNSUPPORTED
         if write.feedback is not None:
             # App feedback mirrors the newest report: states it no longer carries are gone.
             fresh = {app_feedback.state_id(s["deviceId"], s["packageName"], s["key"]): s
@@ -265,8 +371,15 @@ def apply_device(message_id: str, receipt: dict[str, Any] | None, device_name: s
             # With nothing to change, a no-op field still carries the guard (of the receipt,
             # or of a remembered version, which only a commit can confirm).
             device_write = len(batch)
-            batch.update(device_ref, changed or {"name": device_name},
-                         option=client.write_option(last_update_time=read.update_time))
+            guarded = changed or {"name": device_name}
+            # A status report's usual commit is the guarded device update alone: sent lean.
+            lean = (_lean_commit(client) if not device_write and receipt is None
+                    and not write.count_in_profile else None)
+            if lean is not None:
+                update_time = lean.update(device_ref._document_path, guarded, read.update_time)
+            if update_time is _UNSUPPORTED:
+                batch.update(device_ref, guarded,
+                             option=client.write_option(last_update_time=read.update_time))
         if write.count_in_profile:
             profile_ref = client.collection(enrollment_profiles.COLLECTION).document(
                 write.count_in_profile)
@@ -274,12 +387,13 @@ def apply_device(message_id: str, receipt: dict[str, Any] | None, device_name: s
                 batch.update(profile_ref, {"enrolledDevices": firestore.Increment(1)})
         if receipt is not None:
             _receipt(batch, message_id, receipt, now)
-        results = _commit_guarded(batch)
+        if update_time is _UNSUPPORTED:
+            results = _commit_guarded(batch)
+            update_time = None if results is None else results[device_write].update_time
         if read.remembered:
-            RECENT.confirmed(stale=results is None)
-        if results is not None:
-            RECENT.remember(device_name, {**(current or {}), **changed},
-                            results[device_write].update_time,
+            RECENT.confirmed(stale=update_time is None)
+        if update_time is not None:
+            RECENT.remember(device_name, {**(current or {}), **changed}, update_time,
                             changed if current is not None else None)
             return receipt is not None or bool(changed)
         if receipt is not None and notification_receipts.receipt_ref(

@@ -1,5 +1,6 @@
 """Status reports at fleet volume: only what changed is written, and the guarantees hold."""
 
+import logging
 import random
 import threading
 
@@ -7,6 +8,7 @@ import pytest
 from google.cloud.firestore_v1.batch import WriteBatch
 from google.cloud.firestore_v1.document import DocumentReference
 
+from shared import logs
 from shared.store import app_feedback, devices, notification_effects, notification_receipts
 from shared.store.client import db
 from tests.conftest import ENV
@@ -57,6 +59,15 @@ def committed_writes(monkeypatch):
         return commit(batch, **kwargs)
 
     monkeypatch.setattr(WriteBatch, "commit", recording)
+    update = notification_effects._LeanCommit.update
+
+    def recording_lean(lean, path, fields, update_time):
+        result = update(lean, path, fields, update_time)
+        if result is not notification_effects._UNSUPPORTED:  # else the batch above records it
+            writes.append((path.split("/documents/", 1)[-1], sorted(fields)))
+        return result
+
+    monkeypatch.setattr(notification_effects._LeanCommit, "update", recording_lean)
     return writes
 
 
@@ -236,3 +247,109 @@ def test_a_device_removed_elsewhere_is_vetted_again(function_apps, firestore, am
     assert stored["enrollmentDecision"]["result"] == "ALLOWED"
     # A new inventory record is gated like any first report, with its receipt.
     assert notification_receipts.get_receipt("r2") is not None
+
+
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+def test_status_reports_write_no_log_line_at_the_deployed_level(function_apps, firestore,
+                                                                amapi_emulator):
+    """A line per report at fleet volume costs more than the report: DEBUG only; what an
+    operator must see (a payload kept for inspection) still warns."""
+    app = function_apps["notifications"]
+    logs.configure()
+    records = _Records()
+    logs.logger.addHandler(records)
+    try:
+        for minute in range(1, 4):
+            assert post(app, report(minute, f"quiet{minute}")) in (200, 204)
+        assert post(app, report(5, "bad", hardwareInfo="not an object")) in (200, 204)
+    finally:
+        logs.logger.removeHandler(records)
+    loud = [r for r in records.records if r.levelno >= logging.INFO]
+    assert [r.getMessage() for r in loud if r.levelno < logging.WARNING] == []
+    assert any("kept for inspection" in r.getMessage() for r in loud)
+    assert devices.get(NAME)["reportTime"] == "2026-11-21T10:03:00Z"
+
+
+def lean_commits(monkeypatch):
+    """The documents committed without the client library's batch from now on."""
+    sent = []
+    update = notification_effects._LeanCommit.update
+
+    def recording(lean, path, fields, update_time):
+        result = update(lean, path, fields, update_time)
+        if result is not notification_effects._UNSUPPORTED:
+            sent.append(path.split("/documents/", 1)[-1])
+        return result
+
+    monkeypatch.setattr(notification_effects._LeanCommit, "update", recording)
+    return sent
+
+
+def test_a_lean_report_stores_what_the_client_library_would(function_apps, firestore,
+                                                             amapi_emulator, monkeypatch):
+    """Status reports of a known device skip the client library's encoding: every kind of
+    value a report carries reads back exactly as through the library."""
+    app = function_apps["notifications"]
+    full = {"state": "ACTIVE", "appliedState": "ACTIVE", "apiLevel": 34,
+            "policyCompliant": False, "appliedPolicyVersion": "12",
+            "appliedPolicyName": "enterprises/e/policies/kiosk",
+            "hardwareInfo": {"manufacturer": "Zébra ✓", "model": "TC58", "serialNumber": ""},
+            "networkInfo": {}, "softwareInfo": {"androidVersion": "14"},
+            "nonComplianceDetails": [{"settingName": "apps", "packageName": KIOSK,
+                                      "nonComplianceReason": "APP_NOT_INSTALLED"}, {}],
+            "applicationReports": [{"packageName": KIOSK, "versionCode": 2 ** 40,
+                                    "displayName": "Kiosk \u2013 café", "state": "INSTALLED"}]}
+    stored = {}
+    for lean in (True, False):
+        notification_effects.RECENT.clear()
+        db().collection(devices.COLLECTION).document(DEVICE_ID).delete()
+        if not lean:
+            monkeypatch.setattr(notification_effects, "_lean_commit", lambda client: None)
+        writes = committed_writes(monkeypatch)
+        sent_lean = lean_commits(monkeypatch)
+        assert post(app, report(1, f"first-{lean}")) in (200, 204)
+        assert post(app, report(2, f"full-{lean}", **full)) in (200, 204)
+        assert post(app, report(3, f"less-{lean}", state="DISABLED", networkInfo={"imei": "1"},
+                                nonComplianceDetails=[])) in (200, 204)
+        # One device write each, whichever the path.
+        assert [target for target, _ in writes if target.startswith("devices/")] == [
+            f"devices/{DEVICE_ID}"] * 3
+        assert sent_lean == ([f"devices/{DEVICE_ID}"] * 2 if lean else [])
+        stored[lean] = devices.get(NAME)
+        stored[lean]["enrollmentDecision"].pop("decideTime")  # when each was vetted
+    assert stored[True] == stored[False]
+    assert stored[True]["apps"][0]["versionCode"] == 2 ** 40
+    assert stored[True]["state"] == "DISABLED"
+
+
+def test_a_lean_report_while_firestore_is_unreachable_is_redelivered(
+        function_apps, firestore, amapi_emulator, monkeypatch):
+    from devstack import emulators
+    from shared import config
+    from shared.store import client
+
+    app = function_apps["notifications"]
+    assert post(app, report(1, "up")) in (200, 204)
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{emulators.free_port()}")
+    monkeypatch.setenv("FIRESTORE_RETRY_BUDGET_SECONDS", "1")
+    config.settings.cache_clear()
+    client.reset_client()
+    try:
+        # Remembered, so its commit is the first call Firestore would see: it fails, and
+        # Pub/Sub must redeliver rather than lose the report.
+        assert post(app, report(2, "down")) >= 500
+    finally:
+        monkeypatch.undo()
+        config.settings.cache_clear()
+        client.reset_client()
+    assert devices.get(NAME)["reportTime"] == "2026-11-21T10:01:00Z"
+    assert post(app, report(2, "down")) in (200, 204)
+    assert devices.get(NAME)["reportTime"] == "2026-11-21T10:02:00Z"
