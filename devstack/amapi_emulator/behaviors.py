@@ -240,7 +240,9 @@ def _remove_app_states(device: dict[str, Any], previous: Injected) -> None:
             report["keyedAppStates"] = states
         else:
             report.pop("keyedAppStates", None)
-            if package in previous.created_reports:
+            # Only the entry as this module made it goes: one the device has since reported
+            # more about (e.g. its version) is the app's own.
+            if package in previous.created_reports and set(report) <= {"packageName", "state"}:
                 continue
         kept.append(report)
     if kept:

@@ -255,6 +255,23 @@ def test_the_app_own_states_survive_a_simulated_error_coming_and_going(
         {"packageName": "com.example.kiosk", "versionName": "1.2", "keyedAppStates": [own_state]}]
 
 
+def test_an_app_entry_the_device_reported_on_since_stays_when_the_error_goes(
+        amapi: Any, control: ControlClient, device: dict[str, Any], recorder: Recorder) -> None:
+    control.ok("POST", "behaviors", {"devices": [device_id(device)], "policy": "kiosk",
+                                     "appError": APP_ERROR})
+    since = len(recorder.messages())
+    patch_policy(amapi, KIOSK, funDisabled=False)
+    report_after(recorder, device, since)
+    reported = {"packageName": "com.example.kiosk", "state": "INSTALLED", "versionName": "2.0"}
+    control.ok("POST", f"{device['name']}:report", {"applicationReports": [reported]})
+    control.ok("DELETE", "behaviors")
+    since = len(recorder.messages())
+
+    patch_policy(amapi, KIOSK, funDisabled=True)
+
+    assert report_after(recorder, device, since)["applicationReports"] == [reported]
+
+
 def test_list_clear_and_reset(
         amapi: Any, control: ControlClient, device: dict[str, Any], recorder: Recorder) -> None:
     added = control.ok("POST", "behaviors", {"devices": [device_id(device)], "policy": "kiosk",
