@@ -8,6 +8,8 @@ Routes (JSON in and out; errors use the same google.rpc.Status shape as AMAPI):
   GET|POST|DELETE faults                          {probability, codes, methods?, afterEffect?}
   GET|DELETE requests                             {"requests": [...]} (AMAPI calls only)
   GET|POST|DELETE quota                           {"calls": n, "windowSeconds": s}; DELETE: default
+  GET|POST|DELETE behaviors                       {devices|percent, policy, nonCompliance|appError|
+                                                  neverApply}; GET lists, DELETE clears
   GET|POST clock                                  {"offsetSeconds": n} -> {now, offsetSeconds}
   GET|POST delays                                 {"commandSeconds"?, "applySeconds"?}
   POST   signup:complete                          {signupUrlName} -> {enterpriseToken, ...}
@@ -23,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from devstack.amapi_emulator import device_reports, errors
+from devstack.amapi_emulator.behaviors import parse_behavior
 from devstack.amapi_emulator.faults import FaultInjector, parse_rule
 from devstack.amapi_emulator.quota import Quota, parse_limit
 from devstack.amapi_emulator.request_log import RequestLog
@@ -56,6 +59,9 @@ class ControlApi:
             ("GET", re.compile(r"^quota$"), self.get_quota),
             ("POST", re.compile(r"^quota$"), self.set_quota),
             ("DELETE", re.compile(r"^quota$"), self.default_quota),
+            ("GET", re.compile(r"^behaviors$"), self.get_behaviors),
+            ("POST", re.compile(r"^behaviors$"), self.add_behavior),
+            ("DELETE", re.compile(r"^behaviors$"), self.clear_behaviors),
             ("GET", re.compile(r"^clock$"), self.get_clock),
             ("POST", re.compile(r"^clock$"), self.set_clock),
             ("GET", re.compile(r"^delays$"), self.get_delays),
@@ -135,6 +141,24 @@ class ControlApi:
         """Back to the quota the emulator started with (counted calls stay)."""
         self.quota.set(self.quota.default)
         return self.quota.usage()
+
+    def get_behaviors(self, params: dict[str, str], body: Any) -> dict[str, Any]:
+        """The device behaviours in force, in the order they were added."""
+        with self.sim.transaction():
+            return {"behaviors": [b.as_json() for b in self.sim.state.behaviors]}
+
+    def add_behavior(self, params: dict[str, str], body: Any) -> dict[str, Any]:
+        """Make matching devices misbehave whenever they next apply the policy."""
+        with self.sim.transaction():
+            behavior = parse_behavior(body, self.sim.state.devices)
+            self.sim.state.behaviors.append(behavior)
+            return behavior.as_json()
+
+    def clear_behaviors(self, params: dict[str, str], body: Any) -> dict[str, Any]:
+        """Devices behave again (each drops its simulated faults at its next report)."""
+        with self.sim.transaction():
+            self.sim.state.behaviors.clear()
+        return {}
 
     def get_clock(self, params: dict[str, str], body: Any) -> dict[str, Any]:
         """The emulator's current time and offset."""

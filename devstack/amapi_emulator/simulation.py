@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from devstack.amapi_emulator import commands, errors
+from devstack.amapi_emulator import behaviors, commands, errors
 from devstack.amapi_emulator.clock import EmulatorClock
 from devstack.amapi_emulator.notifications import Notification, Notifier, notification_for
 from devstack.amapi_emulator.scheduler import Scheduler
@@ -116,10 +116,20 @@ class Simulation:
         if device is None:
             return
         now = self.clock.timestamp()
-        policy = self.state.policies.get(device.get("policyName", ""))
-        if policy is not None:
-            device["appliedPolicyName"] = policy["name"]
-            device["appliedPolicyVersion"] = policy["version"]
+        policy_name = device.get("policyName", "")
+        effects = behaviors.effects_for(self.state.behaviors, device_name, policy_name)
+        # A device that cannot apply the policy still reports, with what it applied before.
+        if not effects.never_apply:
+            policy = self.state.policies.get(policy_name)
+            if policy is not None:
+                device["appliedPolicyName"] = policy["name"]
+                device["appliedPolicyVersion"] = policy["version"]
+            injected = behaviors.apply_effects(
+                device, effects, self.state.injected.get(device_name), now)
+            if injected is None:
+                self.state.injected.pop(device_name, None)
+            else:
+                self.state.injected[device_name] = injected
         device["appliedState"] = device.get("state", "ACTIVE")
         device["lastPolicySyncTime"] = now
         device["lastStatusReportTime"] = now
@@ -131,6 +141,7 @@ class Simulation:
         """Remove the device now; its final DELETED status report follows after a delay."""
         device = self.state.devices.pop(device_name)
         self.state.pending_apply.discard(device_name)
+        self.state.injected.pop(device_name, None)
         serial = (device.get("hardwareInfo") or {}).get("serialNumber")
         self._later(self.apply_delay, self._report_deleted, device_name, serial)
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from devstack.amapi_emulator.behaviors import Behavior, Injected
+
 INITIAL_NOTIFICATION_TYPES = ("ENROLLMENT", "STATUS_REPORT", "COMMAND", "USAGE_LOGS")
 INITIAL_DISPLAY_NAME = "Local enterprise"
 
@@ -68,6 +70,9 @@ class EmulatorState:
     signups: dict[str, SignupRecord] = field(default_factory=dict)
     device_names_by_serial: dict[str, list[str]] = field(default_factory=dict)
     pending_apply: set[str] = field(default_factory=set)
+    behaviors: list[Behavior] = field(default_factory=list)
+    # What behaviours added to each device's reports (absent for a device they never touched).
+    injected: dict[str, Injected] = field(default_factory=dict)
     last_operation_id: int = 0
 
     def reset(self, config: EmulatorConfig) -> None:
@@ -75,9 +80,11 @@ class EmulatorState:
         with self.lock:
             self.generation += 1
             for collection in (self.enterprises, self.policies, self.tokens, self.devices,
-                               self.operations, self.signups, self.device_names_by_serial):
+                               self.operations, self.signups, self.device_names_by_serial,
+                               self.injected):
                 collection.clear()
             self.pending_apply.clear()
+            self.behaviors.clear()
             name = f"enterprises/{config.enterprise_id}"
             self.enterprises[name] = {
                 "name": name,
