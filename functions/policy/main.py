@@ -126,6 +126,18 @@ def cancel_rollout(ctx: Context) -> dict[str, Any]:
     return rollouts.cancel(ctx.params["rollout_id"])
 
 
+@router.route("POST", "/rollouts/<rollout_id>:pause", "Hold a rollout after its current batch",
+              response_schema=schemas.RolloutSchema)
+def pause_rollout(ctx: Context) -> dict[str, Any]:
+    return rollouts.pause(ctx.params["rollout_id"])
+
+
+@router.route("POST", "/rollouts/<rollout_id>:resume", "Continue a paused rollout from its "
+              "checkpoint", response_schema=schemas.RolloutSchema)
+def resume_rollout(ctx: Context) -> dict[str, Any]:
+    return rollouts.resume(ctx.params["rollout_id"])
+
+
 @router.route("GET", "/cosu-configs/<config_id>/policy",
               "The AMAPI policy this configuration compiles to (secrets masked), not pushed",
               query_schema=SpaceQuerySchema)

@@ -87,7 +87,7 @@ def stage(batch: Any, space: str, plan: Plan, inputs: SpaceInputs, trigger: dict
                                                  "failed": 0},
               "failures": [], "inputsFingerprint": inputs_fingerprint(inputs),
               "createdBy": roles.current().principal, "createTime": now, "updateTime": now}
-    for older in rollouts.active_in_space(space):
+    for older in rollouts.open_in_space(space):
         rollouts.stage_supersede(batch, older["id"], rollout_id, now)
     rollouts.stage_create(batch, rollout_id, record, steps)
     return {"id": rollout_id, "cursor": 0, "stepCount": len(steps), **record}
@@ -164,16 +164,8 @@ def list_page(space: str | None, state: str | None, size: int,
 
 def cancel(rollout_id: str) -> dict[str, Any]:
     """Stop a rollout between batches; what it already moved stays where it is."""
-    _visible(rollout_id, roles.ADMIN)
-    now = utcnow()
-    rollout, changed = rollouts.transition(rollout_id, rollouts.ACTIVE,
-                                           {"state": "CANCELLED", "updateTime": now,
-                                            "endTime": now})
-    assert rollout is not None
-    if not changed:
-        raise errors.FailedPrecondition(
-            f"rollout {rollout_id} is {rollout.get('state')}: only a PENDING or RUNNING "
-            "rollout can be cancelled")
+    rollout = _change_state(rollout_id, rollouts.OPEN, {"state": "CANCELLED"}, "cancelled",
+                            end=True)
     done = rollout.get("done") or {}
     shown = represent(rollout)
     shown["message"] = (
@@ -181,6 +173,39 @@ def cancel(rollout_id: str) -> dict[str, Any]:
         f"{done.get('patched', 0)} policies already patched stay as they are; the other "
         "devices keep their previous policy until the next change to the space pushes them")
     return shown
+
+
+def pause(rollout_id: str) -> dict[str, Any]:
+    """Hold a rollout after its current batch, until it is resumed (or cancelled)."""
+    rollout = _change_state(rollout_id, rollouts.ACTIVE, {"state": "PAUSED"}, "paused")
+    shown = represent(rollout)
+    shown["message"] = "paused after the current batch: resume it to continue"
+    return shown
+
+
+def resume(rollout_id: str) -> dict[str, Any]:
+    """Continue a paused rollout from its checkpoint (planned again if the space changed)."""
+    # PENDING: the worker picks it up as it would a new one (keeping its first start time).
+    rollout = _change_state(rollout_id, ("PAUSED",), {"state": "PENDING"}, "resumed")
+    announce([rollout_id])
+    return represent(rollout)
+
+
+def _change_state(rollout_id: str, allowed: tuple[str, ...], changes: dict[str, Any],
+                  verb: str, end: bool = False) -> dict[str, Any]:
+    """One administrator transition; 412 naming the state that forbids it."""
+    _visible(rollout_id, roles.ADMIN)
+    now = utcnow()
+    changes = {**changes, "updateTime": now, **({"endTime": now} if end else {})}
+    rollout, changed = rollouts.transition(rollout_id, allowed, changes)
+    assert rollout is not None
+    if not changed:
+        raise errors.FailedPrecondition(
+            f"rollout {rollout_id} is {rollout.get('state')}: only a rollout that is "
+            f"{' or '.join(allowed)} can be {verb}")
+    logs.log(logging.INFO, f"rollout {verb}", rolloutId=rollout_id,
+             principal=roles.current().principal)
+    return rollout
 
 
 # --- the worker's side -------------------------------------------------------------------
@@ -200,7 +225,8 @@ def advance(rollout_id: str, size: int, door: AmapiDoor) -> bool:
     space = str(rollout["space"])
     if rollout["state"] == "PENDING":
         started, _ = rollouts.transition(rollout_id, ("PENDING",), {
-            "state": "RUNNING", "startTime": now, "updateTime": now})
+            "state": "RUNNING", "updateTime": now,
+            **({} if rollout.get("startTime") else {"startTime": now})})
         if started is None or started.get("state") != "RUNNING":
             return False  # cancelled meanwhile
         rollout = started

@@ -19,8 +19,8 @@ from shared.store.errors import translate_module
 COLLECTION = "rollouts"
 STEPS = "steps"
 CHUNK = 400
-ACTIVE = ("PENDING", "RUNNING")
-FINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
+ACTIVE = ("PENDING", "RUNNING")  # a worker runs them
+OPEN = (*ACTIVE, "PAUSED")  # not over: an administrator may resume a paused one
 
 
 def _ref(rollout_id: str) -> Any:
@@ -67,12 +67,13 @@ def get(rollout_id: str) -> dict[str, Any] | None:
     return {"id": snapshot.id, **(snapshot.to_dict() or {})} if snapshot.exists else None
 
 
-def active_in_space(space: str) -> list[dict[str, Any]]:
-    """The space's rollouts still to run (at most one, unless a takeover is being written)."""
+def open_in_space(space: str) -> list[dict[str, Any]]:
+    """The space's rollouts not over yet, paused ones included (at most one, unless a takeover
+    is being written)."""
     from google.cloud.firestore import FieldFilter
 
     query = (db().collection(COLLECTION).where(filter=FieldFilter("space", "==", space))
-             .where(filter=FieldFilter("state", "in", list(ACTIVE))))
+             .where(filter=FieldFilter("state", "in", list(OPEN))))
     return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]
 
 

@@ -65,6 +65,7 @@ def test_a_change_over_the_inline_limit_is_stored_at_once_and_pushed_by_its_roll
     assert done["state"] == "SUCCEEDED" and done["percent"] == 100
     assert done["done"] == {"moved": 40, "patched": 1, "skipped": 0, "failed": 0}
     assert device_patches(amapi_emulator) == {d["name"]: 1 for d in fleet}
+    assert rollouts.get(rollout["id"])["generation"] == 1  # nothing changed: never re-planned
     assert_amapi_matches_the_stores(amapi_emulator)
 
 
@@ -319,3 +320,39 @@ def test_under_a_lowered_quota_a_300_device_rollout_succeeds_without_429_and_a_l
     settings.cache_clear()
     emulator_call(amapi_emulator, "DELETE", "/emulator/v1/quota")
     assert_amapi_matches_the_stores(amapi_emulator)
+
+
+def test_pause_holds_a_rollout_between_batches_and_resume_finishes_it(
+        api, amapi_emulator, monkeypatch):
+    from shared.config import settings
+
+    monkeypatch.setenv("ROLLOUT_BATCH_SIZE", "10")
+    settings.cache_clear()
+    fleet = bulk_fleet(amapi_emulator, 40)
+    rollout = started(api.config(distribution={"mode": "ALL"}))["rollout"]
+    with roles.as_system():
+        from shared.amapi.client import amapi
+        from shared.policy import push
+        from shared.policy import rollouts as domain
+
+        with push.serialized(["global"]):
+            assert domain.advance(rollout["id"], 10, amapi())
+
+    paused = api.call("POST", f"/rollouts/{rollout['id']}:pause")
+    assert paused.status_code == 200 and paused.get_json()["state"] == "PAUSED"
+    work(rollout["id"])  # a redelivered message: the pause holds
+    held = rollouts.get(rollout["id"])
+    assert held["state"] == "PAUSED" and 0 < held["done"]["moved"] < 40
+    assert api.call("POST", f"/rollouts/{rollout['id']}:pause").status_code == 412
+
+    resumed = api.call("POST", f"/rollouts/{rollout['id']}:resume")
+    assert resumed.status_code == 200 and resumed.get_json()["state"] == "PENDING"
+    work(rollout["id"])
+
+    done = api.call("GET", f"/rollouts/{rollout['id']}").get_json()
+    assert done["state"] == "SUCCEEDED" and done["done"]["moved"] == 40
+    assert device_patches(amapi_emulator) == {d["name"]: 1 for d in fleet}
+    audit = api.call("GET", "/audit-log").get_json()
+    actions = " ".join(str(entry) for entry in audit["entries"])
+    assert ":pause" in actions and ":resume" in actions
+    settings.cache_clear()
