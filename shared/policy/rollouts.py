@@ -230,6 +230,8 @@ def advance(rollout_id: str, size: int, door: AmapiDoor) -> bool:
         if started is None or started.get("state") != "RUNNING":
             return False  # cancelled meanwhile
         rollout = started
+    if rollout.get("inFlight"):
+        rollout = _recover(rollout, door)
     inputs = push.load_space(space)
     fingerprint = inputs_fingerprint(inputs)
     if (fingerprint != rollout.get("inputsFingerprint")
@@ -238,13 +240,12 @@ def advance(rollout_id: str, size: int, door: AmapiDoor) -> bool:
         if not _replan(rollout, plan, fingerprint, now):
             return False
     batch = rollouts.steps(rollout_id, rollout["generation"], rollout["cursor"], size)
-    # A mark left by a batch that died half-way: its devices may have moved unrecorded.
-    mark = [rollout["generation"], rollout["cursor"]]
-    verify = rollout.get("inFlight") == mark
-    if not verify:
-        rollouts.update(rollout_id, {"inFlight": mark})
+    # Marked before any call: if this batch dies half-way, the next one first asks AMAPI
+    # where the marked devices are (`_recover`) instead of moving them a second time.
+    rollouts.update(rollout_id, {"inFlight": [rollout["generation"], rollout["cursor"],
+                                              rollout["cursor"] + len(batch)]})
     stored = devices.get_many([s["device"] for s in batch if s["op"] == "move"])
-    outcome = _Batch(space, inputs, door, stored, verify)
+    outcome = _Batch(space, inputs, door, stored)
     try:
         for step in batch:
             outcome.run(step)
@@ -253,6 +254,60 @@ def advance(rollout_id: str, size: int, door: AmapiDoor) -> bool:
         raise
     _checkpoint(rollout, outcome, interrupted=False)
     return True
+
+
+def _recover(rollout: dict[str, Any], door: AmapiDoor) -> dict[str, Any]:
+    """Record where AMAPI has the devices of a batch that died half-way (its mark is still
+    set): those it already moved are recorded moved, so no pass moves them again."""
+    generation, start, end = rollout["inFlight"]
+    steps = rollouts.steps(rollout["id"], generation, start, end - start)
+    marked = [s for s in steps if s["op"] == "move"]
+    stored = devices.get_many([s["device"] for s in marked])
+    # A policy the batch may have patched is recorded with no fingerprint: the devices found on
+    # it count as its members, and the next plan pushes it again whatever it holds.
+    groups: dict[str, dict[str, Any]] = {}
+    policy_steps = [s for s in steps if s["op"] == "policy"]
+    if policy_steps:
+        from shared.policy.push import load_space
+
+        inputs = load_space(str(rollout["space"]))
+        for step in policy_steps:
+            record = _unconfirmed_group(step, str(rollout["space"]), inputs)
+            if record is not None:
+                groups[step["group"]] = record
+    arrived: dict[str, dict[str, Any]] = {}
+    for step in marked:
+        device = stored.get(step["device"])
+        if device is None or device.get("policyName") == step["policy"]:
+            continue
+        try:
+            current = door.get_device(step["device"])
+        except AmapiNotFound:
+            continue  # its DELETED report follows; the next plan leaves it out
+        if current.get("policyName") == step["policy"]:
+            arrived[step["device"]] = {"effectivePolicy": step["group"],
+                                       "policyName": step["policy"]}
+    done = dict(rollout.get("done") or {})
+    done["moved"] = done.get("moved", 0) + len(arrived)
+    changes = {"inFlight": None, "done": done, "updateTime": utcnow()}
+    rollouts.checkpoint(rollout["id"], changes, arrived, groups)
+    if arrived:
+        logs.log(logging.WARNING, "a rollout batch died half-way: devices it had moved were "
+                 "found in AMAPI and recorded", rolloutId=rollout["id"], devices=len(arrived))
+    return {**rollout, **changes}
+
+
+def _unconfirmed_group(step: dict[str, Any], space: str,
+                       inputs: SpaceInputs) -> dict[str, Any] | None:
+    """The record of a group whose policy a dead batch may or may not have patched: its
+    content as the inputs compile now, and no fingerprint, so that it is pushed again."""
+    choice = stored_choice(step)
+    try:
+        policy = compile_choice(choice, inputs)
+    except errors.InvalidArgument:
+        return None  # its inputs are gone: the next plan moves its devices elsewhere
+    record = policy_record(enterprise_name(), space, choice, policy, utcnow(), step["group"])
+    return {**record, "name": step["name"], "fingerprint": None}
 
 
 def _replan(rollout: dict[str, Any], plan: Plan, fingerprint: str,
@@ -310,9 +365,8 @@ class _Batch:
     """The effects of one batch's steps, collected for its checkpoint."""
 
     def __init__(self, space: str, inputs: SpaceInputs, door: AmapiDoor,
-                 stored: dict[str, dict[str, Any]], verify: bool) -> None:
-        self.space, self.inputs, self.door, self.verify = space, inputs, door, verify
-        self.stored = stored
+                 stored: dict[str, dict[str, Any]]) -> None:
+        self.space, self.inputs, self.door, self.stored = space, inputs, door, stored
         self.devices: dict[str, dict[str, Any]] = {}
         self.groups: dict[str, dict[str, Any]] = {}
         self.counts = {"moved": 0, "patched": 0, "skipped": 0, "failed": 0}
@@ -352,10 +406,6 @@ class _Batch:
                 device.get("policyName", step["from"]) != step["from"]):
             self.counts["skipped"] += 1  # already there, or moved by someone since planned
             return
-        if self.verify and self._already_moved(step):
-            self.devices[step["device"]] = target
-            self.counts["moved"] += 1
-            return
         try:
             self.door.patch_device(step["device"], {"policyName": step["policy"]}, "policyName")
         except AmapiNotFound:
@@ -374,13 +424,6 @@ class _Batch:
         self.devices[step["device"]] = target
         self.counts["moved"] += 1
 
-    def _already_moved(self, step: dict[str, Any]) -> bool:
-        try:
-            current = self.door.get_device(step["device"])
-        except AmapiNotFound:
-            return False
-        return bool(current.get("policyName") == step["policy"])
-
 
 def _checkpoint(rollout: dict[str, Any], batch: _Batch, interrupted: bool) -> None:
     """Record the batch's effects and advance the cursor past its completed steps; an
@@ -390,8 +433,9 @@ def _checkpoint(rollout: dict[str, Any], batch: _Batch, interrupted: bool) -> No
         done[key] = done.get(key, 0) + count
     failures = (list(rollout.get("failures") or []) + batch.failures)[:MAX_FAILURES]
     cursor = rollout["cursor"] + batch.steps_done
+    # Steps before the cursor are recorded; the one at it may have reached AMAPI.
     changes = {"cursor": cursor, "done": done, "failures": failures, "updateTime": utcnow(),
-               "inFlight": [rollout["generation"], cursor] if interrupted else None}
+               "inFlight": [rollout["generation"], cursor, cursor + 1] if interrupted else None}
     rollouts.checkpoint(rollout["id"], changes, batch.devices, batch.groups)
 
 

@@ -356,3 +356,37 @@ def test_pause_holds_a_rollout_between_batches_and_resume_finishes_it(
     actions = " ".join(str(entry) for entry in audit["entries"])
     assert ":pause" in actions and ":resume" in actions
     settings.cache_clear()
+
+
+def test_a_worker_killed_before_its_checkpoint_leaves_no_device_moved_twice(
+        api, amapi_emulator, monkeypatch):
+    from shared.config import settings
+
+    monkeypatch.setenv("ROLLOUT_BATCH_SIZE", "10")
+    settings.cache_clear()
+    fleet = bulk_fleet(amapi_emulator, 30)
+    rollout = started(api.config(distribution={"mode": "ALL"}))["rollout"]
+    clear_calls(amapi_emulator)
+
+    def killed(*args, **kwargs):
+        raise SystemExit("the instance was stopped")  # after AMAPI moved the batch
+
+    with monkeypatch.context() as crash:
+        crash.setattr(rollouts, "checkpoint", killed)
+        with pytest.raises(SystemExit):
+            work(rollout["id"])
+    moved_unrecorded = sum(device_patches(amapi_emulator).values())
+    assert moved_unrecorded == 9  # the first batch: the policy, then 9 devices
+    assert rollouts.get(rollout["id"])["done"]["moved"] == 0
+    config_id = rollout["trigger"]["id"]
+    edited = api.call("PATCH", f"/cosu-configs/{config_id}",
+                      {"lockdown": {"disableKeyguard": True}})  # so the rest is planned again
+    assert edited.status_code == 200, edited.get_json()
+
+    work(rollout["id"])  # the redelivered message
+
+    done = rollouts.get(rollout["id"])
+    assert done["state"] == "SUCCEEDED" and done["done"]["moved"] == 30
+    assert device_patches(amapi_emulator) == {d["name"]: 1 for d in fleet}
+    assert_amapi_matches_the_stores(amapi_emulator)
+    settings.cache_clear()
