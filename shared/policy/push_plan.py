@@ -240,7 +240,9 @@ def plan_assignment_change(space: str, inputs: SpaceInputs, managed: list[dict[s
             kept[owner] = (key, parts[key], parts[key] < len(devices))
 
     target: dict[str, str] = {}  # inputs key -> the group devices with those inputs go to
-    for owner, (key, _, _) in sorted(kept.items(), key=lambda g: (-g[1][1], g[0])):
+    for owner, (key, _, leavers) in sorted(kept.items(), key=lambda g: (-g[1][1], g[0])):
+        if leavers and key != choice_key_of(groups[owner]):
+            continue  # re-keyed only once its leavers left: nobody joins it before that
         target.setdefault(key, owner)
     idle = sorted((g, choice_key_of(r)) for g, r in groups.items()
                   if g not in kept and r.get("space", space) == space)

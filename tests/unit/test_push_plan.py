@@ -268,3 +268,22 @@ def test_plans_of_several_spaces_add_up():
     plan = Plan(moves=[push_plan.DeviceMove("d", None, HOLDING, "x")], holding=[HOLDING])
     plan.extend(Plan(unchanged=2, holding=["h2"]))
     assert plan.amapi_calls == 3 and plan.unchanged == 2
+
+
+def test_devices_never_join_a_group_whose_re_key_waits_for_its_leavers():
+    """Group `lobby` (10 devices) is re-keyed to `base` only once its 3 front devices left; 4
+    devices waiting on the holding policy that also go to `base` get a group of their own."""
+    base = cosu("base", priority=1, kiosk={"statusBar": "SYSTEM_INFO_ONLY"})
+    lobby = cosu("lobby", priority=5)
+    devices, records = settled(fleet(14), space(base, lobby))
+    for device in devices[10:]:
+        device.update(effectivePolicy=None, policyName=HOLDING)
+    for device in devices[:3]:
+        device["labels"] = ["front"]
+    narrowed = cosu("lobby", priority=5, distribution={"mode": "CUSTOM", "labels": ["front"]})
+
+    plan = reassign(devices, records, space(base, narrowed))
+    rekeyed = {u.key for u in plan.rekeys}
+    assert rekeyed == {key_of("lobby")}
+    joining = [m for m in plan.moves if m.device_name in {d["name"] for d in devices[10:]}]
+    assert len(joining) == 4 and not any(m.new_key in rekeyed for m in joining)
