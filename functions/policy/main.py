@@ -66,7 +66,7 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
     large = (" A change whose push needs more AMAPI calls than the inline limit is stored at "
              "once and answered 202 with the `rollout` pushing it (Location: the rollout).")
     router.add("POST", path, create, f"Create a {label}.{large}", idempotent=True,
-               success_status=201,
+               success_status=201, accepted_schema=response_schema,
                request_schema=create_schema, response_schema=response_schema)
     router.add("GET", path, list_all, f"List {label}s of the visible spaces, with those "
                "delegated to them", query_schema=SpaceListQuerySchema,
@@ -76,11 +76,11 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
                query_schema=SpaceQuerySchema, response_schema=response_schema)
     router.add("PATCH", item, patch, f"Change a {label} with a JSON merge patch (RFC 7396: "
                "nested objects merged, null removes, arrays replaced), pushed before the "
-               f"reply.{large}",
+               f"reply.{large}", accepted_schema=response_schema,
                query_schema=SpaceQuerySchema, request_schema=patch_schema,
                response_schema=response_schema)
     router.add("DELETE", item, delete, f"Delete a {label}.{large}",
-               query_schema=SpaceQuerySchema,
+               accepted_schema=schemas.RolloutAcceptedSchema, query_schema=SpaceQuerySchema,
                success_status=204)
 
 

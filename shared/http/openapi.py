@@ -64,6 +64,11 @@ def _operation(router_title: str, route: Any) -> dict[str, Any]:
                                   "content": {"application/json": {"schema": "Error"}}}},
         "security": [] if route.public else [{"bearer": []}],
     }
+    if route.accepted_schema is not None:
+        operation["responses"]["202"] = {
+            "description": "Accepted: stored, and pushed by the rollout in `Location`",
+            "headers": {"Location": {"schema": {"type": "string"}}},
+            "content": {"application/json": {"schema": route.accepted_schema}}}
     if route.request_schema is not None:
         operation["requestBody"] = {
             "required": True,

@@ -87,6 +87,7 @@ class Route:
     success_status: int = 200
     media_type: str = JSON
     authorize: bool = True
+    accepted_schema: Any = None  # also answers 202 with this body (work continues afterwards)
 
 
 def _amapi_says(prefix: str) -> Callable[[Exception], str]:

@@ -328,6 +328,12 @@ class RolloutListSchema(Schema):
     nextPageToken = fields.String()
 
 
+class RolloutAcceptedSchema(Schema):
+    """A deletion answered 202: the rollout pushing it."""
+
+    rollout = fields.Nested(RolloutSchema)
+
+
 class RolloutQuerySchema(SpaceListQuerySchema):
     """Query of GET /rollouts."""
 

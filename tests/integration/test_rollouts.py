@@ -390,3 +390,13 @@ def test_a_worker_killed_before_its_checkpoint_leaves_no_device_moved_twice(
     assert device_patches(amapi_emulator) == {d["name"]: 1 for d in fleet}
     assert_amapi_matches_the_stores(amapi_emulator)
     settings.cache_clear()
+
+
+def test_the_contract_declares_the_202_of_every_change_that_may_become_a_rollout(api):
+    paths = api.call("GET", "/openapi.json").get_json()["paths"]
+    for collection in ("/apps", "/wifi-configs", "/vpn-configs", "/cosu-configs"):
+        item = next(p for p in paths if p.startswith(f"{collection}/{{") and p.count("/") == 2)
+        for method, path in (("post", collection), ("patch", item), ("delete", item)):
+            accepted = paths[path][method]["responses"]["202"]
+            assert "Location" in accepted["headers"], (method, path)
+    assert "202" not in paths["/rollouts/{rollout_id}:cancel"]["post"]["responses"]
