@@ -405,3 +405,81 @@ def test_a_worker_that_lost_its_lease_does_not_roll_back_a_newer_workers_checkpo
     after = rollouts.get(rollout_id)
     assert after["done"]["moved"] >= 12, after["done"]
     assert after["cursor"] == after["stepCount"]
+
+
+# --- drift after random sequences -----------------------------------------------------------
+
+def run_open_rollouts() -> None:
+    for _ in range(5):
+        pending = [r for state in ("PENDING", "RUNNING")
+                   for r in rollouts.page({"state": state}, 50, None)]
+        if not pending:
+            return
+        for rollout in pending:
+            work(rollout["id"])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_random_changes_with_rollouts_run_to_the_end_leave_amapi_matching_the_stores(
+        api, amapi_emulator, inline_limit, seed):
+    import random
+
+    from shared.policy import push as policy_push
+
+    rng = random.Random(seed)
+    inline_limit(3)
+    labels = ["front", "back", "gate"]
+    for label in labels:
+        bulk_fleet(amapi_emulator, 3, labels=[label])
+    configs: dict[str, str] = {}
+
+    def distribution() -> dict:
+        mode = rng.choice(["ALL", "CUSTOM", "CUSTOM", "NONE"])
+        return ({"mode": mode, "labels": [rng.choice(labels)]} if mode == "CUSTOM"
+                else {"mode": mode})
+
+    def etag(config_id: str) -> str:
+        return api.call("GET", f"/cosu-configs/{config_id}").headers["ETag"]
+
+    for step in range(8):
+        op = rng.choice(["create", "create", "content", "assign", "delete", "relabel",
+                         "enroll"])
+        if op == "create" or not configs:
+            made = api.call("POST", "/cosu-configs", {
+                "name": f"C{step}", "priority": rng.randint(1, 5) * 10,
+                "app": {"packageName": "com.example.kiosk"},
+                "lockdown": {"disableKeyguard": rng.random() < 0.5},
+                "distribution": distribution()})
+            assert made.status_code in (201, 202), made.get_json()
+            configs[made.get_json()["id"]] = made.get_json()["name"]
+        elif op == "content":
+            target = rng.choice(sorted(configs))
+            edited = api.call("PATCH", f"/cosu-configs/{target}",
+                              {"lockdown": {"disableKeyguard": rng.random() < 0.5,
+                                            "disableStatusBar": rng.random() < 0.5}})
+            assert edited.status_code in (200, 202), edited.get_json()
+        elif op == "assign":
+            target = rng.choice(sorted(configs))
+            edited = api.call("PATCH", f"/cosu-configs/{target}",
+                              {"distribution": distribution(),
+                               "priority": rng.randint(1, 5) * 10})
+            assert edited.status_code in (200, 202), edited.get_json()
+        elif op == "delete":
+            target = rng.choice(sorted(configs))
+            gone = api.call("DELETE", f"/cosu-configs/{target}", **{"If-Match": etag(target)})
+            assert gone.status_code in (202, 204), gone.get_json()
+            del configs[target]
+        elif op == "relabel":
+            device = rng.choice(devices.managed_in_space("global"))
+            with roles.as_system():
+                policy_push.relabel(devices.get(device["name"]), [rng.choice(labels)], True)
+        else:
+            [newcomer] = bulk_fleet(amapi_emulator, 1, labels=[rng.choice(labels)])
+            with roles.as_system():
+                devices.put(newcomer["name"], policy_push.assign_device(newcomer, "global"))
+        if rng.random() < 0.6:
+            run_open_rollouts()
+    run_open_rollouts()
+
+    assert all(r["state"] != "FAILED" for r in rollouts.page({}, 100, None))
+    assert_amapi_matches_the_stores(amapi_emulator)
