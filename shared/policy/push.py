@@ -45,6 +45,7 @@ from shared.policy.push_plan import (
     with_change,
 )
 from shared.store import configurations, devices, effective_policies, push_leases
+from shared.store import rollouts as stored_rollouts
 from shared.store.keys import new_id
 from shared.store.versioned import Stored
 
@@ -279,7 +280,8 @@ def apply_change(kind: str, space: str, before: Stored | None, after: Stored | N
     assert changed is not None
     affected = affected_spaces(space, before, after)
     with serialized(affected):
-        plans = _plans(kind, space, before, after, changed, affected, inputs)
+        left_behind = stored_rollouts.needing_replan(sorted(affected))
+        plans = _plans(kind, space, before, after, changed, affected, inputs, left_behind)
         plan = Plan()
         for part, _ in plans.values():
             plan.extend(part)
@@ -292,6 +294,7 @@ def apply_change(kind: str, space: str, before: Stored | None, after: Stored | N
                     if part.amapi_calls:
                         staged.append(rollouts.stage(batch, target, part, target_inputs,
                                                      trigger, now))
+                stored_rollouts.stage_replanned(batch, left_behind)
 
             store(with_rollouts)
             effective_policies.put_many({u.key: u.record for u in plan.restamped})
@@ -304,6 +307,7 @@ def apply_change(kind: str, space: str, before: Stored | None, after: Stored | N
                 _undo(plan.policies, plan.moves)
                 raise
             record(plan)
+            stored_rollouts.replanned(left_behind)
     logs.log(logging.INFO, "configuration change pushed", kind=kind, resourceId=changed.id,
              spaces=sorted(affected), policiesPatched=len(plan.policies),
              devicesMoved=len(plan.moves), unchanged=plan.unchanged,
@@ -322,9 +326,10 @@ def affected_spaces(space: str, *resources: Stored | dict[str, Any] | None) -> s
 
 
 def _plans(kind: str, space: str, before: Stored | None, after: Stored | None,
-           changed: Stored, affected: set[str], inputs: SpaceInputs
+           changed: Stored, affected: set[str], inputs: SpaceInputs, left_behind: set[str]
            ) -> dict[str, tuple[Plan, SpaceInputs]]:
-    """Each affected space's plan, with the inputs it was planned from."""
+    """Each affected space's plan, with the inputs it was planned from; spaces a stopped
+    rollout `left_behind` are planned whole, whatever the change."""
     plans: dict[str, tuple[Plan, SpaceInputs]] = {}
     for target in sorted(affected):
         seen_before = before if reaches(before, target) else None
@@ -332,7 +337,7 @@ def _plans(kind: str, space: str, before: Stored | None, after: Stored | None,
         target_inputs = inputs if target == space else with_change(
             load_space(target), kind, seen_before, seen_after)
         scope = push_plan.change_scope(seen_before, seen_after)
-        if scope == "assignment":
+        if scope == "assignment" or target in left_behind:
             plans[target] = (plan_assignment_change(target, target_inputs), target_inputs)
         elif scope == "content":
             plans[target] = (plan_content_change(target, target_inputs,
@@ -372,7 +377,11 @@ def _group_for(device: dict[str, Any], space: str, choice: PolicyChoice,
     use with the same content."""
     assert choice.key is not None
     policy = compile_choice(choice, inputs)
-    groups = effective_policies.with_choice(space, choice.key)
+    from shared.policy.rollouts import pending_rekey
+
+    # A group a rollout is about to re-key keeps its inputs only until then: nobody joins it.
+    groups = {g: r for g, r in effective_policies.with_choice(space, choice.key).items()
+              if pending_rekey(r) is None}
     fresh = policy_record(enterprise_name(), space, choice, policy, utcnow())
     for group, stored in sorted(groups.items()):
         if (stored.get("fingerprint") == fresh["fingerprint"] and stored.get("version")
@@ -411,10 +420,14 @@ def relabel(device: dict[str, Any], labels: list[str], vetted: bool) -> dict[str
 
 def _inputs_of_group(group: str | None) -> str | None:
     """The inputs key of the group a device is recorded in (None: the holding policy)."""
+    from shared.policy.rollouts import pending_rekey
+
     if not group:
         return None
     record = effective_policies.get_many([group]).get(group)
-    return push_plan.choice_key_of(record) if record else ""
+    if not record:
+        return ""
+    return pending_rekey(record) or push_plan.choice_key_of(record)
 
 
 def repush_if_behind(key: str, space: str, applied_version: Any) -> Any:

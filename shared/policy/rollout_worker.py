@@ -26,10 +26,12 @@ def run(message: dict[str, Any]) -> None:
     from shared.store import rollouts as stored_rollouts
 
     rollout_id = message.get("rolloutId") if isinstance(message, dict) else None
-    if not isinstance(rollout_id, str) or not rollout_id:
-        logs.log(logging.WARNING, "a rollout message without a rollout id was dropped",
+    if not _possible_id(rollout_id):
+        # The same bytes fail the same way on every redelivery: acknowledge, never retry.
+        logs.log(logging.WARNING, "a rollout message without a possible rollout id was dropped",
                  received=str(message)[:200])
         return
+    assert isinstance(rollout_id, str)
     config = settings()
     deadline = time.monotonic() + config.rollout_slice_seconds
     with budget.lane(budget.BACKGROUND):
@@ -47,3 +49,11 @@ def run(message: dict[str, Any]) -> None:
             if time.monotonic() >= deadline:
                 rollouts.announce([rollout_id])
                 return
+
+
+def _possible_id(value: Any) -> bool:
+    """True when `value` can name a rollout document (ids are generated: this only keeps
+    forged ones from reaching Firestore, which refuses them the same way every time)."""
+    return (isinstance(value, str) and 0 < len(value.encode()) <= 1500 and "/" not in value
+            and value not in (".", "..") and not (value.startswith("__")
+                                                  and value.endswith("__")))

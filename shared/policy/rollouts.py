@@ -35,7 +35,7 @@ from shared.pagination import paginate
 from shared.policy.effective_policy import SpaceInputs
 from shared.policy.holding_policy import holding_policy
 from shared.policy.push_plan import Plan, PolicyUpdate, compile_choice, policy_record, stored_choice
-from shared.store import devices, rollouts
+from shared.store import devices, effective_policies, rollouts
 from shared.store.keys import new_id
 
 KINDS = {"cosu": "COSU_CONFIG", "app": "APP", "wifi": "WIFI", "vpn": "VPN"}
@@ -90,7 +90,22 @@ def stage(batch: Any, space: str, plan: Plan, inputs: SpaceInputs, trigger: dict
     for older in rollouts.open_in_space(space):
         rollouts.stage_supersede(batch, older["id"], rollout_id, now)
     rollouts.stage_create(batch, rollout_id, record, steps)
+    effective_policies.stage_rekey_marks(batch, rekey_marks(plan, rollout_id))
     return {"id": rollout_id, "cursor": 0, "stepCount": len(steps), **record}
+
+
+def rekey_marks(plan: Plan, rollout_id: str) -> dict[str, dict[str, Any]]:
+    """The marks of the groups a rollout re-keys only once their leavers left."""
+    return {u.key: {"key": u.record["choiceKey"], "rollout": rollout_id} for u in plan.rekeys}
+
+
+def pending_rekey(record: dict[str, Any]) -> str | None:
+    """The inputs key a group is about to be re-keyed to by a rollout still open, if any."""
+    mark = record.get("rekeyTo")
+    if not isinstance(mark, dict) or mark.get("key") == record.get("choiceKey"):
+        return None
+    rollout = rollouts.get(str(mark.get("rollout")))
+    return str(mark["key"]) if rollout and rollout.get("state") in rollouts.OPEN else None
 
 
 def announce(rollout_ids: list[str]) -> None:
@@ -166,12 +181,14 @@ def cancel(rollout_id: str) -> dict[str, Any]:
     """Stop a rollout between batches; what it already moved stays where it is."""
     rollout = _change_state(rollout_id, rollouts.OPEN, {"state": "CANCELLED"}, "cancelled",
                             end=True)
+    rollouts.mark_replan(str(rollout["space"]), rollout_id, utcnow())
     done = rollout.get("done") or {}
     shown = represent(rollout)
     shown["message"] = (
         f"cancelled after this batch: {done.get('moved', 0)} devices already moved and "
         f"{done.get('patched', 0)} policies already patched stay as they are; the other "
-        "devices keep their previous policy until the next change to the space pushes them")
+        "devices keep their previous policy until the next change in this space, which "
+        "re-plans every device of the space")
     return shown
 
 
@@ -249,6 +266,11 @@ def advance(rollout_id: str, size: int, door: AmapiDoor) -> bool:
     try:
         for step in batch:
             outcome.run(step)
+    except push.LeaseLost:
+        # A newer worker holds the space and has checkpointed since: record only what this
+        # batch did in AMAPI, never this batch's (older) view of the rollout's progress.
+        rollouts.record_effects(outcome.devices, outcome.groups)
+        raise
     except BaseException:
         _checkpoint(rollout, outcome, interrupted=True)
         raise
@@ -313,8 +335,6 @@ def _unconfirmed_group(step: dict[str, Any], space: str,
 def _replan(rollout: dict[str, Any], plan: Plan, fingerprint: str,
             now: datetime.datetime) -> bool:
     """Point the rollout at a fresh plan; end it (SUCCEEDED) when nothing is left to do."""
-    from shared.store import effective_policies
-
     if plan.restamped:
         effective_policies.put_many({u.key: u.record for u in plan.restamped})
     steps = steps_of(plan)
@@ -338,6 +358,7 @@ def _replan(rollout: dict[str, Any], plan: Plan, fingerprint: str,
     totals = {"devices": done.get("moved", 0) + fresh["devices"],
               "policies": done.get("patched", 0) + fresh["policies"]}
     generation = int(rollout["generation"]) + 1
+    effective_policies.put_rekey_marks(rekey_marks(plan, rollout["id"]))
     rollouts.replan(rollout["id"], generation, steps,
                     {"inputsFingerprint": fingerprint, "totals": totals, "updateTime": now,
                      "progressAtReplan": progress, "idleGenerations": stuck})
@@ -403,7 +424,7 @@ class _Batch:
             self.counts["skipped"] += 1
             return
         if all(device.get(k) == v for k, v in target.items()) or (
-                device.get("policyName", step["from"]) != step["from"]):
+                (device.get("policyName") or step["from"]) != step["from"]):
             self.counts["skipped"] += 1  # already there, or moved by someone since planned
             return
         try:

@@ -50,6 +50,22 @@ def with_choice(space: str, choice_key: str) -> dict[str, dict[str, Any]]:
     return {s.id: s.to_dict() or {} for s in query.stream(**bounded())}
 
 
+def stage_rekey_marks(batch: Any, marks: dict[str, dict[str, Any]]) -> None:
+    """Add to a write batch: these groups are about to be re-keyed by a rollout
+    (`rekeyTo: {key, rollout}`), so no device joins or stays in them meanwhile on their old
+    inputs."""
+    for group, mark in marks.items():
+        batch.set(db().collection(COLLECTION).document(group), {"rekeyTo": mark}, merge=True)
+
+
+def put_rekey_marks(marks: dict[str, dict[str, Any]]) -> None:
+    """`stage_rekey_marks`, written at once."""
+    if marks:
+        batch = db().batch()
+        stage_rekey_marks(batch, marks)
+        batch.commit(**bounded())
+
+
 def put_many(policies: dict[str, dict[str, Any]]) -> None:
     """Store effective policies (inputs, AMAPI name, fingerprint, version)."""
     items = list(policies.items())

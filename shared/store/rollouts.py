@@ -18,6 +18,7 @@ from shared.store.errors import translate_module
 
 COLLECTION = "rollouts"
 STEPS = "steps"
+REPLANS = "spaceReplans"  # spaces a cancelled rollout left behind: the next change re-plans
 CHUNK = 400
 ACTIVE = ("PENDING", "RUNNING")  # a worker runs them
 OPEN = (*ACTIVE, "PAUSED")  # not over: an administrator may resume a paused one
@@ -59,6 +60,33 @@ def stage_supersede(batch: Any, rollout_id: str, by: str, now: datetime.datetime
     """Add to a write batch: an active rollout ends, its remaining work taken over by `by`."""
     batch.update(_ref(rollout_id), {"state": "CANCELLED", "supersededBy": by,
                                     "updateTime": now, "endTime": now})
+
+
+def mark_replan(space: str, rollout_id: str, now: datetime.datetime) -> None:
+    """Remember that a rollout of `space` stopped with devices not yet where the stored
+    configurations put them."""
+    db().collection(REPLANS).document(space).set({"rolloutId": rollout_id, "since": now},
+                                                 **bounded())
+
+
+def needing_replan(spaces: list[str]) -> set[str]:
+    """Those of `spaces` a stopped rollout left behind."""
+    refs = [db().collection(REPLANS).document(s) for s in sorted(set(spaces))]
+    return {s.id for s in db().get_all(refs, **bounded()) if s.exists}
+
+
+def stage_replanned(batch: Any, spaces: set[str]) -> None:
+    """Add to a write batch: these spaces were planned whole again."""
+    for space in spaces:
+        batch.delete(db().collection(REPLANS).document(space))
+
+
+def replanned(spaces: set[str]) -> None:
+    """`stage_replanned`, written at once."""
+    if spaces:
+        batch = db().batch()
+        stage_replanned(batch, spaces)
+        batch.commit(**bounded())
 
 
 def get(rollout_id: str) -> dict[str, Any] | None:
@@ -133,6 +161,18 @@ def checkpoint(rollout_id: str, changes: dict[str, Any], devices: dict[str, dict
                groups: dict[str, dict[str, Any]]) -> None:
     """One atomic write: the batch's device assignments, group records and the rollout's
     progress."""
+    batch = _effects(devices, groups)
+    batch.update(_ref(rollout_id), changes)
+    batch.commit(**bounded())
+
+
+def record_effects(devices: dict[str, dict[str, Any]], groups: dict[str, dict[str, Any]]) -> None:
+    """Only a batch's device assignments and group records, in one atomic write."""
+    if devices or groups:
+        _effects(devices, groups).commit(**bounded())
+
+
+def _effects(devices: dict[str, dict[str, Any]], groups: dict[str, dict[str, Any]]) -> Any:
     from shared.store import devices as device_store
     from shared.store import effective_policies
 
@@ -142,8 +182,7 @@ def checkpoint(rollout_id: str, changes: dict[str, Any], devices: dict[str, dict
             device_store.device_id(name)), fields, merge=True)
     for group, record in groups.items():
         batch.set(db().collection(effective_policies.COLLECTION).document(group), record)
-    batch.update(_ref(rollout_id), changes)
-    batch.commit(**bounded())
+    return batch
 
 
 def transition(rollout_id: str, allowed: tuple[str, ...], changes: dict[str, Any]
