@@ -39,7 +39,7 @@ from shared.store import devices, effective_policies, rollouts
 from shared.store.keys import new_id
 
 KINDS = {"cosu": "COSU_CONFIG", "app": "APP", "wifi": "WIFI", "vpn": "VPN"}
-MAX_FAILURES = 100  # the worst are kept; the counters say how many there were
+MAX_FAILURES = 100  # the first are kept; the counters say how many there were
 _TRANSIENT = (AmapiUnavailable, AmapiQuotaExhausted)
 
 
