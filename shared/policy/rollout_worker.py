@@ -43,7 +43,7 @@ def run(message: dict[str, Any]) -> None:
                               budget.lane_capacity(budget.BACKGROUND)))
             with budget.prepaid(size), push.serialized([str(rollout["space"])],
                                                        wait_seconds=LEASE_WAIT_SECONDS):
-                more = rollouts.advance(rollout_id, size, amapi())
+                more = rollouts.advance(rollout_id, size, amapi(), until=deadline)
             if not more:
                 return
             if time.monotonic() >= deadline:

@@ -21,6 +21,7 @@ import datetime
 import hashlib
 import logging
 import math
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -114,12 +115,14 @@ def announce(rollout_ids: list[str]) -> None:
         return
     from shared import pubsub
 
-    for rollout_id in rollout_ids:
+    for index, rollout_id in enumerate(rollout_ids):
         try:
             pubsub.publish(settings().rollout_topic, {"rolloutId": rollout_id})
         except errors.ApiError as exc:
-            logs.log(logging.WARNING, "a rollout's message could not be sent: the scheduled "
-                     "reconcile resumes it", rolloutId=rollout_id, error=str(exc))
+            # Pub/Sub is out: the rest would each wait out the same retry budget.
+            logs.log(logging.WARNING, "rollout messages could not be sent: the scheduled "
+                     "reconcile resumes them", rolloutIds=rollout_ids[index:], error=str(exc))
+            return
 
 
 def represent(rollout: dict[str, Any], now: datetime.datetime | None = None) -> dict[str, Any]:
@@ -227,8 +230,9 @@ def _change_state(rollout_id: str, allowed: tuple[str, ...], changes: dict[str, 
 
 # --- the worker's side -------------------------------------------------------------------
 
-def advance(rollout_id: str, size: int, door: AmapiDoor) -> bool:
-    """Run the rollout's next batch of at most `size` AMAPI calls; False once it is over.
+def advance(rollout_id: str, size: int, door: AmapiDoor, until: float | None = None) -> bool:
+    """Run the rollout's next batch of at most `size` AMAPI calls, ending it early (checkpointed
+    as usual) once `time.monotonic()` passes `until`; False once the rollout is over.
 
     The caller holds the space's push lease (so this is the only push of the space now) and
     has taken the batch's budget.
@@ -265,6 +269,8 @@ def advance(rollout_id: str, size: int, door: AmapiDoor) -> bool:
     outcome = _Batch(space, inputs, door, stored)
     try:
         for step in batch:
+            if until is not None and outcome.steps_done and time.monotonic() > until:
+                break  # the worker's time is up: the rest of the batch is the next one's
             outcome.run(step)
     except push.LeaseLost:
         # A newer worker holds the space and has checkpointed since: record only what this

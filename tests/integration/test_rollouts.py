@@ -400,3 +400,23 @@ def test_the_contract_declares_the_202_of_every_change_that_may_become_a_rollout
             accepted = paths[path][method]["responses"]["202"]
             assert "Location" in accepted["headers"], (method, path)
     assert "202" not in paths["/rollouts/{rollout_id}:cancel"]["post"]["responses"]
+
+
+def test_a_worker_whose_time_is_up_stops_between_steps_and_sends_itself_on(
+        api, amapi_emulator, monkeypatch):
+    from shared.config import settings
+
+    monkeypatch.setenv("ROLLOUT_SLICE_SECONDS", "0")
+    settings.cache_clear()
+    fleet = bulk_fleet(amapi_emulator, 30)
+    rollout = started(api.config(distribution={"mode": "ALL"}))["rollout"]
+
+    work(rollout["id"])  # its time is up after the first step: the rest waits for its message
+
+    first = rollouts.get(rollout["id"])
+    assert first["state"] == "RUNNING" and first["cursor"] == 1 and first["inFlight"] is None
+    while rollouts.get(rollout["id"])["state"] == "RUNNING":
+        work(rollout["id"])  # the messages it sent itself
+    assert rollouts.get(rollout["id"])["state"] == "SUCCEEDED"
+    assert device_patches(amapi_emulator) == {d["name"]: 1 for d in fleet}
+    settings.cache_clear()

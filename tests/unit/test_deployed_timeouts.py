@@ -14,9 +14,10 @@ BUILD = (pathlib.Path(__file__).resolve().parents[2] / "cloudbuild.yaml").read_t
 def deployed_timeouts():
     timeouts = {name: int(seconds) for name, _, seconds in
                 re.findall(r"([a-z-]+):([a-z_]+):(\d+)", BUILD)}
-    notifications = re.search(r"deploy notifications .*?--timeout=(\d+)s", BUILD, re.S)
-    assert notifications
-    timeouts["notifications"] = int(notifications.group(1))
+    for event_driven in ("notifications", "rollouts"):
+        found = re.search(rf"deploy {event_driven} .*?--timeout=(\d+)s", BUILD, re.S)
+        assert found, event_driven
+        timeouts[event_driven] = int(found.group(1))
     return timeouts
 
 
@@ -34,7 +35,7 @@ def deployed(monkeypatch):
 
 def test_every_function_is_deployed_with_a_timeout():
     assert set(deployed_timeouts()) == {"enroll", "expire-tokens", "policy", "commands",
-                                        "reconcile-commands", "notifications"}
+                                        "reconcile-commands", "notifications", "rollouts"}
     assert '--timeout="${timeout}s"' in BUILD
 
 
@@ -50,3 +51,15 @@ def test_an_interactive_function_outlasts_a_push_that_stalls(deployed):
     lease_wait = 25
     for name in ("policy", "commands", "notifications"):
         assert deployed_timeouts()[name] >= lease_wait + 4 * per_call
+
+
+def test_a_rollout_worker_stops_between_steps_before_its_function_is_cut_off(deployed):
+    from shared.policy.rollout_worker import LEASE_WAIT_SECONDS
+
+    # The worker starts batches until its slice is over; the last one waits at most a budget
+    # window for its calls and LEASE_WAIT_SECONDS for the space, then stops between steps: one
+    # AMAPI call in flight and the checkpoint's Firestore stalls at most.
+    per_call = deployed.amapi_retry_budget_seconds + deployed.amapi_timeout_seconds
+    worst = (deployed.rollout_slice_seconds + deployed.amapi_budget_window_seconds
+             + LEASE_WAIT_SECONDS + per_call + 3 * deployed.firestore_retry_budget_seconds)
+    assert deployed_timeouts()["rollouts"] >= worst
