@@ -166,7 +166,7 @@ def execute(plan: Plan, door: AmapiDoor | None = None) -> None:
             door.patch_policy(name, holding_policy())
         for move in plan.moves:
             check_lease()
-            if move_device(door, move):
+            if _move_device(door, move):
                 moved.append(move)
         for update in plan.rekeys:
             check_lease()
@@ -182,7 +182,7 @@ def _patch_group(door: AmapiDoor, update: PolicyUpdate) -> None:
     update.record["version"] = pushed.get("version")
 
 
-def move_device(door: AmapiDoor, move: DeviceMove) -> bool:
+def _move_device(door: AmapiDoor, move: DeviceMove) -> bool:
     """Put one device on its new policy; False when AMAPI no longer has it (deleted meanwhile:
     its DELETED report follows)."""
     try:
