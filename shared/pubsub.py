@@ -11,7 +11,6 @@ import base64
 import binascii
 import json
 import logging
-import random
 import re
 import threading
 import time
@@ -21,6 +20,7 @@ from typing import Any
 
 from shared import errors, logs
 from shared.config import settings
+from shared.retry import RetryPolicy
 
 SCOPE = "https://www.googleapis.com/auth/pubsub"
 GOOGLE_ENDPOINT = "https://pubsub.googleapis.com"
@@ -85,8 +85,7 @@ def publish(topic: str, payload: dict[str, Any], attributes: dict[str, str] | No
         message["attributes"] = dict(attributes)
     body = {"messages": [message]}
     url = f"{_endpoint()}/v1/{topic}:publish"
-    deadline = time.monotonic() + RETRY_BUDGET_SECONDS
-    attempt = 0
+    schedule = RetryPolicy(RETRY_BUDGET_SECONDS, RETRY_BASE_SECONDS, RETRY_MAX_SECONDS).delays()
     while True:
         status, answer, failure = _attempt(url, body)
         if failure is None:
@@ -99,12 +98,11 @@ def publish(topic: str, payload: dict[str, Any], attributes: dict[str, str] | No
         # twice: subscribers are redelivery-safe anyway, as Pub/Sub delivers at least once.
         if status and status != 429 and status < 500:
             raise errors.Unavailable(f"Pub/Sub refused a publish to {topic}: {failure}")
-        delay = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** attempt) * random.random()
-        attempt += 1
-        if time.monotonic() + delay > deadline:
+        delay = schedule.next_delay()
+        if delay is None:
             raise errors.Unavailable(f"Pub/Sub did not take a publish to {topic}: {failure}")
         logs.log(logging.WARNING, "Pub/Sub publish failed, retrying",
-                 pubsub={"topic": topic, "status": status, "attempt": attempt,
+                 pubsub={"topic": topic, "status": status, "attempt": schedule.attempt,
                          "delaySeconds": round(delay, 3)})
         sleep(delay)
 

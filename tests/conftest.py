@@ -158,6 +158,21 @@ def function_apps(gcp_emulators: TestEnvironment) -> dict[str, Any]:
             for target, source, signature in FUNCTIONS.values()}
 
 
+@pytest.fixture
+def tuned(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Run the test with these settings (environment variables), restored afterwards."""
+    from shared.config import settings
+
+    def apply(**values: Any) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, str(value))
+        settings.cache_clear()
+
+    yield apply
+    monkeypatch.undo()
+    settings.cache_clear()
+
+
 def token_for(email: str, lifetime_seconds: int = 3600) -> str:
     """A valid local bearer token."""
     return local_auth.issue_token(ENV.private_key, email, lifetime_seconds)

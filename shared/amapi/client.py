@@ -27,8 +27,8 @@ from shared.amapi.errors import (
     classify,
     status_of,
 )
-from shared.amapi.retry import RetryPolicy
 from shared.config import Settings, settings
+from shared.retry import RetryPolicy
 
 SCOPE = "https://www.googleapis.com/auth/androidmanagement"
 

@@ -20,18 +20,11 @@ from typing import Any
 from werkzeug.wrappers import Request
 
 from shared import errors
-from shared.query_params import QuerySchema, utf8_length
+from shared.query_params import QuerySchema
 from shared.representation import loaded
 
-MAX_ID_BYTES = 512  # well under Firestore's 1,500-byte document ids; real ids are far shorter
 MAX_BODY_BYTES = 1024 * 1024  # four times the largest managed configuration, with room to spare
 MAX_JSON_DEPTH = 32  # objects and arrays, the body itself being level 1
-
-
-def is_storable_id(value: str) -> bool:
-    """True when `value` can name a stored resource (a Firestore document id we would issue)."""
-    return (0 < utf8_length(value) <= MAX_ID_BYTES and value not in (".", "..")
-            and "/" not in value and not (value.startswith("__") and value.endswith("__")))
 
 
 def parse_query(request: Request, schema: type[QuerySchema] | None) -> dict[str, Any]:

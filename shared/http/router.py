@@ -24,10 +24,11 @@ from shared.amapi import errors as amapi_errors
 from shared.clock import utcnow
 from shared.http.auth import Principal, authenticate
 from shared.http.idempotency import run_idempotently
-from shared.http.requests import is_storable_id, parse_json, parse_object, parse_query
+from shared.http.requests import parse_json, parse_object, parse_query
 from shared.query_params import QuerySchema
 from shared.representation import check_if_match
 from shared.store import errors as store_errors
+from shared.store.keys import is_storable_id
 
 JSON = "application/json"
 

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from shared import logs
+from shared.store.keys import is_storable_id
 
 LEASE_WAIT_SECONDS = 60.0  # a batch waits this long for an inline push of its space
 
@@ -26,7 +27,7 @@ def run(message: dict[str, Any]) -> None:
     from shared.store import rollouts as stored_rollouts
 
     rollout_id = message.get("rolloutId") if isinstance(message, dict) else None
-    if not _possible_id(rollout_id):
+    if not is_storable_id(rollout_id):
         # The same bytes fail the same way on every redelivery: acknowledge, never retry.
         logs.log(logging.WARNING, "a rollout message without a possible rollout id was dropped",
                  received=str(message)[:200])
@@ -50,10 +51,3 @@ def run(message: dict[str, Any]) -> None:
                 rollouts.announce([rollout_id])
                 return
 
-
-def _possible_id(value: Any) -> bool:
-    """True when `value` can name a rollout document (ids are generated: this only keeps
-    forged ones from reaching Firestore, which refuses them the same way every time)."""
-    return (isinstance(value, str) and 0 < len(value.encode()) <= 1500 and "/" not in value
-            and value not in (".", "..") and not (value.startswith("__")
-                                                  and value.endswith("__")))

@@ -1,10 +1,25 @@
-"""Document ids derived from natural keys, so that uniqueness is enforced by Firestore itself."""
+"""Document ids: fresh ones, ones derived from natural keys (so that Firestore itself enforces
+uniqueness), and which ids a caller may name at all."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 import time
+
+MAX_ID_BYTES = 512  # well under Firestore's 1,500-byte document ids; real ids are far shorter
+
+
+def is_storable_id(value: object) -> bool:
+    """True when `value` can name a stored resource (a Firestore document id we would issue)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return (0 < size <= MAX_ID_BYTES and value not in (".", "..") and "/" not in value
+            and not (value.startswith("__") and value.endswith("__")))
 
 
 def natural_key(*parts: str) -> str:

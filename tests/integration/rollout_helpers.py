@@ -5,12 +5,33 @@ from __future__ import annotations
 import collections
 from typing import Any
 
+from shared.access import roles
 from shared.amapi.client import amapi
 from shared.clock import utcnow
 from shared.config import settings
 from shared.policy.holding_policy import holding_policy, holding_policy_name
 from shared.store import devices
 from tests.integration.enroll_helpers import emulator_call
+
+
+def work(rollout_id: str) -> None:
+    """What the rollouts function does with the rollout's message."""
+    from shared.policy import rollout_worker
+
+    with roles.as_system():
+        rollout_worker.run({"rolloutId": rollout_id})
+
+
+def one_batch(rollout_id: str, size: int = 100) -> bool:
+    """Run one batch of the rollout as the worker would, under its space's lease."""
+    from shared.policy import push as policy_push
+    from shared.policy import rollouts as domain
+    from shared.store import rollouts
+
+    with roles.as_system():
+        space = str(rollouts.get(rollout_id)["space"])
+        with policy_push.serialized([space]):
+            return domain.advance(rollout_id, size, amapi())
 
 
 def bulk_fleet(server: Any, size: int, space: str = "global",

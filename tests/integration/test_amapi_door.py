@@ -8,7 +8,7 @@ import pytest
 
 from shared.amapi import errors
 from shared.amapi.client import Amapi, amapi
-from shared.amapi.retry import RetryPolicy
+from shared.retry import RetryPolicy
 from tests.conftest import ENV
 
 ENTERPRISE = f"enterprises/{ENV.enterprise_id}"

@@ -10,7 +10,6 @@ import pytest
 
 from shared.access import roles
 from shared.config import settings
-from shared.policy import rollout_worker
 from shared.store import access_control, devices, rollouts
 from tests.conftest import token_for
 from tests.integration.policy_helpers import (
@@ -20,7 +19,7 @@ from tests.integration.policy_helpers import (
     at_once,
     request,
 )
-from tests.integration.rollout_helpers import bulk_fleet
+from tests.integration.rollout_helpers import bulk_fleet, one_batch, work
 from tests.integration.test_cosu_policies import PolicyApi
 from tests.integration.test_rollout_function import envelope, push
 
@@ -42,23 +41,6 @@ def inline_limit(monkeypatch):
 
     yield lower
     settings.cache_clear()
-
-
-def work(rollout_id: str) -> None:
-    with roles.as_system():
-        rollout_worker.run({"rolloutId": rollout_id})
-
-
-def one_batch(rollout_id: str, size: int = 100) -> bool:
-    """Run one batch of the rollout as the worker would, under its space's lease."""
-    from shared.amapi.client import amapi
-    from shared.policy import push as policy_push
-    from shared.policy import rollouts as domain
-
-    with roles.as_system():
-        space = str(rollouts.get(rollout_id)["space"])
-        with policy_push.serialized([space]):
-            return domain.advance(rollout_id, size, amapi())
 
 
 def started(response) -> dict:

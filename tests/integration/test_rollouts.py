@@ -13,7 +13,6 @@ import pytest
 
 from shared.access import roles
 from shared.clock import utcnow
-from shared.policy import rollout_worker
 from shared.store import devices, rollouts
 from tests.integration.enroll_helpers import emulator_call
 from tests.integration.policy_helpers import (
@@ -21,7 +20,13 @@ from tests.integration.policy_helpers import (
     assert_amapi_matches_the_stores,
     clear_calls,
 )
-from tests.integration.rollout_helpers import bulk_fleet, device_patches, throttled
+from tests.integration.rollout_helpers import (
+    bulk_fleet,
+    device_patches,
+    one_batch,
+    throttled,
+    work,
+)
 from tests.integration.test_cosu_policies import PolicyApi
 
 
@@ -30,11 +35,6 @@ def api(function_apps, admin_headers, firestore, amapi_emulator):
     api = PolicyApi(function_apps["policy"], admin_headers)
     assert api.app().status_code == 201
     return api
-
-
-def work(rollout_id: str) -> None:
-    with roles.as_system():
-        rollout_worker.run({"rolloutId": rollout_id})
 
 
 def started(response) -> dict:
@@ -91,10 +91,8 @@ def test_a_content_edit_of_a_whole_fleet_stays_one_inline_call(api, amapi_emulat
 
 
 def test_an_outage_half_way_then_a_redelivery_racing_a_second_worker_moves_each_device_once(
-        api, amapi_emulator, monkeypatch):
-    monkeypatch.setenv("ROLLOUT_BATCH_SIZE", "20")
-    from shared.config import settings
-    settings.cache_clear()
+        api, amapi_emulator, tuned):
+    tuned(ROLLOUT_BATCH_SIZE=20)
     fleet = bulk_fleet(amapi_emulator, 120)
     rollout = started(api.config(distribution={"mode": "ALL"}))["rollout"]
     clear_calls(amapi_emulator)
@@ -128,7 +126,6 @@ def test_an_outage_half_way_then_a_redelivery_racing_a_second_worker_moves_each_
     assert done["done"]["moved"] == 120
     assert device_patches(amapi_emulator) == {d["name"]: 1 for d in fleet}
     assert_amapi_matches_the_stores(amapi_emulator)
-    settings.cache_clear()
 
 
 def test_a_second_large_change_takes_the_first_ones_remaining_work_over(api, amapi_emulator):
@@ -150,20 +147,12 @@ def test_a_second_large_change_takes_the_first_ones_remaining_work_over(api, ama
 
 
 def test_an_edit_while_a_rollout_runs_is_picked_up_by_its_next_batch(
-        api, amapi_emulator, monkeypatch):
-    monkeypatch.setenv("ROLLOUT_BATCH_SIZE", "10")
-    from shared.config import settings
-    settings.cache_clear()
+        api, amapi_emulator, tuned):
+    tuned(ROLLOUT_BATCH_SIZE=10)
     bulk_fleet(amapi_emulator, 40, labels=["front"])
     config = started(api.config(distribution={"mode": "CUSTOM", "labels": ["front"]}))
     rollout_id = config["rollout"]["id"]
-    with roles.as_system():
-        from shared.amapi.client import amapi
-        from shared.policy import push
-        from shared.policy import rollouts as domain
-
-        with push.serialized(["global"]):
-            assert domain.advance(rollout_id, 10, amapi())
+    assert one_batch(rollout_id, 10)
     edited = api.call("PATCH", f"/cosu-configs/{config['id']}",
                       {"lockdown": {"disableKeyguard": True}})
     assert edited.status_code == 200, edited.get_json()
@@ -173,7 +162,6 @@ def test_an_edit_while_a_rollout_runs_is_picked_up_by_its_next_batch(
     finished = rollouts.get(rollout_id)
     assert finished["state"] == "SUCCEEDED" and finished["generation"] >= 2
     assert_amapi_matches_the_stores(amapi_emulator)
-    settings.cache_clear()
 
 
 def test_a_device_deleted_meanwhile_is_skipped_not_fatal(api, amapi_emulator):
@@ -275,18 +263,15 @@ def test_devices_amapi_keeps_refusing_end_the_rollout_failed_naming_them(api, am
 
 
 def test_under_a_lowered_quota_a_300_device_rollout_succeeds_without_429_and_a_lock_gets_through(
-        api, amapi_emulator, function_apps, admin_headers, monkeypatch):
+        api, amapi_emulator, function_apps, admin_headers, monkeypatch, tuned):
     from shared.amapi import budget
-    from shared.config import settings
 
     fleet = bulk_fleet(amapi_emulator, 300)
     # AMAPI allows 120 calls per rolling 4 s; the budget keeps 100 per 4 s (10 per 0.4 s
     # slice, 7 of them for background work), so even 12 slices' worth stays within the quota.
     emulator_call(amapi_emulator, "POST", "/emulator/v1/quota", {"calls": 120,
                                                                  "windowSeconds": 4})
-    monkeypatch.setenv("AMAPI_BUDGET_CALLS", "100")
-    monkeypatch.setenv("AMAPI_BUDGET_WINDOW_SECONDS", "4")
-    settings.cache_clear()
+    tuned(AMAPI_BUDGET_CALLS=100, AMAPI_BUDGET_WINDOW_SECONDS=4)
     monkeypatch.setattr(budget, "_process", budget.Budget())
     clear_calls(amapi_emulator)
 
@@ -317,26 +302,16 @@ def test_under_a_lowered_quota_a_300_device_rollout_succeeds_without_429_and_a_l
     assert lock_seconds < 5
     assert throttled(amapi_emulator) == 0
     assert device_patches(amapi_emulator) == {d["name"]: 1 for d in fleet}
-    settings.cache_clear()
     emulator_call(amapi_emulator, "DELETE", "/emulator/v1/quota")
     assert_amapi_matches_the_stores(amapi_emulator)
 
 
 def test_pause_holds_a_rollout_between_batches_and_resume_finishes_it(
-        api, amapi_emulator, monkeypatch):
-    from shared.config import settings
-
-    monkeypatch.setenv("ROLLOUT_BATCH_SIZE", "10")
-    settings.cache_clear()
+        api, amapi_emulator, tuned):
+    tuned(ROLLOUT_BATCH_SIZE=10)
     fleet = bulk_fleet(amapi_emulator, 40)
     rollout = started(api.config(distribution={"mode": "ALL"}))["rollout"]
-    with roles.as_system():
-        from shared.amapi.client import amapi
-        from shared.policy import push
-        from shared.policy import rollouts as domain
-
-        with push.serialized(["global"]):
-            assert domain.advance(rollout["id"], 10, amapi())
+    assert one_batch(rollout["id"], 10)
 
     paused = api.call("POST", f"/rollouts/{rollout['id']}:pause")
     assert paused.status_code == 200 and paused.get_json()["state"] == "PAUSED"
@@ -355,15 +330,11 @@ def test_pause_holds_a_rollout_between_batches_and_resume_finishes_it(
     audit = api.call("GET", "/audit-log").get_json()
     actions = " ".join(str(entry) for entry in audit["entries"])
     assert ":pause" in actions and ":resume" in actions
-    settings.cache_clear()
 
 
 def test_a_worker_killed_before_its_checkpoint_leaves_no_device_moved_twice(
-        api, amapi_emulator, monkeypatch):
-    from shared.config import settings
-
-    monkeypatch.setenv("ROLLOUT_BATCH_SIZE", "10")
-    settings.cache_clear()
+        api, amapi_emulator, monkeypatch, tuned):
+    tuned(ROLLOUT_BATCH_SIZE=10)
     fleet = bulk_fleet(amapi_emulator, 30)
     rollout = started(api.config(distribution={"mode": "ALL"}))["rollout"]
     clear_calls(amapi_emulator)
@@ -389,7 +360,6 @@ def test_a_worker_killed_before_its_checkpoint_leaves_no_device_moved_twice(
     assert done["state"] == "SUCCEEDED" and done["done"]["moved"] == 30
     assert device_patches(amapi_emulator) == {d["name"]: 1 for d in fleet}
     assert_amapi_matches_the_stores(amapi_emulator)
-    settings.cache_clear()
 
 
 def test_the_contract_declares_the_202_of_every_change_that_may_become_a_rollout(api):
@@ -403,11 +373,8 @@ def test_the_contract_declares_the_202_of_every_change_that_may_become_a_rollout
 
 
 def test_a_worker_whose_time_is_up_stops_between_steps_and_sends_itself_on(
-        api, amapi_emulator, monkeypatch):
-    from shared.config import settings
-
-    monkeypatch.setenv("ROLLOUT_SLICE_SECONDS", "0")
-    settings.cache_clear()
+        api, amapi_emulator, tuned):
+    tuned(ROLLOUT_SLICE_SECONDS=0)
     fleet = bulk_fleet(amapi_emulator, 30)
     rollout = started(api.config(distribution={"mode": "ALL"}))["rollout"]
 
@@ -419,4 +386,3 @@ def test_a_worker_whose_time_is_up_stops_between_steps_and_sends_itself_on(
         work(rollout["id"])  # the messages it sent itself
     assert rollouts.get(rollout["id"])["state"] == "SUCCEEDED"
     assert device_patches(amapi_emulator) == {d["name"]: 1 for d in fleet}
-    settings.cache_clear()

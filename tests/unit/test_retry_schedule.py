@@ -1,4 +1,4 @@
-from shared.amapi.retry import RetryPolicy
+from shared.retry import RetryPolicy
 
 
 class FakeClock:

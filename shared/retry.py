@@ -1,4 +1,4 @@
-"""Exponential backoff with full jitter, bounded by a time budget per call."""
+"""Exponential backoff with full jitter, bounded by a time budget per call (AMAPI, Pub/Sub)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How long one AMAPI call may keep retrying, and how its pauses grow."""
+    """How long one call may keep retrying, and how its pauses grow."""
 
     budget_seconds: float
     base_seconds: float
