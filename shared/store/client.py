@@ -57,6 +57,29 @@ def reset_client() -> None:
         _client = None
 
 
+def filtered_page(collection: str, filters: dict[str, Any], limit: int,
+                  after: str | None) -> list[dict[str, Any]]:
+    """Documents of `collection` matching `filters`, by id, starting after id `after`.
+
+    Each filter is an equality, except `spaces` (the `space` field is one of them) and `label`
+    (one of the `labels`).
+    """
+    from google.cloud.firestore import FieldFilter
+
+    query: Any = db().collection(collection)
+    for field, value in filters.items():
+        if field == "label":
+            query = query.where(filter=FieldFilter("labels", "array_contains", value))
+        elif field == "spaces":
+            query = query.where(filter=FieldFilter("space", "in", value or ["-"]))
+        else:
+            query = query.where(filter=FieldFilter(field, "==", value))
+    query = query.order_by("__name__").limit(limit)
+    if after:
+        query = query.start_after({"__name__": db().collection(collection).document(after)})
+    return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]
+
+
 def transact(run: Callable[[Any], T]) -> T:
     """Run a `@firestore.transactional` function in a new transaction.
 

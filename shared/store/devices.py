@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.store.client import bounded, db
+from shared.store.client import bounded, db, filtered_page
 from shared.store.errors import translate_module
 
 COLLECTION = "devices"
@@ -71,20 +71,7 @@ def put(device: str, fields: dict[str, Any]) -> None:
 
 def page(filters: dict[str, Any], limit: int, after: str | None) -> list[dict[str, Any]]:
     """Devices matching equality `filters` (and `label`), by id, starting after id `after`."""
-    from google.cloud.firestore import FieldFilter
-
-    query: Any = db().collection(COLLECTION)
-    for field, value in filters.items():
-        if field == "label":
-            query = query.where(filter=FieldFilter("labels", "array_contains", value))
-        elif field == "spaces":
-            query = query.where(filter=FieldFilter("space", "in", value or ["-"]))
-        else:
-            query = query.where(filter=FieldFilter(field, "==", value))
-    query = query.order_by("__name__").limit(limit)
-    if after:
-        query = query.start_after({"__name__": db().collection(COLLECTION).document(after)})
-    return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]
+    return filtered_page(COLLECTION, filters, limit, after)
 
 
 translate_module(__name__)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from shared.store.client import bounded, db, transact
+from shared.store.client import bounded, db, filtered_page, transact
 from shared.store.errors import translate_module
 
 COLLECTION = "rollouts"
@@ -116,18 +116,7 @@ def active_since(before: datetime.datetime, limit: int) -> list[dict[str, Any]]:
 
 def page(filters: dict[str, Any], limit: int, after: str | None) -> list[dict[str, Any]]:
     """Rollouts matching equality `filters` (`spaces` as an `in`), by id after `after`."""
-    from google.cloud.firestore import FieldFilter
-
-    query: Any = db().collection(COLLECTION)
-    for field, value in filters.items():
-        if field == "spaces":
-            query = query.where(filter=FieldFilter("space", "in", value or ["-"]))
-        else:
-            query = query.where(filter=FieldFilter(field, "==", value))
-    query = query.order_by("__name__").limit(limit)
-    if after:
-        query = query.start_after({"__name__": _ref(after)})
-    return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]
+    return filtered_page(COLLECTION, filters, limit, after)
 
 
 def steps(rollout_id: str, generation: int, start: int, count: int) -> list[dict[str, Any]]:
