@@ -4,8 +4,9 @@ A behaviour names a policy, the devices it concerns (a list, or a stable share o
 devices are on the policy) and one effect: the device reports itself non-compliant, one of its
 apps reports an ERROR keyed app state, or it never reports the new version applied. Behaviours
 are consulted when a device applies a policy (after a policy change or a move), never when it is
-set, and only while the device is on the behaviour's policy: the next report on another policy
-removes what a behaviour added.
+set, and only while the device is on the behaviour's policy (`"*"`: any policy it applies next,
+such as one a rollout creates): the next report on another policy removes what a behaviour
+added.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from devstack.amapi_emulator.validation import validate
 EFFECTS = ("nonCompliance", "appError", "neverApply")
 FIELDS = frozenset({"devices", "percent", "policy", *EFFECTS})
 APP_ERROR_FIELDS = frozenset({"packageName", "key", "message"})
+# A behaviour on every policy the device applies: a change's policy, whatever its name.
+ANY_POLICY = "*"
 # Hash buckets per device: fine enough for shares like 2.5 %.
 BUCKETS = 10_000
 
@@ -54,7 +57,7 @@ class Behavior:
 
     def matches(self, device_name: str, policy_name: str) -> bool:
         """Whether the device, now on `policy_name`, is one this behaviour concerns."""
-        on_policy = policy_name == self.policy or (
+        on_policy = self.policy == ANY_POLICY or policy_name == self.policy or (
             "/" not in self.policy and policy_name.rsplit("/", 1)[-1] == self.policy)
         if not on_policy:
             return False
@@ -108,11 +111,11 @@ def _policy(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise errors.bad_request('"policy" must be a policy name or id.')
     parts = value.split("/")
-    if len(parts) == 1 or (len(parts) == 4 and parts[0] == "enterprises"
+    if value == ANY_POLICY or len(parts) == 1 or (len(parts) == 4 and parts[0] == "enterprises"
                            and parts[2] == "policies" and all(parts)):
         return value
     raise errors.bad_request(
-        f'"policy" must be enterprises/E/policies/P or the policy id P, got {value!r}.')
+        f'"policy" must be enterprises/E/policies/P, the policy id P or "*", got {value!r}.')
 
 
 def _device_names(value: Any, devices: Mapping[str, Any]) -> frozenset[str]:

@@ -10,8 +10,10 @@ import functions_framework
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
+from shared import errors
 from shared.access import roles
 from shared.clock import utcnow
+from shared.config import settings
 from shared.devices import commands as device_commands
 from shared.devices import inventory, schemas
 from shared.http.router import Context, Reply, Router
@@ -77,15 +79,23 @@ def get_command(ctx: Context) -> dict[str, Any]:
 
 
 @reconcile.route("POST", "/", "Re-send pending commands, settle unanswered ones, resume "
-                 "stalled rollouts",
+                 "stalled rollouts, read the health gates of staged rollouts whose soak is over",
                  authorize=False,  # only SCHEDULER_PRINCIPALS may call it
+                 request_schema=schemas.ReconcileRequestSchema,
                  response_schema=schemas.ReconcileResultSchema)
 def run_reconciliation(ctx: Context) -> dict[str, int]:
-    from shared.policy import rollouts  # only this scheduled target needs it
+    # Only this scheduled target needs the rollouts.
+    from shared.policy import rollouts, staged_rollouts
 
+    body = (ctx.body(schemas.ReconcileRequestSchema())
+            if ctx.request.get_data(cache=True).strip() else {})
+    if "now" in body and not settings().emulated:
+        raise errors.InvalidArgument.field("now", "is accepted only against the emulators")
+    clock = body.get("now") or utcnow()  # the rollout clock: soaks end as of this moment
     now = utcnow()
     result = device_commands.reconcile(now, SETTLE_AFTER)
     result["rolloutsResumed"] = rollouts.resume_stalled(now, ROLLOUT_STALLED_AFTER)
+    result["rolloutGatesRead"] = staged_rollouts.evaluate_due(clock)
     return result
 
 

@@ -6,11 +6,14 @@ import functions_framework
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
+from shared import errors
 from shared.access import role_bindings, roles
 from shared.access.space_params import SpaceListQuerySchema, SpaceQuerySchema
+from shared.http.requests import parse_object
 from shared.http.router import Context, Reply, Router
 from shared.policy import app_feedback, rollouts, schemas
 from shared.policy import configurations as resources
+from shared.representation import loaded
 
 router = Router("amapi-cosu policy", "Dedicated-device (COSU) configurations, the app "
                 "catalog, Wi-Fi and always-on VPN, compiled into AMAPI policies.")
@@ -29,6 +32,10 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
     """Register create, list, get, patch and delete for one kind of resource."""
 
     def create(ctx: Context) -> Reply:
+        if "rollout" in parse_object(ctx.request):
+            raise errors.InvalidArgument.field(
+                "rollout", "a staged rollout stages a change of an existing resource: create "
+                "it with distribution NONE, then PATCH its distribution with the rollout plan")
         created = resources.create(kind, ctx.body(create_schema()))
         if "rollout" in created:
             return _accepted(ctx, created)
@@ -49,8 +56,12 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
         space = ctx.args["space"]
         resources.find(kind, ctx.params[param], space, roles.ADMIN)
         ctx.refuse_immutable(immutable)
-        changed = resources.update(kind, space, ctx.params[param], ctx.body(_MergePatch()),
-                                   ctx.request.headers.get("If-Match"))
+        changes = dict(ctx.body(_MergePatch()))
+        plan = changes.pop("rollout", None)
+        staging = None if plan is None else loaded(
+            "rollout plan", lambda: schemas.RolloutPlanSchema().load(plan))
+        changed = resources.update(kind, space, ctx.params[param], changes,
+                                   ctx.request.headers.get("If-Match"), staging)
         if "rollout" in changed:
             return _accepted(ctx, changed)
         return Reply(changed, headers={"ETag": changed["etag"]})
@@ -65,6 +76,9 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
     label = kind.label
     large = (" A change whose push needs more AMAPI calls than the inline limit is stored at "
              "once and answered 202 with the `rollout` pushing it (Location: the rollout).")
+    staged = (" A body field `rollout` (a RolloutPlan: stages, gate, autoRollback) stages the "
+              "change, whatever its size: it is kept beside the resource (`pendingChange`) "
+              "and a staged rollout pushes it stage by stage (202).")
     router.add("POST", path, create, f"Create a {label}.{large}", idempotent=True,
                success_status=201, accepted_schema=response_schema,
                request_schema=create_schema, response_schema=response_schema)
@@ -76,7 +90,7 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
                query_schema=SpaceQuerySchema, response_schema=response_schema)
     router.add("PATCH", item, patch, f"Change a {label} with a JSON merge patch (RFC 7396: "
                "nested objects merged, null removes, arrays replaced), pushed before the "
-               f"reply.{large}", accepted_schema=response_schema,
+               f"reply.{large}{staged}", accepted_schema=response_schema,
                query_schema=SpaceQuerySchema, request_schema=patch_schema,
                response_schema=response_schema)
     router.add("DELETE", item, delete, f"Delete a {label}.{large}",
@@ -130,6 +144,20 @@ def cancel_rollout(ctx: Context) -> dict[str, Any]:
               response_schema=schemas.RolloutSchema)
 def pause_rollout(ctx: Context) -> dict[str, Any]:
     return rollouts.pause(ctx.params["rollout_id"])
+
+
+@router.route("POST", "/rollouts/<rollout_id>:promote", "Pass a staged rollout's current stage "
+              "whatever its gate says and start the next (after the last: promote the change "
+              "to every device)", response_schema=schemas.RolloutSchema)
+def promote_rollout(ctx: Context) -> dict[str, Any]:
+    return rollouts.promote(ctx.params["rollout_id"])
+
+
+@router.route("POST", "/rollouts/<rollout_id>:rollback", "Put every device of a staged "
+              "rollout back on the stored configuration and drop the staged change",
+              response_schema=schemas.RolloutSchema)
+def rollback_rollout(ctx: Context) -> dict[str, Any]:
+    return rollouts.rollback(ctx.params["rollout_id"])
 
 
 @router.route("POST", "/rollouts/<rollout_id>:resume", "Continue a paused rollout from its "

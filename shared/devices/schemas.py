@@ -167,6 +167,13 @@ class DeviceListSchema(Schema):
     nextPageToken = fields.String()
 
 
+class ReconcileRequestSchema(Schema):
+    """POST /reconcile-commands/ (scheduled)."""
+
+    now = fields.AwareDateTime(metadata={
+        "description": "emulators only: the rollout clock, to end staged rollouts' soaks early"})
+
+
 class ReconcileResultSchema(Schema):
     """What a run of reconcile_commands did."""
 
@@ -177,3 +184,5 @@ class ReconcileResultSchema(Schema):
                                                        "AMAPI throttled it or its time ran out"})
     rolloutsResumed = fields.Integer(metadata={
         "description": "rollouts whose worker message was re-sent: no progress for 2 minutes"})
+    rolloutGatesRead = fields.Integer(metadata={
+        "description": "staged rollouts whose stage soaked long enough and had its gate read"})

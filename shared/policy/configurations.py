@@ -117,12 +117,20 @@ def _secret_keys(kind: Kind, data: dict[str, Any]) -> list[str]:
 
 
 def represent(kind: Kind, stored: Stored, delegated: bool = False) -> dict[str, Any]:
-    """The API representation: secrets masked or left out, times in RFC 3339, an etag."""
-    body = _plain(_without_secrets(kind, stored.data))
+    """The API representation: secrets masked or left out, times in RFC 3339, an etag; a
+    change a staged rollout is pushing is shown beside it (`pendingChange`)."""
+    data = {k: v for k, v in stored.data.items() if k != "pendingChange"}
+    body = _plain(_without_secrets(kind, data))
     body["id"] = stored.data.get("packageName") if kind.keyed_by_package else stored.id
     body["etag"] = etag_of(stored.id, body["updateTime"])
     if delegated:
         body["delegated"] = True
+    pending = stored.data.get("pendingChange")
+    if isinstance(pending, dict):
+        staged = represent(kind, Stored(stored.id, pending["data"]))
+        body["pendingChange"] = {"rolloutId": pending["rolloutId"],
+                                 "staged": {k: v for k, v in staged.items()
+                                            if k not in ("id", "etag")}}
     return dict(body)
 
 
@@ -288,7 +296,8 @@ def _merged(kind: Kind, current: Stored, changes: dict[str, Any]) -> dict[str, A
     creation would be."""
 
 
-    stored = _plain({k: v for k, v in current.data.items() if k not in _TIMES})
+    stored = _plain({k: v for k, v in current.data.items()
+                     if k not in _TIMES and k != "pendingChange"})
     if kind is WIFI and "security" in changes:
         # A new security mode needs its own secret: the old one is never carried over.
         stored.pop("passphrase", None)
@@ -312,8 +321,12 @@ def _merged(kind: Kind, current: Stored, changes: dict[str, Any]) -> dict[str, A
 
 
 def update(kind: Kind, space: str | None, resource: str, changes: dict[str, Any],
-           if_match: str | None) -> dict[str, Any]:
-    """Merge `changes` (RFC 7396) into the resource, push, store; 412 on a stale etag."""
+           if_match: str | None, staging: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Merge `changes` (RFC 7396) into the resource, push, store; 412 on a stale etag.
+
+    With a `staging` plan (`RolloutPlanSchema`), the change is stored beside the resource and
+    a staged rollout pushes it stage by stage (`_stage`).
+    """
 
     def act(current: Stored) -> dict[str, Any]:
         check_if_match(if_match, represent(kind, current)["etag"])
@@ -322,6 +335,8 @@ def update(kind: Kind, space: str | None, resource: str, changes: dict[str, Any]
         after = Stored(current.id, data, current.update_time)
         inputs = _validate(kind, current, after)
         own = str(current.data["space"])
+        if staging is not None:
+            return _stage(kind, current, after, staging)
 
         def store(also: Callable[[Any], None] | None) -> None:
             _commit_guarded(kind, lambda batch: configurations.stage_replace(
@@ -333,6 +348,30 @@ def update(kind: Kind, space: str | None, resource: str, changes: dict[str, Any]
         return _with_rollouts(shown, pushed)
 
     return _under_lease(kind, resource, space, changes, act)
+
+
+def _stage(kind: Kind, current: Stored, after: Stored, plan: dict[str, Any]) -> dict[str, Any]:
+    """Store `after` as the resource's pending change and start the staged rollout of it."""
+    from shared.policy import push, staged_rollouts
+
+    own = str(current.data["space"])
+    if affected_spaces(own, current, after) != {own}:
+        raise errors.InvalidArgument.field(
+            "rollout", f"a staged rollout covers the devices of one space, and this "
+            f"{kind.label} reaches others (delegatedSpaces): change it without stages, or "
+            "stop delegating it first")
+    rollout_id = staged_rollouts.new_rollout_id()
+    pending = {"rolloutId": rollout_id, "data": after.data}
+
+    def store(also: Callable[[Any], None] | None) -> None:
+        _commit_guarded(kind, lambda batch: configurations.stage_pending(
+            batch, kind.collection, current, pending), also)
+
+    created = push.stage_change(
+        own, rollout_id, plan, _trigger(kind, represent(kind, after)),
+        {"kind": kind.name, "collection": kind.collection, "id": current.id}, store)
+    shown = represent(kind, Stored(current.id, {**current.data, "pendingChange": pending}))
+    return {**shown, "rollout": rollouts.represent(created)}
 
 
 def delete(kind: Kind, space: str | None, resource: str,

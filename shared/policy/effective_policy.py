@@ -26,6 +26,10 @@ class SpaceInputs:
     apps: dict[str, Stored] = field(default_factory=dict)
     wifi: dict[str, Stored] = field(default_factory=dict)
     vpn: dict[str, Stored] = field(default_factory=dict)
+    # A staged change of one of them, not yet promoted: the inputs as they are with it, and the
+    # rollout staging it. Only groups of that rollout's variant compile from these.
+    staged: SpaceInputs | None = None
+    staged_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class PolicyChoice:
     app_ids: tuple[str, ...] = ()
     wifi_ids: tuple[str, ...] = ()
     vpn_id: str | None = None
+    # The staged rollout whose pending change this choice compiles with (None: as stored).
+    variant: str | None = None
 
     @property
     def input_ids(self) -> list[str]:
@@ -50,6 +56,8 @@ class PolicyChoice:
         ids = self.input_ids
         if not ids:
             return None
+        if self.variant:
+            ids = [*ids, f"staged:{self.variant}"]
         return hashlib.sha256("|".join(ids).encode()).hexdigest()[:24]
 
 

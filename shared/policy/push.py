@@ -22,7 +22,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from shared import errors, logs
@@ -126,11 +126,26 @@ def check_lease() -> None:
 
 def load_space(space: str) -> SpaceInputs:
     """Every configuration, app, Wi-Fi and VPN of a space or delegated to it (eight queries)."""
-    return SpaceInputs(
+    inputs = SpaceInputs(
         configs={s.id: s for s in _reaching(configurations.COSU, space)},
         apps={s.data["packageName"]: s for s in _reaching(configurations.APPS, space)},
         wifi={s.id: s for s in _reaching(configurations.WIFI, space)},
         vpn={s.id: s for s in _reaching(configurations.VPN, space)})
+    return with_staged(inputs, space)
+
+
+def with_staged(inputs: SpaceInputs, space: str) -> SpaceInputs:
+    """`inputs` with the variant a staged rollout of the space compiles its canaries from (a
+    resource of the space carrying a `pendingChange`), when there is one."""
+    for kind, items in (("cosu", inputs.configs), ("app", inputs.apps),
+                        ("wifi", inputs.wifi), ("vpn", inputs.vpn)):
+        for stored in items.values():
+            pending = stored.data.get("pendingChange")
+            if isinstance(pending, dict) and stored.data.get("space") == space:
+                after = Stored(stored.id, pending["data"]) if pending.get("data") else None
+                return replace(inputs, staged=with_change(inputs, kind, stored, after),
+                               staged_by=str(pending["rolloutId"]))
+    return inputs
 
 
 def _reaching(collection: str, space: str) -> list[Stored]:
@@ -274,13 +289,14 @@ def apply_change(kind: str, space: str, before: Stored | None, after: Stored | N
     so the caller sees a clean failure and AMAPI keeps what it had. A larger plan is stored
     with its rollouts in one write and pushed by the rollout worker.
     """
-    from shared.policy import rollouts
+    from shared.policy import rollouts, staged_rollouts
 
     changed = after if after is not None else before
     assert changed is not None
     affected = affected_spaces(space, before, after)
     with serialized(affected):
-        left_behind = stored_rollouts.needing_replan(sorted(affected))
+        left_behind, held = stored_rollouts.space_marks(sorted(affected))
+        staged_rollouts.refuse_while_staged(held)
         plans = _plans(kind, space, before, after, changed, affected, inputs, left_behind)
         plan = Plan()
         for part, _ in plans.values():
@@ -313,6 +329,34 @@ def apply_change(kind: str, space: str, before: Stored | None, after: Stored | N
              devicesMoved=len(plan.moves), unchanged=plan.unchanged,
              rollouts=[r["id"] for r in staged])
     return Pushed(plan, staged)
+
+
+def stage_change(space: str, rollout_id: str, plan: dict[str, Any], trigger: dict[str, Any],
+                 resource: dict[str, str], store: Store) -> dict[str, Any]:
+    """Store a staged change (`store(also)` writes it beside its resource) with the rollout
+    `rollout_id` that stages it, then start that rollout; returns the rollout.
+
+    The caller holds the space's lease since before it read the resource. Nothing is pushed
+    here: the rollout's first pass moves the first stage's devices.
+    """
+    from shared.policy import rollouts, staged_rollouts
+
+    with serialized([space]):
+        left_behind, staged = stored_rollouts.space_marks([space])
+        staged_rollouts.refuse_while_staged(staged)
+        now = utcnow()
+        created: dict[str, Any] = {}
+
+        def with_rollout(batch: Any) -> None:
+            created.update(staged_rollouts.stage(batch, rollout_id, space, plan, trigger,
+                                                 resource, now))
+            stored_rollouts.stage_replanned(batch, left_behind)  # it plans the whole space
+
+        store(with_rollout)
+    rollouts.announce([rollout_id])
+    logs.log(logging.INFO, "configuration change staged", resourceId=resource["id"],
+             space=space, rolloutId=rollout_id, stages=len(plan["stages"]))
+    return created
 
 
 def affected_spaces(space: str, *resources: Stored | dict[str, Any] | None) -> set[str]:

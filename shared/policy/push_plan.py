@@ -109,11 +109,15 @@ def with_change(inputs: SpaceInputs, kind: str, before: Stored | None,
         current.pop(input_key(kind, before), None)
     if after is not None:
         current[input_key(kind, after)] = after
-    return replace(inputs, **{_FIELDS[kind]: current})
+    changes: dict[str, Any] = {_FIELDS[kind]: current}
+    return replace(inputs, **changes)
 
 
 def compile_choice(choice: PolicyChoice, inputs: SpaceInputs) -> dict[str, Any]:
     """The AMAPI policy of one choice; a 400 naming the field when inputs cannot compile."""
+    if choice.variant is not None and inputs.staged_by == choice.variant:
+        assert inputs.staged is not None
+        inputs = inputs.staged
     catalog = {package: app.data for package, app in inputs.apps.items()}
     config = inputs.configs[choice.config_id].data if choice.config_id else None
     try:
@@ -133,7 +137,8 @@ def policy_record(enterprise: str, space: str, choice: PolicyChoice, policy: dic
     return {"name": policy_name(enterprise, group or choice.key), "space": space,
             "choiceKey": choice.key, "inputIds": choice.input_ids,
             "choice": {"configId": choice.config_id, "appIds": list(choice.app_ids),
-                       "wifiIds": list(choice.wifi_ids), "vpnId": choice.vpn_id},
+                       "wifiIds": list(choice.wifi_ids), "vpnId": choice.vpn_id,
+                       **({"variant": choice.variant} if choice.variant else {})},
             "fingerprint": fingerprint(policy), "policy": policy, "updateTime": now}
 
 
@@ -141,7 +146,8 @@ def stored_choice(record: Mapping[str, Any]) -> PolicyChoice:
     """The inputs a stored group record compiles from."""
     stored = record.get("choice") or {}
     return PolicyChoice(stored.get("configId"), tuple(stored.get("appIds") or ()),
-                        tuple(stored.get("wifiIds") or ()), stored.get("vpnId"))
+                        tuple(stored.get("wifiIds") or ()), stored.get("vpnId"),
+                        stored.get("variant"))
 
 
 def choice_key_of(record: Mapping[str, Any]) -> str | None:

@@ -40,6 +40,8 @@ def run(message: dict[str, Any]) -> None:
             rollout = stored_rollouts.get(rollout_id)
             if rollout is None or rollout.get("state") not in stored_rollouts.ACTIVE:
                 return
+            if rollouts.waiting_for_gate(rollout):
+                return  # the soak of a stage: its gate is read once due, then it goes on
             size = max(1, min(config.rollout_batch_size,
                               budget.lane_capacity(budget.BACKGROUND)))
             with budget.prepaid(size), push.serialized([str(rollout["space"])],

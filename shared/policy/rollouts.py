@@ -17,6 +17,7 @@ time.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import logging
@@ -51,7 +52,8 @@ def inline_limit() -> int:
 
 def inputs_fingerprint(inputs: SpaceInputs) -> str:
     """A digest of a space's inputs as stored: any edit, creation or deletion changes it."""
-    parts = sorted(f"{kind}:{key}:{stored.id}:{stored.data.get('updateTime')}"
+    parts = sorted(f"{kind}:{key}:{stored.id}:{stored.data.get('updateTime')}:"
+                   f"{(stored.data.get('pendingChange') or {}).get('rolloutId', '')}"
                    for kind, items in (("cosu", inputs.configs), ("app", inputs.apps),
                                        ("wifi", inputs.wifi), ("vpn", inputs.vpn))
                    for key, stored in items.items())
@@ -133,6 +135,10 @@ def represent(rollout: dict[str, Any], now: datetime.datetime | None = None) -> 
     progressed = sum(done.values())
     state = rollout.get("state")
     percent = 100 if state == "SUCCEEDED" or total == 0 else min(99, 100 * progressed // total)
+    if rollout.get("stages") and state != "SUCCEEDED":
+        # A staged rollout's progress is its stages': each counts once it passed.
+        passed = sum(1 for s in rollout["stages"] if s.get("state") in ("PASSED", "PROMOTED"))
+        percent = min(99, 100 * passed // len(rollout["stages"]))
     eta = None
     started = rollout.get("startTime")
     if state == "RUNNING" and started is not None and progressed:
@@ -148,6 +154,10 @@ def represent(rollout: dict[str, Any], now: datetime.datetime | None = None) -> 
         if rollout.get(optional) is not None:
             value = rollout[optional]
             body[optional] = rfc3339(value) if isinstance(value, datetime.datetime) else value
+    if rollout.get("stages"):
+        from shared.policy import staged_rollouts
+
+        body.update(staged_rollouts.represent(rollout))
     return body
 
 
@@ -181,7 +191,11 @@ def list_page(space: str | None, state: str | None, size: int,
 
 
 def cancel(rollout_id: str) -> dict[str, Any]:
-    """Stop a rollout between batches; what it already moved stays where it is."""
+    """Stop a rollout between batches; what it already moved stays where it is. A staged
+    rollout cannot stop half-way: cancelling it rolls it back."""
+    staged = _visible(rollout_id, roles.ADMIN)
+    if staged.get("phase") == "STAGING":
+        return rollback(rollout_id, "cancelled")
     rollout = _change_state(rollout_id, rollouts.OPEN, {"state": "CANCELLED"}, "cancelled",
                             end=True)
     rollouts.mark_replan(str(rollout["space"]), rollout_id, utcnow())
@@ -204,11 +218,48 @@ def pause(rollout_id: str) -> dict[str, Any]:
 
 
 def resume(rollout_id: str) -> dict[str, Any]:
-    """Continue a paused rollout from its checkpoint (planned again if the space changed)."""
+    """Continue a paused rollout from its checkpoint (planned again if the space changed); a
+    staged rollout paused by a failed gate has its gate read again."""
+    from shared.policy import staged_rollouts
+
+    paused = _visible(rollout_id, roles.ADMIN)
+    if paused.get("state") == "PAUSED" and staged_rollouts.gate_failed(paused):
+        shown = represent(staged_rollouts.resume_gate(paused))
+        announce([rollout_id])
+        return shown
     # PENDING: the worker picks it up as it would a new one (keeping its first start time).
     rollout = _change_state(rollout_id, ("PAUSED",), {"state": "PENDING"}, "resumed")
     announce([rollout_id])
     return represent(rollout)
+
+
+def promote(rollout_id: str) -> dict[str, Any]:
+    """Pass a staged rollout's current stage and start the next (the last: promote the change
+    to every device)."""
+    from shared.policy import staged_rollouts
+
+    rollout = _staged(rollout_id)
+    return represent(staged_rollouts.promote(rollout))
+
+
+def rollback(rollout_id: str, why: str = "rolled back") -> dict[str, Any]:
+    """Put every device of a staged rollout back on the stored configuration."""
+    from shared.policy import staged_rollouts
+
+    rollout = _staged(rollout_id)
+    shown = represent(staged_rollouts.rollback(rollout, why))
+    shown["message"] = ("rolling back: staged devices move back to the stored configuration "
+                        "and the staged change is dropped")
+    return shown
+
+
+def _staged(rollout_id: str) -> dict[str, Any]:
+    rollout = _visible(rollout_id, roles.ADMIN)
+    if not rollout.get("stages"):
+        raise errors.FailedPrecondition(
+            f"rollout {rollout_id} is not staged: only a staged rollout has stages to promote "
+            "or roll back")
+    return rollout
 
 
 def _change_state(rollout_id: str, allowed: tuple[str, ...], changes: dict[str, Any],
@@ -253,13 +304,17 @@ def advance(rollout_id: str, size: int, door: AmapiDoor, until: float | None = N
         rollout = started
     if rollout.get("inFlight"):
         rollout = _recover(rollout, door)
+    if rollout.get("stages"):
+        from shared.policy import staged_rollouts
+
+        if staged_rollouts.soaking(rollout):
+            return False  # the gate decides what comes next (`waiting_for_gate`)
     inputs = push.load_space(space)
     fingerprint = inputs_fingerprint(inputs)
     if (fingerprint != rollout.get("inputsFingerprint")
-            or rollout["cursor"] >= rollout["stepCount"]):
-        plan = push.plan_assignment_change(space, inputs)
-        if not _replan(rollout, plan, fingerprint, now):
-            return False
+            or rollout["cursor"] >= rollout["stepCount"]) and not _replan(
+                rollout, _fresh_plan(rollout, space, inputs), fingerprint, now, door):
+        return False
     batch = rollouts.steps(rollout_id, rollout["generation"], rollout["cursor"], size)
     # Marked before any call: if this batch dies half-way, the next one first asks AMAPI
     # where the marked devices are (`_recover`) instead of moving them a second time.
@@ -338,12 +393,29 @@ def _unconfirmed_group(step: dict[str, Any], space: str,
     return {**record, "name": step["name"], "fingerprint": None}
 
 
+def _fresh_plan(rollout: dict[str, Any], space: str, inputs: SpaceInputs) -> Plan:
+    from shared.policy import push, staged_rollouts
+
+    if rollout.get("stages"):
+        return staged_rollouts.fresh_plan(rollout, space, inputs)
+    return push.plan_assignment_change(space, inputs)
+
+
 def _replan(rollout: dict[str, Any], plan: Plan, fingerprint: str,
-            now: datetime.datetime) -> bool:
-    """Point the rollout at a fresh plan; end it (SUCCEEDED) when nothing is left to do."""
+            now: datetime.datetime, door: AmapiDoor) -> bool:
+    """Point the rollout at a fresh plan; end it (SUCCEEDED) when nothing is left to do (a
+    staged rollout's stage soaks, or its promotion or rollback ends)."""
     if plan.restamped:
         effective_policies.put_many({u.key: u.record for u in plan.restamped})
     steps = steps_of(plan)
+    if not steps and rollout.get("stages"):
+        from shared.policy import staged_rollouts
+
+        rollouts.update(rollout["id"], {"inputsFingerprint": fingerprint, "cursor": 0,
+                                        "stepCount": 0, "inFlight": None,
+                                        "progressAtReplan": None, "idleGenerations": 0})
+        staged_rollouts.pass_done(rollout, door, now)
+        return False
     if not steps:
         rollouts.transition(rollout["id"], rollouts.ACTIVE,
                             {"state": "SUCCEEDED", "updateTime": now, "endTime": now,
@@ -466,9 +538,27 @@ def _checkpoint(rollout: dict[str, Any], batch: _Batch, interrupted: bool) -> No
     rollouts.checkpoint(rollout["id"], changes, batch.devices, batch.groups)
 
 
+def waiting_for_gate(rollout: dict[str, Any]) -> bool:
+    """True while a staged rollout's stage soaks: its gate is read once due (right away when
+    it is), and nothing else is to be done meanwhile."""
+    from shared.policy import staged_rollouts
+
+    if not rollout.get("stages") or not staged_rollouts.soaking(rollout):
+        return False
+    due = rollout.get("gateDue")
+    now = utcnow()
+    if due is not None and due <= now:
+        # Overtaken: read by the scheduled target, or changed by an administrator, meanwhile.
+        with contextlib.suppress(staged_rollouts.Overtaken):
+            staged_rollouts.evaluate(rollout)
+    return True
+
+
 def resume_stalled(now: datetime.datetime, stalled_after: datetime.timedelta,
                    limit: int = 100) -> int:
-    """Re-send the message of active rollouts that made no progress for `stalled_after`."""
-    stalled = rollouts.active_since(now - stalled_after, limit)
+    """Re-send the message of active rollouts that made no progress for `stalled_after`
+    (a soaking stage is not stalled: its gate moves it on)."""
+    stalled = [r for r in rollouts.active_since(now - stalled_after, limit)
+               if r.get("gateDue") is None]
     announce([r["id"] for r in stalled])
     return len(stalled)

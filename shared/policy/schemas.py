@@ -13,6 +13,7 @@ against its security) hold on the merged result.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -300,6 +301,80 @@ class RolloutFailureSchema(Schema):
     reason = fields.String()
 
 
+class StageSchema(Schema):
+    """One stage of a staged rollout: a share of the affected devices, or named devices."""
+
+    percent = fields.Float(validate=validate.Range(min=0, max=100, min_inclusive=False),
+                           metadata={"description": "share of the affected devices, counted "
+                                                    "in each group of devices with the same "
+                                                    "inputs (cumulative: 5, 25, 100)"})
+    deviceIds = fields.List(fields.String(validate=validate.Length(min=1, max=200)),
+                            validate=validate.Length(min=1, max=500),
+                            metadata={"description": "hand-picked devices (ids or names)"})
+
+    @validates_schema
+    def one_target(self, data: dict[str, Any], **_: Any) -> None:
+        """Exactly one of `percent` and `deviceIds`."""
+        if ("percent" in data) == ("deviceIds" in data):
+            raise ValidationError('give exactly one of "percent" or "deviceIds"')
+
+
+class GateSchema(Schema):
+    """What a stage's devices must report after its soak for the next stage to start."""
+
+    soakSeconds = fields.Integer(validate=validate.Range(min=0, max=14 * 86400), metadata={
+        "description": "how long a stage runs before its gate is read (default 1800)"})
+    minAppliedPercent = fields.Float(validate=validate.Range(min=0, max=100), metadata={
+        "description": "share of the stage's devices that must report the new policy "
+                       "version applied (default 95)"})
+    maxNonCompliantPercent = fields.Float(validate=validate.Range(min=0, max=100), metadata={
+        "description": "largest share reporting non-compliance on it (default 2)"})
+    maxAppErrorDevices = fields.Integer(validate=validate.Range(min=0), metadata={
+        "description": "most devices whose pinned app reports an ERROR keyed app state "
+                       "since the stage started (default 0)"})
+
+
+class RolloutPlanSchema(Schema):
+    """The `rollout` field of a change: stage it, whatever its size."""
+
+    stages = fields.List(fields.Nested(StageSchema), required=True,
+                         validate=validate.Length(min=1, max=10))
+    gate = fields.Nested(GateSchema, load_default=dict)
+    autoRollback = StrictBoolean(load_default=True, metadata={
+        "description": "roll every device back when a gate fails (else pause for an "
+                       "administrator)"})
+
+    @validates_schema
+    def growing(self, data: dict[str, Any], **_: Any) -> None:
+        """Shares grow from stage to stage."""
+        shares = [s["percent"] for s in data.get("stages") or [] if "percent" in s]
+        if any(b <= a for a, b in itertools.pairwise(shares)):
+            raise ValidationError({"stages": ["each percent stage must reach more devices "
+                                              "than the one before (5, 25, 100)"]})
+
+
+class StageStatusSchema(Schema):
+    """A stage as a staged rollout shows it."""
+
+    percent = fields.Float()
+    deviceIds = fields.List(fields.String())
+    state = fields.String(metadata={"enum": ["PENDING", "PUSHING", "SOAKING", "PASSED",
+                                             "FAILED", "PROMOTED", "ROLLED_BACK"]})
+    devices = fields.Integer(metadata={"description": "devices on the staged change"})
+    appliedPercent = fields.Float()
+    nonCompliantPercent = fields.Float()
+    appErrorDevices = fields.Integer()
+    startTime = fields.String(allow_none=True)
+    endTime = fields.String(allow_none=True)
+
+
+class GateFailureSchema(Schema):
+    """Which stage failed its gate, and why."""
+
+    stage = fields.Integer()
+    reasons = fields.List(fields.String())
+
+
 class RolloutSchema(Schema):
     """A configuration change pushed in the background, batch by batch."""
 
@@ -319,6 +394,14 @@ class RolloutSchema(Schema):
     updateTime = fields.String()
     startTime = fields.String()
     endTime = fields.String()
+    stages = fields.List(fields.Nested(StageStatusSchema), metadata={
+        "description": "staged rollouts only"})
+    currentStage = fields.Integer(metadata={"description": "1-based"})
+    phase = fields.String(metadata={"enum": ["STAGING", "PROMOTING", "ROLLING_BACK"]})
+    gate = fields.Nested(GateSchema)
+    autoRollback = fields.Boolean()
+    gateTime = fields.String(metadata={"description": "when the current stage's gate is read"})
+    gateFailure = fields.Nested(GateFailureSchema)
 
 
 class RolloutListSchema(Schema):
@@ -353,6 +436,9 @@ class _Stored(Schema):
                        "the caller's spaces"})
     rollout = fields.Nested(RolloutSchema, metadata={
         "description": "on a 202 reply: the rollout pushing this change in the background"})
+    pendingChange = fields.Dict(metadata={
+        "description": "a change a staged rollout is pushing: `rolloutId`, and `staged`, the "
+                       "resource as it will be once promoted"})
 
 
 class DistributionSchema(Schema):

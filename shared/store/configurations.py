@@ -130,4 +130,24 @@ def commit(batch: Any) -> None:
         raise ChangedConcurrently(str(exc)) from exc
 
 
+def stage_pending(batch: Any, collection: str, current: Stored, pending: dict[str, Any]) -> None:
+    """Add to `batch`, guarded by `current`'s version: a staged change waits beside the
+    resource (`pendingChange`) until its rollout promotes it or rolls it back."""
+    batch.update(db().collection(collection).document(current.id), {"pendingChange": pending},
+                 option=db().write_option(last_update_time=current.update_time))
+
+
+def stage_set(writer: Any, collection: str, resource_id: str, data: dict[str, Any]) -> None:
+    """Add to a batch or transaction: the resource becomes `data` (a promoted change)."""
+    writer.set(db().collection(collection).document(resource_id), data)
+
+
+def stage_drop_pending(writer: Any, collection: str, resource_id: str) -> None:
+    """Add to a batch or transaction: the resource's staged change is dropped."""
+    from google.cloud import firestore
+
+    writer.update(db().collection(collection).document(resource_id),
+                  {"pendingChange": firestore.DELETE_FIELD})
+
+
 translate_module(__name__)

@@ -48,6 +48,23 @@ def managed_in_space(space: str) -> list[dict[str, Any]]:
             if (s.to_dict() or {}).get("state") != "DELETED"]
 
 
+def on_groups(groups: list[str]) -> list[dict[str, Any]]:
+    """Devices recorded in these groups, not deleted, with what they last reported of their
+    policy (a health gate's reading)."""
+    from google.cloud.firestore import FieldFilter
+
+    found: list[dict[str, Any]] = []
+    wanted = sorted(set(groups))
+    for start in range(0, len(wanted), 30):  # Firestore's limit for an `in` filter
+        query = (db().collection(COLLECTION)
+                 .where(filter=FieldFilter("effectivePolicy", "in", wanted[start:start + 30]))
+                 .select(["name", "state", "effectivePolicy", "policyName", "compliance",
+                          "lastStatusReportTime"]))
+        found += [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())
+                  if (s.to_dict() or {}).get("state") != "DELETED"]
+    return found
+
+
 def others_on_policy(key: str, device: str, sample: int = 5) -> bool:
     """True when some device other than `device`, not deleted, is recorded on policy `key`.
 

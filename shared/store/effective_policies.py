@@ -76,4 +76,13 @@ def put_many(policies: dict[str, dict[str, Any]]) -> None:
         batch.commit(**bounded())
 
 
+def delete_many(keys: list[str]) -> None:
+    """Forget groups whose policies were deleted."""
+    for start in range(0, len(keys), 500):
+        batch = db().batch()
+        for key in keys[start:start + 500]:
+            batch.delete(db().collection(COLLECTION).document(key))
+        batch.commit(**bounded())
+
+
 translate_module(__name__)

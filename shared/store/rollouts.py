@@ -11,6 +11,7 @@ left off.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from typing import Any
 
 from shared.store.client import bounded, db, filtered_page, transact
@@ -19,6 +20,7 @@ from shared.store.errors import translate_module
 COLLECTION = "rollouts"
 STEPS = "steps"
 REPLANS = "spaceReplans"  # spaces a cancelled rollout left behind: the next change re-plans
+STAGED = "stagedSpaces"  # spaces with a staged rollout open: their configurations wait for it
 CHUNK = 400
 ACTIVE = ("PENDING", "RUNNING")  # a worker runs them
 OPEN = (*ACTIVE, "PAUSED")  # not over: an administrator may resume a paused one
@@ -71,8 +73,44 @@ def mark_replan(space: str, rollout_id: str, now: datetime.datetime) -> None:
 
 def needing_replan(spaces: list[str]) -> set[str]:
     """Those of `spaces` a stopped rollout left behind."""
-    refs = [db().collection(REPLANS).document(s) for s in sorted(set(spaces))]
-    return {s.id for s in db().get_all(refs, **bounded()) if s.exists}
+    return space_marks(spaces)[0]
+
+
+def space_marks(spaces: list[str]) -> tuple[set[str], dict[str, str]]:
+    """In one round trip: those of `spaces` a stopped rollout left behind, and the staged
+    rollout open in each of them that has one."""
+    wanted = sorted(set(spaces))
+    refs = ([db().collection(REPLANS).document(s) for s in wanted]
+            + [db().collection(STAGED).document(s) for s in wanted])
+    replans: set[str] = set()
+    staged: dict[str, str] = {}
+    for snapshot in db().get_all(refs, **bounded()):
+        if not snapshot.exists:
+            continue
+        if snapshot.reference.parent.id == STAGED:
+            staged[snapshot.id] = str((snapshot.to_dict() or {}).get("rolloutId"))
+        else:
+            replans.add(snapshot.id)
+    return replans, staged
+
+
+def stage_staged_mark(batch: Any, space: str, rollout_id: str) -> None:
+    """Add to a write batch: `space` has a staged rollout open."""
+    batch.create(db().collection(STAGED).document(space), {"rolloutId": rollout_id})
+
+
+def stage_clear_staged_mark(writer: Any, space: str) -> None:
+    """Add to a batch or transaction: the space's staged rollout is over."""
+    writer.delete(db().collection(STAGED).document(space))
+
+
+def gates_due(now: datetime.datetime, limit: int) -> list[dict[str, Any]]:
+    """Staged rollouts whose current stage's soak is over (`gateDue` passed)."""
+    from google.cloud.firestore import FieldFilter
+
+    query = (db().collection(COLLECTION).where(filter=FieldFilter("gateDue", "<=", now))
+             .limit(limit))
+    return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]
 
 
 def stage_replanned(batch: Any, spaces: set[str]) -> None:
@@ -174,10 +212,13 @@ def _effects(devices: dict[str, dict[str, Any]], groups: dict[str, dict[str, Any
     return batch
 
 
-def transition(rollout_id: str, allowed: tuple[str, ...], changes: dict[str, Any]
+def transition(rollout_id: str, allowed: tuple[str, ...], changes: dict[str, Any],
+               expect: dict[str, Any] | None = None,
+               also: Callable[[Any], None] | None = None,
                ) -> tuple[dict[str, Any] | None, bool]:
-    """Apply `changes` (a state change) when the rollout's state is one of `allowed`; the
-    rollout as it then is, and whether it changed."""
+    """Apply `changes` (a state change) when the rollout's state is one of `allowed` and its
+    fields equal `expect`; `also` adds writes to the same transaction. The rollout as it then
+    is, and whether it changed."""
     from google.cloud import firestore
 
     @firestore.transactional
@@ -186,9 +227,12 @@ def transition(rollout_id: str, allowed: tuple[str, ...], changes: dict[str, Any
         if not snapshot.exists:
             return None, False
         current = {"id": snapshot.id, **(snapshot.to_dict() or {})}
-        if current.get("state") not in allowed:
+        if current.get("state") not in allowed or any(
+                current.get(k) != v for k, v in (expect or {}).items()):
             return current, False
         transaction.update(_ref(rollout_id), changes)
+        if also is not None:
+            also(transaction)
         return {**current, **changes}, True
 
     result: tuple[dict[str, Any] | None, bool] = transact(run)

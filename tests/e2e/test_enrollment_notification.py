@@ -112,3 +112,70 @@ def test_a_large_change_is_pushed_by_its_rollout_through_pubsub(gateway, amapi_e
     policies = {call(f"{amapi_emulator.url}/v1/{d['name']}")["policyName"] for d in fleet}
     assert policies == {devices.get(fleet[0]["name"])["policyName"]}
     assert not any(p.endswith("holding-global") for p in policies)
+
+
+def test_a_staged_change_rolls_itself_back_through_the_stack(gateway, amapi_emulator,
+                                                             firestore):
+    """Worker messages and device reports travel through Pub/Sub; the soak ends through the
+    scheduled target's rollout clock; canary app errors roll the change back."""
+    from shared.policy.staging import canary_rank
+
+    admin = token_for("admin@example.com")
+    call(f"{gateway}/enroll/users", "POST", {"userName": "kiosk-gate"}, admin)
+    profile = call(f"{gateway}/enroll/enrollment-profiles", "POST", {
+        "name": "Gate", "userName": "kiosk-gate", "validityDays": 7}, admin)
+    fleet = call(f"{amapi_emulator.url}/emulator/v1/enroll:batch", "POST", {
+        "enrollmentToken": profile["token"]["value"],
+        "devices": [{"apiLevel": 34,
+                     "hardwareInfo": {"serialNumber": f"E2E-S{i}", "manufacturer": "Zebra",
+                                      "brand": "Zebra", "model": "TC58"},
+                     "softwareInfo": {"androidVersion": "14",
+                                      "securityPatchLevel": "2026-10-01"}}
+                    for i in range(40)]})["devices"]
+    deadline = time.monotonic() + 30
+    while not all((devices.get(d["name"]) or {}).get("enrollmentDecision") for d in fleet):
+        assert time.monotonic() < deadline, "the enrollments never reached the inventory"
+        time.sleep(0.1)
+    call(f"{gateway}/policy/apps", "POST", {"packageName": "com.example.kiosk",
+                                            "type": "PUBLIC"}, admin)
+    config = call(f"{gateway}/policy/cosu-configs", "POST", {
+        "name": "Gate", "priority": 1, "distribution": {"mode": "ALL"},
+        "app": {"packageName": "com.example.kiosk"}}, admin)
+
+    def rollout_until(rollout_id, done, timeout=60):
+        deadline = time.monotonic() + timeout
+        while not done(found := call(f"{gateway}/policy/rollouts/{rollout_id}", token=admin)):
+            assert time.monotonic() < deadline, found
+            time.sleep(0.2)
+        return found
+
+    rollout_until(config["rollout"]["id"], lambda r: r["state"] == "SUCCEEDED")
+    before = {d["name"]: call(f"{amapi_emulator.url}/v1/{d['name']}")["policyName"]
+              for d in fleet}
+    [canary, _] = sorted(fleet, key=lambda d: canary_rank(d["name"].rsplit("/", 1)[1]))[:2]
+    call(f"{amapi_emulator.url}/emulator/v1/behaviors", "POST", {
+        "devices": [canary["name"]], "policy": "*", "appError": {
+            "packageName": "com.example.kiosk", "key": "server_url", "message": "unreachable"}})
+
+    staged = call(f"{gateway}/policy/cosu-configs/{config['id']}", "PATCH", {
+        "lockdown": {"disableKeyguard": True},
+        "rollout": {"stages": [{"percent": 5}, {"percent": 100}],
+                    "gate": {"soakSeconds": 600, "minAppliedPercent": 100}}}, admin)
+    rollout_id = staged["rollout"]["id"]
+    rollout_until(rollout_id, lambda r: r["stages"][0]["state"] == "SOAKING")
+    deadline = time.monotonic() + 30
+    while not any(s["severity"] == "ERROR" for s in call(
+            f"{gateway}/policy/apps/com.example.kiosk/feedback", token=admin)["states"]):
+        assert time.monotonic() < deadline, "the canary's app error never reached the inventory"
+        time.sleep(0.1)
+
+    later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+    assert call(f"{gateway}/reconcile-commands", "POST", {"now": later},
+                admin)["rolloutGatesRead"] == 1
+    done = rollout_until(rollout_id, lambda r: r["state"] == "ROLLED_BACK")
+    assert done["stages"][0]["appErrorDevices"] == 1 and done["stages"][0]["devices"] == 2
+    assert done["failures"][0]["deviceId"] == canary["name"].rsplit("/", 1)[1]
+    assert {d["name"]: call(f"{amapi_emulator.url}/v1/{d['name']}")["policyName"]
+            for d in fleet} == before
+    stored = call(f"{gateway}/policy/cosu-configs/{config['id']}", token=admin)
+    assert stored["lockdown"]["disableKeyguard"] is False and "pendingChange" not in stored
