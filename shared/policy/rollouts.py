@@ -196,6 +196,10 @@ def cancel(rollout_id: str) -> dict[str, Any]:
     staged = _visible(rollout_id, roles.ADMIN)
     if staged.get("phase") == "STAGING":
         return rollback(rollout_id, "cancelled")
+    if staged.get("phase") and staged.get("state") in rollouts.OPEN:
+        raise errors.FailedPrecondition(
+            f"rollout {rollout_id} is {str(staged['phase']).lower().replace('_', ' ')}: it "
+            "ends on its own, and stopping it half-way would leave devices on both versions")
     rollout = _change_state(rollout_id, rollouts.OPEN, {"state": "CANCELLED"}, "cancelled",
                             end=True)
     rollouts.mark_replan(str(rollout["space"]), rollout_id, utcnow())
@@ -452,6 +456,11 @@ def _fail_stuck(rollout: dict[str, Any], steps: list[dict[str, Any]],
              "reason": "still not on its policy after two passes"}
             for s in steps if s["op"] == "move"]
     failures = (list(rollout.get("failures") or []) + left)[:MAX_FAILURES]
+    if rollout.get("stages"):
+        from shared.policy import staged_rollouts
+
+        staged_rollouts.stuck(rollout, failures, now)
+        return False
     rollouts.transition(rollout["id"], rollouts.ACTIVE, {
         "state": "FAILED", "updateTime": now, "endTime": now, "inFlight": None,
         "failures": failures})

@@ -236,6 +236,9 @@ class _PatchSchema(_ResourceSchema):
 
     keeps_nulls = True  # null is how a patch clears an optional field
     immutable_fields: ClassVar[tuple[str, ...]] = ()
+    rollout = fields.Nested(lambda: RolloutPlanSchema(), metadata={
+        "description": "stage this change (not part of the resource): pushed to a few devices "
+                       "first, stage by stage behind health gates (see the rollouts)"})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

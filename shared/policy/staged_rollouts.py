@@ -148,6 +148,29 @@ def _pass_done(rollout: dict[str, Any], door: AmapiDoor, now: datetime.datetime)
                 also=lambda writer: rollouts.stage_clear_staged_mark(writer, space))
 
 
+def stuck(rollout: dict[str, Any], failures: list[dict[str, str]],
+          now: datetime.datetime) -> None:
+    """Two passes moved nobody. While staging, the rollout waits for an administrator
+    (`:rollback`, `:promote`, `:resume`); a promotion or rollback that cannot finish ends
+    `FAILED`, the space freed and flagged so that its next change re-plans every device."""
+    try:
+        if rollout.get("phase") == STAGING:
+            _transition(rollout, {"state": "PAUSED", "failures": failures, "updateTime": now,
+                                  "inFlight": None},
+                        "stuck", f"{len(failures)} devices could not be moved after two "
+                        "passes: paused for an administrator")
+            return
+        space = str(rollout["space"])
+        _transition(rollout, {"state": "FAILED", "failures": failures, "updateTime": now,
+                              "endTime": now, "inFlight": None, "gateDue": None},
+                    "rollout failed", f"{len(failures)} devices could not be moved after two "
+                    "passes; the space's next change re-plans them",
+                    also=lambda writer: rollouts.stage_clear_staged_mark(writer, space))
+        rollouts.mark_replan(space, rollout["id"], now)
+    except Overtaken:
+        pass  # an administrator acted meanwhile
+
+
 def _delete_created(rollout: dict[str, Any], door: AmapiDoor) -> None:
     """Delete the variant policies the rollout created, now that no device is on them."""
     created = {g: r for g, r in effective_policies.in_space(str(rollout["space"])).items()
@@ -272,7 +295,8 @@ def _next_stage(rollout: dict[str, Any], stages: list[dict[str, Any]], now: date
         if pending.get("rolloutId") != rollout["id"]:
             raise errors.FailedPrecondition(
                 f"the change rollout {rollout['id']} stages is gone: roll it back")
-        promoted = {**pending["data"], "updateTime": now}
+        # Its update time is the change's: the etag becomes the rollout's `trigger.etag`.
+        promoted = dict(pending["data"])
         changes["phase"] = PROMOTING
         _transition(rollout, changes, why, f"the last stage passed ({detail}): the change is "
                     "promoted to every device",

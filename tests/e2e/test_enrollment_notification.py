@@ -170,7 +170,7 @@ def test_a_staged_change_rolls_itself_back_through_the_stack(gateway, amapi_emul
         time.sleep(0.1)
 
     later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
-    assert call(f"{gateway}/reconcile-commands", "POST", {"now": later},
+    assert call(f"{gateway}/reconcile-commands/", "POST", {"now": later},
                 admin)["rolloutGatesRead"] == 1
     done = rollout_until(rollout_id, lambda r: r["state"] == "ROLLED_BACK")
     assert done["stages"][0]["appErrorDevices"] == 1 and done["stages"][0]["devices"] == 2

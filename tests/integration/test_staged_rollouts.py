@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime
 import math
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -17,13 +19,19 @@ import pytest
 from shared.access import roles
 from shared.clock import rfc3339, utcnow
 from shared.config import settings
-from shared.policy import staged_rollouts
+from shared.policy import push, staged_rollouts
 from shared.policy.staging import canary_rank
-from shared.store import effective_policies
+from shared.store import devices, effective_policies
 from tests.conftest import ENV
 from tests.integration.enroll_helpers import emulator_call
 from tests.integration.notification_helpers import Relay
-from tests.integration.policy_helpers import assert_amapi_matches_the_stores, clear_calls
+from tests.integration.policy_helpers import (
+    amapi_device,
+    amapi_policy,
+    assert_amapi_matches_the_stores,
+    clear_calls,
+    managed_device,
+)
 from tests.integration.rollout_helpers import bulk_fleet, device_patches, work
 from tests.integration.test_cosu_policies import KIOSK, PolicyApi
 
@@ -310,3 +318,61 @@ def test_a_creation_cannot_be_staged(fleet):
         "rollout": {"stages": [{"percent": 5}]}})
     assert response.status_code == 400
     assert "distribution NONE" in response.get_json()["error"]["message"]
+
+
+def test_an_outage_mid_stage_then_two_workers_move_each_canary_once(fleet, amapi_emulator,
+                                                                    tuned):
+    tuned(ROLLOUT_BATCH_SIZE=10)
+    rollout_id = fleet.stage(CHANGE)["rollout"]["id"]
+    run_stage(fleet, rollout_id)
+    fleet.soak_over()
+    clear_calls(amapi_emulator)
+
+    def outage_after(moves: int) -> None:
+        deadline = time.monotonic() + 30
+        while sum(device_patches(amapi_emulator).values()) < moves:
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        emulator_call(amapi_emulator, "POST", "/emulator/v1/faults",
+                      {"probability": 1, "codes": [503]})
+
+    watcher = threading.Thread(target=outage_after, args=(15,))
+    watcher.start()
+    with pytest.raises(Exception):  # noqa: B017 - the worker fails; Pub/Sub redelivers
+        work(rollout_id)
+    watcher.join()
+    assert fleet.rollout(rollout_id)["stages"][1]["state"] == "PUSHING"
+    emulator_call(amapi_emulator, "DELETE", "/emulator/v1/faults")
+    workers = [threading.Thread(target=work, args=(rollout_id,)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+
+    second = fleet.rollout(rollout_id)["stages"][1]
+    assert second["state"] == "SOAKING" and second["devices"] == 50
+    assert device_patches(amapi_emulator) == {
+        name: 1 for name in set(fleet.canaries(25)) - set(fleet.canaries(5))}
+
+
+def test_a_device_enrolling_during_a_stage_gets_the_stored_version_until_promotion(
+        fleet, amapi_emulator):
+    rollout_id = fleet.stage(CHANGE, stages=[{"percent": 5}, {"percent": 100}])[
+        "rollout"]["id"]
+    run_stage(fleet, rollout_id)
+    newcomer = managed_device(amapi_emulator, "LATE-1")
+    with roles.as_system():
+        devices.put(newcomer["name"], push.assign_device(newcomer, "global"))
+    placed = amapi_policy(amapi_emulator, amapi_device(amapi_emulator,
+                                                       newcomer["name"])["policyName"])
+    assert placed.get("keyguardDisabled") is not True  # the stored version, not the staged
+
+    fleet.soak_over()
+    run_stage(fleet, rollout_id)
+    fleet.soak_over()
+    work(rollout_id)
+    assert fleet.rollout(rollout_id)["state"] == "SUCCEEDED"
+    assert_amapi_matches_the_stores(amapi_emulator)  # the newcomer too, on the new content
+    placed = amapi_policy(amapi_emulator, amapi_device(amapi_emulator,
+                                                       newcomer["name"])["policyName"])
+    assert placed["keyguardDisabled"] is True
