@@ -6,7 +6,6 @@ import functions_framework
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
-from shared import errors
 from shared.access import role_bindings, roles
 from shared.access.space_params import SpaceListQuerySchema, SpaceQuerySchema
 from shared.http.requests import parse_object
@@ -32,11 +31,10 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
     """Register create, list, get, patch and delete for one kind of resource."""
 
     def create(ctx: Context) -> Reply:
-        if "rollout" in parse_object(ctx.request):
-            raise errors.InvalidArgument.field(
-                "rollout", "a staged rollout stages a change of an existing resource: create "
-                "it with distribution NONE, then PATCH its distribution with the rollout plan")
-        created = resources.create(kind, ctx.body(create_schema()))
+        body = dict(parse_object(ctx.request))
+        plan = body.pop("rollout", None)
+        created = resources.create(kind, loaded("request", lambda: create_schema().load(body)),
+                                   _staging(plan))
         if "rollout" in created:
             return _accepted(ctx, created)
         location = f"{ctx.request.script_root}{path}/{created['id']}"
@@ -58,10 +56,8 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
         ctx.refuse_immutable(immutable)
         changes = dict(ctx.body(_MergePatch()))
         plan = changes.pop("rollout", None)
-        staging = None if plan is None else loaded(
-            "rollout plan", lambda: schemas.RolloutPlanSchema().load(plan))
         changed = resources.update(kind, space, ctx.params[param], changes,
-                                   ctx.request.headers.get("If-Match"), staging)
+                                   ctx.request.headers.get("If-Match"), _staging(plan))
         if "rollout" in changed:
             return _accepted(ctx, changed)
         return Reply(changed, headers={"ETag": changed["etag"]})
@@ -96,6 +92,13 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
     router.add("DELETE", item, delete, f"Delete a {label}.{large}",
                accepted_schema=schemas.RolloutAcceptedSchema, query_schema=SpaceQuerySchema,
                success_status=204)
+
+
+def _staging(plan: Any) -> dict[str, Any] | None:
+    """The rollout plan a change carries (`rollout`), validated; None when there is none."""
+    if plan is None:
+        return None
+    return loaded("rollout plan", lambda: schemas.RolloutPlanSchema().load(plan))
 
 
 def _accepted(ctx: Context, body: dict[str, Any]) -> Reply:

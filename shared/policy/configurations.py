@@ -19,7 +19,7 @@ from shared import errors
 from shared.access import roles
 from shared.clock import rfc3339, utcnow
 from shared.pagination import paginate
-from shared.policy import rollouts, schemas
+from shared.policy import rollouts, schemas, staged_rollouts
 from shared.policy.compiler import (
     PolicyInputError,
     mask_managed_configuration,
@@ -212,8 +212,13 @@ def list_page(kind: Kind, space: str | None, size: int, token: str | None) -> di
                     lambda stored: represent(kind, stored, _only_delegated(stored)))
 
 
-def create(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
-    """Validate, push, store; 409 when an app's package is already in the catalog."""
+def create(kind: Kind, body: dict[str, Any],
+           staging: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Validate, push, store; 409 when an app's package is already in the catalog.
+
+    With a `staging` plan, the resource is stored reaching nobody, with what it will be as its
+    pending change, and a staged rollout pushes it stage by stage (`_stage`).
+    """
     space = body["space"]
     roles.require(space, roles.ADMIN)
     with serialized(affected_spaces(space, body)):
@@ -223,6 +228,8 @@ def create(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
         if kind.keyed_by_package:
             _refuse_package_taken(body["packageName"], space)
         inputs = _validate(kind, None, stored)
+        if staging is not None:
+            return _stage(kind, None, stored, staging)
 
         def store(also: Callable[[Any], None] | None) -> None:
             batch = configurations.write_batch()
@@ -330,6 +337,7 @@ def update(kind: Kind, space: str | None, resource: str, changes: dict[str, Any]
 
     def act(current: Stored) -> dict[str, Any]:
         check_if_match(if_match, represent(kind, current)["etag"])
+        staged_rollouts.refuse_while_pending(current.data, kind.label)
         data = {**_merged(kind, current, changes), "createTime": current.data["createTime"],
                 "updateTime": utcnow()}
         after = Stored(current.id, data, current.update_time)
@@ -350,11 +358,16 @@ def update(kind: Kind, space: str | None, resource: str, changes: dict[str, Any]
     return _under_lease(kind, resource, space, changes, act)
 
 
-def _stage(kind: Kind, current: Stored, after: Stored, plan: dict[str, Any]) -> dict[str, Any]:
-    """Store `after` as the resource's pending change and start the staged rollout of it."""
-    from shared.policy import push, staged_rollouts
+def _stage(kind: Kind, current: Stored | None, after: Stored,
+           plan: dict[str, Any]) -> dict[str, Any]:
+    """Store `after` as the resource's pending change and start the staged rollout of it.
 
-    own = str(current.data["space"])
+    A resource created this way is stored reaching nobody (distribution NONE) until promoted;
+    a rollback deletes it.
+    """
+    from shared.policy import push
+
+    own = str(after.data["space"])
     if affected_spaces(own, current, after) != {own}:
         raise errors.InvalidArgument.field(
             "rollout", f"a staged rollout covers the devices of one space, and this "
@@ -362,16 +375,30 @@ def _stage(kind: Kind, current: Stored, after: Stored, plan: dict[str, Any]) -> 
             "stop delegating it first")
     rollout_id = staged_rollouts.new_rollout_id()
     pending = {"rolloutId": rollout_id, "data": after.data}
+    if current is None:
+        stored = {**after.data, "distribution": {"mode": "NONE"}, "pendingChange": pending}
 
-    def store(also: Callable[[Any], None] | None) -> None:
-        _commit_guarded(kind, lambda batch: configurations.stage_pending(
-            batch, kind.collection, current, pending), also)
+        def store(also: Callable[[Any], None] | None) -> None:
+            batch = configurations.write_batch()
+            configurations.stage_create(batch, kind.collection, after.id, stored)
+            if also is not None:
+                also(batch)
+            try:
+                configurations.commit(batch)
+            except configurations.AlreadyStored:
+                raise errors.AlreadyExists(f"this {kind.label} already exists") from None
+    else:
+        stored = {**current.data, "pendingChange": pending}
 
-    created = push.stage_change(
-        own, rollout_id, plan, _trigger(kind, represent(kind, after)),
-        {"kind": kind.name, "collection": kind.collection, "id": current.id}, store)
-    shown = represent(kind, Stored(current.id, {**current.data, "pendingChange": pending}))
-    return {**shown, "rollout": rollouts.represent(created)}
+        def store(also: Callable[[Any], None] | None) -> None:
+            _commit_guarded(kind, lambda batch: configurations.stage_pending(
+                batch, kind.collection, current, pending), also)
+
+    resource = {"kind": kind.name, "collection": kind.collection, "id": after.id,
+                **({"created": True} if current is None else {})}
+    started = push.stage_change(own, rollout_id, plan, _trigger(kind, represent(kind, after)),
+                                resource, store)
+    return {**represent(kind, Stored(after.id, stored)), "rollout": rollouts.represent(started)}
 
 
 def delete(kind: Kind, space: str | None, resource: str,
@@ -383,6 +410,7 @@ def delete(kind: Kind, space: str | None, resource: str,
 
     def act(current: Stored) -> dict[str, Any] | None:
         check_if_match(if_match, represent(kind, current)["etag"])
+        staged_rollouts.refuse_while_pending(current.data, kind.label)
         own = str(current.data["space"])
         inputs = with_change(load_space(own), kind.name, current, None)
         if kind is APP:

@@ -161,10 +161,19 @@ def plan_content_change(space: str, inputs: SpaceInputs, input_id: str) -> Plan:
 
 
 def plan_assignment_change(space: str, inputs: SpaceInputs) -> Plan:
-    """Load the space's managed devices and groups; plan the re-resolution."""
-    return push_plan.plan_assignment_change(
-        space, inputs, devices.managed_in_space(space), effective_policies.in_space(space),
-        enterprise=enterprise_name(), now=utcnow())
+    """Load the space's managed devices and groups; plan the re-resolution.
+
+    While a staged rollout is open in the space, its canaries stay on its change (compiled with
+    this one too) and no device joins them: only the rollout's own passes stage devices.
+    """
+    managed = devices.managed_in_space(space)
+    groups = effective_policies.in_space(space)
+    if inputs.staged_by is None:
+        return push_plan.plan_assignment_change(space, inputs, managed, groups,
+                                                enterprise=enterprise_name(), now=utcnow())
+    from shared.policy import staged_rollouts
+
+    return staged_rollouts.plan_keeping_canaries(space, inputs, managed, groups)
 
 
 def execute(plan: Plan, door: AmapiDoor | None = None) -> None:
@@ -289,14 +298,13 @@ def apply_change(kind: str, space: str, before: Stored | None, after: Stored | N
     so the caller sees a clean failure and AMAPI keeps what it had. A larger plan is stored
     with its rollouts in one write and pushed by the rollout worker.
     """
-    from shared.policy import rollouts, staged_rollouts
+    from shared.policy import rollouts
 
     changed = after if after is not None else before
     assert changed is not None
     affected = affected_spaces(space, before, after)
     with serialized(affected):
-        left_behind, held = stored_rollouts.space_marks(sorted(affected))
-        staged_rollouts.refuse_while_staged(held)
+        left_behind = stored_rollouts.needing_replan(sorted(affected))
         plans = _plans(kind, space, before, after, changed, affected, inputs, left_behind)
         plan = Plan()
         for part, _ in plans.values():
@@ -332,7 +340,7 @@ def apply_change(kind: str, space: str, before: Stored | None, after: Stored | N
 
 
 def stage_change(space: str, rollout_id: str, plan: dict[str, Any], trigger: dict[str, Any],
-                 resource: dict[str, str], store: Store) -> dict[str, Any]:
+                 resource: dict[str, Any], store: Store) -> dict[str, Any]:
     """Store a staged change (`store(also)` writes it beside its resource) with the rollout
     `rollout_id` that stages it, then start that rollout; returns the rollout.
 

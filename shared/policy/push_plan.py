@@ -103,13 +103,16 @@ def input_key(kind: str, resource: Stored) -> str:
 
 def with_change(inputs: SpaceInputs, kind: str, before: Stored | None,
                 after: Stored | None) -> SpaceInputs:
-    """`inputs` with one resource added, replaced or (when `after` is None) removed."""
+    """`inputs` with one resource added, replaced or (when `after` is None) removed; a staged
+    variant of the inputs gets the same change."""
     current = dict(getattr(inputs, _FIELDS[kind]))
     if before is not None:
         current.pop(input_key(kind, before), None)
     if after is not None:
         current[input_key(kind, after)] = after
     changes: dict[str, Any] = {_FIELDS[kind]: current}
+    if inputs.staged is not None:
+        changes["staged"] = with_change(inputs.staged, kind, before, after)
     return replace(inputs, **changes)
 
 
@@ -290,6 +293,8 @@ def plan_assignment_change(space: str, inputs: SpaceInputs, managed: list[dict[s
             if key == choice_key_of(groups[owner]):
                 plan.unchanged += 1
             else:
+                # Re-keyed to inputs that compile to what AMAPI has: the version it applies.
+                update.record["version"] = groups[owner].get("version")
                 plan.restamped.append(update)
         elif leavers and key != choice_key_of(groups[owner]):
             plan.rekeys.append(update)

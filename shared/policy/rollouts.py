@@ -91,7 +91,8 @@ def stage(batch: Any, space: str, plan: Plan, inputs: SpaceInputs, trigger: dict
               "failures": [], "inputsFingerprint": inputs_fingerprint(inputs),
               "createdBy": roles.current().principal, "createTime": now, "updateTime": now}
     for older in rollouts.open_in_space(space):
-        rollouts.stage_supersede(batch, older["id"], rollout_id, now)
+        if not older.get("stages"):  # a staged rollout goes on: this one keeps its canaries
+            rollouts.stage_supersede(batch, older["id"], rollout_id, now)
     rollouts.stage_create(batch, rollout_id, record, steps)
     effective_policies.stage_rekey_marks(batch, rekey_marks(plan, rollout_id))
     return {"id": rollout_id, "cursor": 0, "stepCount": len(steps), **record}

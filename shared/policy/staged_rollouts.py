@@ -56,7 +56,7 @@ def new_rollout_id() -> str:
 
 
 def stage(batch: Any, rollout_id: str, space: str, plan: dict[str, Any],
-          trigger: dict[str, Any], resource: dict[str, str], now: datetime.datetime
+          trigger: dict[str, Any], resource: dict[str, Any], now: datetime.datetime
           ) -> dict[str, Any]:
     """Add a staged rollout to the write batch that stores the pending change; the space's
     open rollouts are superseded by it (it plans the whole space). The caller holds the
@@ -81,12 +81,21 @@ def stage(batch: Any, rollout_id: str, space: str, plan: dict[str, Any],
 
 
 def refuse_while_staged(staged: dict[str, str]) -> None:
-    """412 when a staged rollout holds one of the spaces a change reaches."""
+    """412 when a staged rollout is open in the space: one at a time per space."""
     if staged:
         space, rollout_id = sorted(staged.items())[0]
         raise errors.FailedPrecondition(
-            f"space {space!r} has a staged rollout in progress ({rollout_id}): promote it, "
-            "roll it back or cancel it before changing its configurations")
+            f"space {space!r} already has a staged rollout in progress ({rollout_id}): "
+            "promote it, roll it back or cancel it before staging another change")
+
+
+def refuse_while_pending(resource: dict[str, Any], label: str) -> None:
+    """412 when a change of this resource is being staged: it changes once that is over."""
+    pending = resource.get("pendingChange")
+    if isinstance(pending, dict):
+        raise errors.FailedPrecondition(
+            f"rollout {pending.get('rolloutId')} is staging a change of this {label}: promote "
+            "it, roll it back or cancel it before changing it again")
 
 
 # --- the worker's side -------------------------------------------------------------------
@@ -106,7 +115,24 @@ def fresh_plan(rollout: dict[str, Any], space: str, inputs: SpaceInputs) -> Plan
         groups = {g: r for g, r in groups.items() if not _created(g, r, rollout["id"])}
     return push_plan.plan_assignment_change(
         space, inputs, managed, groups, enterprise=enterprise_name(), now=utcnow(),
-        choices=choices, new_group=lambda: f"{rollout['id']}-{new_id()[:12]}")
+        choices=choices, new_group=_group_namer(rollout["id"]))
+
+
+def plan_keeping_canaries(space: str, inputs: SpaceInputs, managed: list[dict[str, Any]],
+                          groups: dict[str, dict[str, Any]]) -> Plan:
+    """Another change's plan while a rollout stages a change in the space: the devices already
+    staged stay on the staged change, nobody else joins them."""
+    assert inputs.staged_by is not None
+    choices = staging.staged_choices(managed, inputs, [], -1, groups)
+    return push_plan.plan_assignment_change(
+        space, inputs, managed, groups, enterprise=enterprise_name(), now=utcnow(),
+        choices=choices, new_group=_group_namer(inputs.staged_by))
+
+
+def _group_namer(rollout_id: str) -> Callable[[], str]:
+    """Groups created while a rollout stages a change are named after it, so that a rollback
+    finds (and deletes) those of them that compile the staged change."""
+    return lambda: f"{rollout_id}-{new_id()}"
 
 
 def _created(group: str, record: dict[str, Any], rollout_id: str) -> bool:
@@ -317,9 +343,13 @@ def _start_rollback(rollout: dict[str, Any], stages: list[dict[str, Any]],
                "inputsFingerprint": None, "updateTime": now, **extra}
     if rollout.get("state") == "PAUSED":
         changes["state"] = "PENDING"
-    _transition(rollout, changes, "rollback started", detail,
-                also=lambda writer: configurations.stage_drop_pending(
-                    writer, resource["collection"], resource["id"]))
+    def drop(writer: Any) -> None:
+        if resource.get("created"):  # it did not exist before the rollout
+            configurations.stage_delete_id(writer, resource["collection"], resource["id"])
+        else:
+            configurations.stage_drop_pending(writer, resource["collection"], resource["id"])
+
+    _transition(rollout, changes, "rollback started", detail, also=drop)
     domain.announce([rollout["id"]])
 
 

@@ -85,7 +85,8 @@ def staged_choices(managed: Sequence[dict[str, Any]], inputs: SpaceInputs,
         old, new = before[device], after[device]
         pair = (old.key, new.key)
         if pair not in differs:
-            differs[pair] = old.key != new.key or (
+            # Other inputs that compile to the same policy leave the device as it is.
+            differs[pair] = (old.key is None) != (new.key is None) or (
                 old.key is not None and policy_fingerprint(compile_choice(old, inputs))
                 != policy_fingerprint(compile_choice(new, staged)))
         return differs[pair]

@@ -142,6 +142,12 @@ def stage_set(writer: Any, collection: str, resource_id: str, data: dict[str, An
     writer.set(db().collection(collection).document(resource_id), data)
 
 
+def stage_delete_id(writer: Any, collection: str, resource_id: str) -> None:
+    """Add to a batch or transaction: the resource is deleted (a staged creation rolled
+    back)."""
+    writer.delete(db().collection(collection).document(resource_id))
+
+
 def stage_drop_pending(writer: Any, collection: str, resource_id: str) -> None:
     """Add to a batch or transaction: the resource's staged change is dropped."""
     from google.cloud import firestore

@@ -121,9 +121,12 @@ def test_a_staged_change_rolls_itself_back_through_the_stack(gateway, amapi_emul
     from shared.policy.staging import canary_rank
 
     admin = token_for("admin@example.com")
-    call(f"{gateway}/enroll/users", "POST", {"userName": "kiosk-gate"}, admin)
+    # A space of its own: what earlier tests' devices still report lands elsewhere.
+    call(f"{gateway}/policy/spaces", "POST", {"id": "gate", "displayName": "Gate",
+                                              "parent": "global"}, admin)
+    call(f"{gateway}/enroll/users", "POST", {"userName": "kiosk-gate", "space": "gate"}, admin)
     profile = call(f"{gateway}/enroll/enrollment-profiles", "POST", {
-        "name": "Gate", "userName": "kiosk-gate", "validityDays": 7}, admin)
+        "name": "Gate", "userName": "kiosk-gate", "validityDays": 7, "space": "gate"}, admin)
     fleet = call(f"{amapi_emulator.url}/emulator/v1/enroll:batch", "POST", {
         "enrollmentToken": profile["token"]["value"],
         "devices": [{"apiLevel": 34,
@@ -137,9 +140,9 @@ def test_a_staged_change_rolls_itself_back_through_the_stack(gateway, amapi_emul
         assert time.monotonic() < deadline, "the enrollments never reached the inventory"
         time.sleep(0.1)
     call(f"{gateway}/policy/apps", "POST", {"packageName": "com.example.kiosk",
-                                            "type": "PUBLIC"}, admin)
+                                            "type": "PUBLIC", "space": "gate"}, admin)
     config = call(f"{gateway}/policy/cosu-configs", "POST", {
-        "name": "Gate", "priority": 1, "distribution": {"mode": "ALL"},
+        "name": "Gate", "priority": 1, "distribution": {"mode": "ALL"}, "space": "gate",
         "app": {"packageName": "com.example.kiosk"}}, admin)
 
     def rollout_until(rollout_id, done, timeout=60):

@@ -289,7 +289,8 @@ def test_hand_picked_canaries_and_promotion_by_an_administrator(fleet, amapi_emu
     run_stage(fleet, rollout_id)
     fleet.api.call("POST", f"/rollouts/{rollout_id}:promote")
     work(rollout_id)
-    assert fleet.rollout(rollout_id)["state"] == "SUCCEEDED"
+    done = fleet.rollout(rollout_id)
+    assert done["state"] == "SUCCEEDED", done.get("gateFailure")
     assert_amapi_matches_the_stores(amapi_emulator)
 
 
@@ -312,14 +313,84 @@ def test_a_bad_rollout_plan_is_a_400_naming_the_field(fleet, plan, field):
     assert "pendingChange" not in config
 
 
-def test_a_creation_cannot_be_staged(fleet):
+def test_a_staged_creation_reaches_nobody_until_promoted_and_a_rollback_deletes_it(
+        fleet, amapi_emulator):
+    before = fleet.amapi_state()
     response = fleet.api.call("POST", "/cosu-configs", {
-        "name": "Other", "priority": 5, "app": {"packageName": KIOSK},
-        "rollout": {"stages": [{"percent": 5}]}})
-    assert response.status_code == 400
-    assert "distribution NONE" in response.get_json()["error"]["message"]
+        "name": "Lobby v2", "priority": 20, "app": {"packageName": KIOSK},
+        "distribution": {"mode": "ALL"}, "lockdown": {"disableKeyguard": True},
+        "rollout": {"stages": [{"percent": 10}, {"percent": 100}], "gate": GATE}})
+    assert response.status_code == 202, response.get_json()
+    created = response.get_json()
+    assert created["distribution"] == {"mode": "NONE"}  # stored reaching nobody
+    assert created["pendingChange"]["staged"]["distribution"]["mode"] == "ALL"
+    rollout_id = created["rollout"]["id"]
+
+    first = run_stage(fleet, rollout_id)
+    assert first["stages"][0]["devices"] == 20
+    config_url = f"/cosu-configs/{created['id']}"
+    assert fleet.api.call("PATCH", config_url, {"priority": 30}).status_code == 412
+
+    rolled = fleet.api.call("POST", f"/rollouts/{rollout_id}:cancel")
+    assert rolled.status_code == 200 and rolled.get_json()["phase"] == "ROLLING_BACK"
+    work(rollout_id)
+    assert fleet.rollout(rollout_id)["state"] == "ROLLED_BACK"
+    assert fleet.api.call("GET", config_url).status_code == 404
+    assert fleet.amapi_state() == before
+    assert_amapi_matches_the_stores(amapi_emulator)
 
 
+def test_a_staged_creation_promoted_switches_the_fleet(fleet, amapi_emulator):
+    response = fleet.api.call("POST", "/cosu-configs", {
+        "name": "Lobby v2", "priority": 20, "app": {"packageName": KIOSK},
+        "distribution": {"mode": "ALL"}, "lockdown": {"disableKeyguard": True},
+        "rollout": {"stages": [{"percent": 10}, {"percent": 100}], "gate": GATE}})
+    assert response.status_code == 202, response.get_json()
+    rollout_id = response.get_json()["rollout"]["id"]
+    run_stage(fleet, rollout_id)
+    fleet.soak_over()
+    run_stage(fleet, rollout_id)
+    fleet.soak_over()
+    work(rollout_id)
+
+    done = fleet.rollout(rollout_id)
+    assert done["state"] == "SUCCEEDED", (done.get("gateFailure"), done["stages"])
+    config = fleet.api.call("GET", f"/cosu-configs/{response.get_json()['id']}").get_json()
+    assert config["distribution"]["mode"] == "ALL" and "pendingChange" not in config
+    assert config["etag"] == done["trigger"]["etag"]
+    assert_amapi_matches_the_stores(amapi_emulator)
+
+
+def test_other_changes_go_on_during_a_stage_and_the_canaries_keep_the_staged_change(
+        fleet, amapi_emulator):
+    rollout_id = fleet.stage(CHANGE)["rollout"]["id"]
+    run_stage(fleet, rollout_id)
+    canaries = set(fleet.canaries(5))
+
+    wifi = fleet.api.call("POST", "/wifi-configs", {
+        "name": "Store", "ssid": "StoreWiFi", "security": "WPA_PSK",
+        "passphrase": "correct horse battery", "distribution": {"mode": "ALL"}})
+    assert wifi.status_code == 201, wifi.get_json()
+    second = fleet.api.call("PATCH", f"/cosu-configs/{fleet.config['id']}",
+                            {**CHANGE, "rollout": {"stages": [{"percent": 50}]}})
+    assert second.status_code == 412 and rollout_id in second.get_json()["error"]["message"]
+
+    for device in fleet.devices:
+        placed = amapi_policy(amapi_emulator, amapi_device(amapi_emulator,
+                                                           device["name"])["policyName"])
+        assert [n["WiFi"]["SSID"] for n in placed["openNetworkConfiguration"][
+            "NetworkConfigurations"]] == ["StoreWiFi"], device["name"]
+        assert (placed.get("keyguardDisabled") is True) == (device["name"] in canaries)
+    assert fleet.rollout(rollout_id)["stages"][0]["state"] == "SOAKING"
+
+    fleet.reports()  # the devices apply the Wi-Fi: the gate counts the version they now run
+    for _ in range(3):
+        fleet.soak_over()
+        run_stage(fleet, rollout_id)
+    work(rollout_id)
+    done = fleet.rollout(rollout_id)
+    assert done["state"] == "SUCCEEDED", done.get("gateFailure")
+    assert_amapi_matches_the_stores(amapi_emulator)
 def test_an_outage_mid_stage_then_two_workers_move_each_canary_once(fleet, amapi_emulator,
                                                                     tuned):
     tuned(ROLLOUT_BATCH_SIZE=10)
