@@ -373,6 +373,7 @@ def _stage(kind: Kind, current: Stored | None, after: Stored,
             "rollout", f"a staged rollout covers the devices of one space, and this "
             f"{kind.label} reaches others (delegatedSpaces): change it without stages, or "
             "stop delegating it first")
+    staged_rollouts.refuse_unknown_devices(plan, own)
     rollout_id = staged_rollouts.new_rollout_id()
     pending = {"rolloutId": rollout_id, "data": after.data}
     if current is None:
@@ -525,12 +526,15 @@ def _refuse_app_in_use(app: Stored, spaces: list[str], own: str, inputs: SpaceIn
     package = app.data["packageName"]
     users: list[str] = []
     for target in sorted(set(spaces)):
-        seen = inputs if target == own else load_space(target)
-        users += [f"COSU configuration {c.data['name']!r} ({c.id}, space "
-                  f"{c.data['space']!r})" for c in seen.configs.values()
-                  if (c.data.get("app") or {}).get("packageName") == package]
-        users += [f"VPN configuration {v.data['name']!r} ({v.id}, space {v.data['space']!r})"
-                  for v in seen.vpn.values() if v.data.get("packageName") == package]
+        loaded_inputs = inputs if target == own else load_space(target)
+        # A change a rollout is staging counts too: its canaries compile it now.
+        for seen in filter(None, (loaded_inputs, loaded_inputs.staged)):
+            users += [f"COSU configuration {c.data['name']!r} ({c.id}, space "
+                      f"{c.data['space']!r})" for c in seen.configs.values()
+                      if (c.data.get("app") or {}).get("packageName") == package]
+            users += [f"VPN configuration {v.data['name']!r} ({v.id}, space "
+                      f"{v.data['space']!r})" for v in seen.vpn.values()
+                      if v.data.get("packageName") == package]
     if users:
         raise errors.FailedPrecondition(
             f"{package} is used by {', '.join(sorted(set(users)))}: change those first")

@@ -408,7 +408,7 @@ def assign_device(device: dict[str, Any], space: str) -> dict[str, Any]:
 
 
 def _assign(device: dict[str, Any], space: str, inputs: SpaceInputs) -> dict[str, Any]:
-    choice = choose(device, inputs)
+    choice = _choice(device, inputs)
     enterprise = enterprise_name()
     if choice.key is None:
         group, target = None, holding_policy_name(enterprise, space)
@@ -442,7 +442,9 @@ def _group_for(device: dict[str, Any], space: str, choice: PolicyChoice,
             # device moved onto a missing policy is factory-reset: only one in use, with the
             # same content, is trusted to be there as pushed.
             return group, str(stored["name"])
-    group = min(groups) if groups else new_id()
+    # A canary's new group is named after its rollout, which deletes it on a rollback.
+    group = min(groups) if groups else (f"{choice.variant}-{new_id()}" if choice.variant
+                                        else new_id())
     entry = policy_record(enterprise_name(), space, choice, policy, utcnow(), group)
     if groups:
         entry["name"] = groups[group]["name"]
@@ -464,10 +466,21 @@ def relabel(device: dict[str, Any], labels: list[str], vetted: bool) -> dict[str
         if vetted:
             view = {**device, "labels": labels}
             inputs = load_space(space)
-            if choose(view, inputs).key != _inputs_of_group(device.get("effectivePolicy")):
+            if _choice(view, inputs).key != _inputs_of_group(device.get("effectivePolicy")):
                 changes.update(_assign(view, space, inputs))
         devices.put(device["name"], changes)
     return changes
+
+
+def _choice(device: dict[str, Any], inputs: SpaceInputs) -> PolicyChoice:
+    """The inputs of a device's policy; a canary of a staged rollout stays on the staged change
+    while the change still alters its policy."""
+    if inputs.staged_by is None or not device.get("effectivePolicy"):
+        return choose(device, inputs)
+    from shared.policy import staging
+
+    groups = effective_policies.get_many([str(device["effectivePolicy"])])
+    return staging.staged_choices([device], inputs, [], -1, groups)[device["name"]]
 
 
 def _inputs_of_group(group: str | None) -> str | None:

@@ -441,10 +441,19 @@ def _replan(rollout: dict[str, Any], plan: Plan, fingerprint: str,
     totals = {"devices": done.get("moved", 0) + fresh["devices"],
               "policies": done.get("patched", 0) + fresh["policies"]}
     generation = int(rollout["generation"]) + 1
+    # A staged rollout's plan is made for its phase and stage: one that changed meanwhile (a
+    # rollback, a gate) makes it stale, and the message of that transition carries on.
+    expect = ({k: rollout.get(k) for k in ("phase", "stage")} if rollout.get("stages")
+              else None)
+    if expect is not None and {k: (rollouts.get(rollout["id"]) or {}).get(k)
+                               for k in expect} != expect:
+        return False
     effective_policies.put_rekey_marks(rekey_marks(plan, rollout["id"]))
-    rollouts.replan(rollout["id"], generation, steps,
-                    {"inputsFingerprint": fingerprint, "totals": totals, "updateTime": now,
-                     "progressAtReplan": progress, "idleGenerations": stuck})
+    if not rollouts.replan(rollout["id"], generation, steps,
+                           {"inputsFingerprint": fingerprint, "totals": totals,
+                            "updateTime": now, "progressAtReplan": progress,
+                            "idleGenerations": stuck}, expect):
+        return False
     rollout.update(generation=generation, cursor=0, stepCount=len(steps),
                    inputsFingerprint=fingerprint, totals=totals)
     return True

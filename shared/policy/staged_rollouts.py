@@ -40,7 +40,7 @@ from shared.policy.push_plan import Plan
 from shared.policy.staging import Gate
 from shared.store import access_control, configurations, devices, effective_policies, rollouts
 from shared.store import app_feedback as feedback_store
-from shared.store.keys import new_id
+from shared.store.keys import is_storable_id, new_id
 
 STAGING, PROMOTING, ROLLING_BACK = "STAGING", "PROMOTING", "ROLLING_BACK"
 SYSTEM = "system:rollouts"  # the principal of transitions the rollout makes on its own
@@ -87,6 +87,32 @@ def refuse_while_staged(staged: dict[str, str]) -> None:
         raise errors.FailedPrecondition(
             f"space {space!r} already has a staged rollout in progress ({rollout_id}): "
             "promote it, roll it back or cancel it before staging another change")
+
+
+def refuse_unknown_devices(plan: dict[str, Any], space: str) -> None:
+    """400 naming the hand-picked devices (`deviceIds`) that are no managed device of the
+    space: a typo must not turn a canary stage into an empty one that passes its gate."""
+    enterprise = enterprise_name()
+    for index, stage_ in enumerate(plan["stages"]):
+        wanted = list(dict.fromkeys(stage_.get("deviceIds") or []))
+        names = {w: w if w.startswith(f"{enterprise}/devices/") else
+                 f"{enterprise}/devices/{w}" for w in wanted
+                 if is_storable_id(devices.device_id(w))}
+        found = devices.get_many(sorted(set(names.values())))
+        unknown = [w for w in wanted if w not in names or not _managed_in(
+            found.get(names[w]), space)]
+        if unknown:
+            shown = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more"
+                                               if len(unknown) > 10 else "")
+            raise errors.InvalidArgument.field(
+                f"rollout.stages[{index}].deviceIds",
+                f"not managed devices of space {space!r}: {shown}")
+
+
+def _managed_in(device: dict[str, Any] | None, space: str) -> bool:
+    return (device is not None and device.get("space") == space
+            and device.get("state") != "DELETED"
+            and (device.get("enrollmentDecision") or {}).get("result") == "ALLOWED")
 
 
 def refuse_while_pending(resource: dict[str, Any], label: str) -> None:
@@ -207,9 +233,13 @@ def _delete_created(rollout: dict[str, Any], door: AmapiDoor) -> None:
             door.delete_policy(str(record["name"]))
         except AmapiNotFound:
             pass
-        except AmapiError as exc:  # AMAPI reaps a policy no device uses; the record goes
-            logs.log(logging.WARNING, "a rolled back variant policy was not deleted",
+        except AmapiError as exc:
+            # Still in use in AMAPI (a device the stores place elsewhere): the record stays, so
+            # the space's next plan sees the group, and the next change re-plans every device.
+            logs.log(logging.ERROR, "a rolled back variant policy could not be deleted",
                      policy=record["name"], error=str(exc))
+            rollouts.mark_replan(str(rollout["space"]), rollout["id"], utcnow())
+            continue
         gone.append(group)
     effective_policies.delete_many(gone)
 
@@ -357,9 +387,11 @@ def _transition(rollout: dict[str, Any], changes: dict[str, Any], action: str, d
                 also: Callable[[Any], None] | None = None) -> None:
     """Write one transition of a staged rollout, unless another one came first (409), and
     put it in the audit log."""
+    # Decided from `rollout` as read: any transition since (a pause, a gate, an administrator's
+    # call) makes this one stale.
     done, changed = rollouts.transition(
         rollout["id"], rollouts.OPEN, changes,
-        expect={"phase": rollout.get("phase"), "stage": rollout.get("stage")}, also=also)
+        expect={k: rollout.get(k) for k in ("state", "phase", "stage")}, also=also)
     if not changed:
         raise Overtaken(f"rollout {rollout['id']} changed meanwhile: fetch it again "
                               f"(it is {(done or {}).get('state')})")

@@ -136,9 +136,11 @@ class StageHealth:
     worst: list[dict[str, str]] = field(default_factory=list)
 
     def figures(self) -> dict[str, Any]:
-        """The stage's figures as the rollout shows them."""
-        return {"devices": self.devices, "appliedPercent": _percent(self.applied, self.devices),
-                "nonCompliantPercent": _percent(self.non_compliant, self.devices),
+        """The stage's figures as the rollout shows them (a stage no device is on has nothing
+        left to apply and nothing wrong)."""
+        return {"devices": self.devices,
+                "appliedPercent": _percent(self.applied, self.devices, empty=100.0),
+                "nonCompliantPercent": _percent(self.non_compliant, self.devices, empty=0.0),
                 "appErrorDevices": self.app_errors}
 
     def failed_checks(self, gate: Gate) -> list[str]:
@@ -162,8 +164,8 @@ class StageHealth:
         return reasons
 
 
-def _percent(part: int, whole: int) -> float:
-    return round(100.0 * part / whole, 1) if whole else 100.0
+def _percent(part: int, whole: int, empty: float) -> float:
+    return round(100.0 * part / whole, 1) if whole else empty
 
 
 def _time(value: Any) -> datetime.datetime | None:

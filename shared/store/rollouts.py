@@ -105,11 +105,12 @@ def stage_clear_staged_mark(writer: Any, space: str) -> None:
 
 
 def gates_due(now: datetime.datetime, limit: int) -> list[dict[str, Any]]:
-    """Staged rollouts whose current stage's soak is over (`gateDue` passed)."""
+    """Active staged rollouts whose current stage's soak is over (`gateDue` passed); paused
+    ones wait, without taking the place of others."""
     from google.cloud.firestore import FieldFilter
 
-    query = (db().collection(COLLECTION).where(filter=FieldFilter("gateDue", "<=", now))
-             .limit(limit))
+    query = (db().collection(COLLECTION).where(filter=FieldFilter("state", "in", list(ACTIVE)))
+             .where(filter=FieldFilter("gateDue", "<=", now)).limit(limit))
     return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]
 
 
@@ -172,11 +173,15 @@ def steps(rollout_id: str, generation: int, start: int, count: int) -> list[dict
 
 
 def replan(rollout_id: str, generation: int, steps: list[dict[str, Any]],
-           changes: dict[str, Any]) -> None:
-    """Store a new plan generation and point the rollout at its first step."""
+           changes: dict[str, Any], expect: dict[str, Any] | None = None) -> bool:
+    """Store a new plan generation and point the rollout at its first step, unless the
+    rollout's fields no longer equal `expect` (False: the plan was made for a past state)."""
     _write_steps(rollout_id, generation, steps)
-    _ref(rollout_id).update({**changes, "generation": generation, "cursor": 0,
-                             "stepCount": len(steps)}, **bounded())
+    pointed = {**changes, "generation": generation, "cursor": 0, "stepCount": len(steps)}
+    if expect is None:
+        _ref(rollout_id).update(pointed, **bounded())
+        return True
+    return transition(rollout_id, ACTIVE, pointed, expect)[1]
 
 
 def update(rollout_id: str, changes: dict[str, Any]) -> None:

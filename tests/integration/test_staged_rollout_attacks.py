@@ -148,8 +148,6 @@ def test_promote_and_rollback_released_together_one_wins_and_the_rollout_ends(
         assert_settled(small, amapi_emulator)
 
 
-@pytest.mark.xfail(strict=False, reason="intermittent: a rollback landing mid-way through a "
-                   "stage's pass can leave one of the rollout's variant policies in AMAPI")
 def test_a_rollback_while_a_worker_is_mid_stage_puts_every_device_back(
         small, amapi_emulator, tuned):
     tuned(ROLLOUT_BATCH_SIZE=2)
@@ -213,8 +211,6 @@ def test_the_scheduled_gate_reading_racing_an_administrator_still_ends(
         assert_settled(small, amapi_emulator)
 
 
-@pytest.mark.xfail(strict=True, reason="a gate read begun before :pause lands after it: the "
-                   "paused rollout starts rolling back (or its next stage) while PAUSED")
 def test_a_gate_read_that_began_before_a_pause_does_not_move_the_paused_rollout(
         small, amapi_emulator):
     rollout_id = stage(small, [{"percent": 25}, {"percent": 100}])
@@ -323,8 +319,6 @@ def test_only_an_administrator_of_the_space_acts_on_a_staged_rollout(small, func
 
 # --- plans that slip through validation --------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="a deviceIds stage naming no device of the space is "
-                   "accepted: its gate passes with 0 devices and the next stage goes wide")
 @pytest.mark.parametrize("who", ["unknown", "other-space"])
 def test_a_stage_naming_devices_the_space_does_not_have_is_a_400(
         small, amapi_emulator, who):
@@ -397,8 +391,6 @@ def test_a_staged_patch_that_changes_nothing_ends_without_moving_anyone(small, a
     assert_takes_a_new_staged_change(small)
 
 
-@pytest.mark.xfail(strict=True, reason="a stage no device is on shows nonCompliantPercent "
-                   "100.0 (`_percent` answers 100 for 0 of 0) while its gate passes")
 def test_a_stage_no_device_is_on_does_not_show_every_device_non_compliant(small):
     response = small.api.call("PATCH", f"/cosu-configs/{small.config['id']}", {
         "rollout": {"stages": [{"percent": 50}], "gate": GATE}})
@@ -495,8 +487,6 @@ def test_the_staged_resource_cannot_be_deleted_or_changed_while_staged(small, am
     assert_settled(small, amapi_emulator)
 
 
-@pytest.mark.xfail(strict=True, reason="an app the staged change newly pins can be deleted "
-                   "while staged: the canaries' variant then has no app to compile")
 def test_the_app_a_staged_change_newly_pins_cannot_be_deleted_while_staged(
         small, amapi_emulator):
     assert small.api.app(package=HELPER).status_code == 201
@@ -540,8 +530,6 @@ def test_deleting_the_spaces_other_configurations_during_a_stage(small, amapi_em
     assert_settled(small, amapi_emulator)
 
 
-@pytest.mark.xfail(strict=True, reason="relabelling a canary re-assigns it from the stored "
-                   "inputs: it silently leaves the staged change")
 def test_relabelling_a_canary_keeps_it_on_the_staged_change(
         small, amapi_emulator, function_apps):
     wifi = small.api.call("POST", "/wifi-configs", {
