@@ -229,6 +229,23 @@ def test_a_behaviour_applies_only_on_its_policy_and_moving_away_clears_it(
     assert app_states(back, "com.example.kiosk")[0]["severity"] == "ERROR"
 
 
+def test_a_behaviour_on_any_policy_follows_the_device_to_a_policy_created_later(
+        amapi: Any, control: ControlClient, device: dict[str, Any], recorder: Recorder) -> None:
+    control.ok("POST", "behaviors", {"devices": [device_id(device)], "policy": "*",
+                                     "appError": APP_ERROR})
+    canary = f"{ENTERPRISE}/policies/canary-1"  # a name nobody could know in advance
+    patch_policy(amapi, canary, funDisabled=True)
+    since = len(recorder.messages())
+
+    move(amapi, device, canary)
+
+    report = report_after(recorder, device, since)
+    assert report["appliedPolicyName"] == canary
+    assert app_states(report, "com.example.kiosk")[0]["severity"] == "ERROR"
+    listed = control.ok("GET", "behaviors")["behaviors"]
+    assert [b["policy"] for b in listed] == ["*"]
+
+
 def test_the_app_own_states_survive_a_simulated_error_coming_and_going(
         amapi: Any, control: ControlClient, device: dict[str, Any], recorder: Recorder) -> None:
     own_state = {"key": "battery", "severity": "INFO", "message": "ok",
