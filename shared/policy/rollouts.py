@@ -12,7 +12,8 @@ changed (another edit, a deletion), or once the steps are exhausted, the rest is
 from the latest stored state, so quick successive edits converge on the newest one and the
 rollout ends only when a fresh plan has nothing left to do. A newer rollout of the same space
 takes the older one's remaining work over (`supersededBy`): one rollout per space runs at a
-time.
+time, except a staged rollout (`staged_rollouts`), which goes on beside the rollouts of other
+changes of its space, their plans keeping its canaries where it put them.
 """
 
 from __future__ import annotations
