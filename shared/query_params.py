@@ -112,3 +112,17 @@ class QuerySchema(Schema):
         """Every declared parameter, None when absent without a default (handlers index)."""
         # Not load_default=None: that would document each parameter as nullable.
         return {name: data.get(name) for name in self.load_fields} | data
+
+
+def validate_only_param() -> QueryBoolean:
+    """`?validateOnly=true` (Google AIP-163): check the change and say what it would do, doing
+    nothing."""
+    return QueryBoolean(metadata={"description": "true: validate the change and answer 200 "
+                                                 "with what it would do; nothing is stored "
+                                                 "and AMAPI is not called"})
+
+
+class ValidateOnlyQuerySchema(QuerySchema):
+    """A change that can be validated without being made."""
+
+    validateOnly = validate_only_param()

@@ -18,6 +18,8 @@ from shared.devices import commands as device_commands
 from shared.devices import inventory, schemas
 from shared.http.router import Context, Reply, Router
 from shared.pagination import ListQuerySchema
+from shared.policy.schemas import ChangePreviewSchema
+from shared.query_params import ValidateOnlyQuerySchema
 
 router = Router("amapi-cosu commands", "Device inventory and device commands "
                 "(lock, reboot, sync, wipe and more).")
@@ -45,12 +47,13 @@ def get_device(ctx: Context) -> dict[str, Any]:
 
 @router.route("PATCH", "/devices/<device_id>", "Change a device's labels (may move it to "
               "another policy)", request_schema=schemas.DevicePatchSchema,
-              response_schema=schemas.DeviceSchema)
+              response_schema=schemas.DeviceSchema, query_schema=ValidateOnlyQuerySchema,
+              preview_schema=ChangePreviewSchema)
 def patch_device(ctx: Context) -> dict[str, Any]:
     # Access before the body: a hidden device is a 404 whatever the body says.
     device = inventory.existing(ctx.params["device_id"], roles.ADMIN)
     body = ctx.body(schemas.DevicePatchSchema())
-    return inventory.set_labels(device, body["labels"])
+    return inventory.set_labels(device, body["labels"], bool(ctx.args["validateOnly"]))
 
 
 @router.route("POST", "/devices/<device_id>/commands", "Send a command (202: recorded first, "

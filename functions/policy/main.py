@@ -7,11 +7,16 @@ from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
 from shared.access import role_bindings, roles
-from shared.access.space_params import SpaceListQuerySchema, SpaceQuerySchema
+from shared.access.space_params import (
+    SpaceChangeQuerySchema,
+    SpaceListQuerySchema,
+    SpaceQuerySchema,
+)
 from shared.http.requests import parse_object
 from shared.http.router import Context, Reply, Router
 from shared.policy import app_feedback, rollouts, schemas
 from shared.policy import configurations as resources
+from shared.query_params import ValidateOnlyQuerySchema
 from shared.representation import loaded
 
 router = Router("amapi-cosu policy", "Dedicated-device (COSU) configurations, the app "
@@ -33,8 +38,11 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
     def create(ctx: Context) -> Reply:
         body = dict(parse_object(ctx.request))
         plan = body.pop("rollout", None)
+        validate_only = bool(ctx.args["validateOnly"])
         created = resources.create(kind, loaded("request", lambda: create_schema().load(body)),
-                                   _staging(plan))
+                                   _staging(plan), validate_only)
+        if validate_only:
+            return Reply(created)
         if "rollout" in created:
             return _accepted(ctx, created)
         location = f"{ctx.request.script_root}{path}/{created['id']}"
@@ -57,14 +65,20 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
         changes = dict(ctx.body(_MergePatch()))
         plan = changes.pop("rollout", None)
         changed = resources.update(kind, space, ctx.params[param], changes,
-                                   ctx.request.headers.get("If-Match"), _staging(plan))
+                                   ctx.request.headers.get("If-Match"), _staging(plan),
+                                   bool(ctx.args["validateOnly"]))
+        if ctx.args["validateOnly"]:
+            return Reply(changed)
         if "rollout" in changed:
             return _accepted(ctx, changed)
         return Reply(changed, headers={"ETag": changed["etag"]})
 
     def delete(ctx: Context) -> Reply:
         deleted = resources.delete(kind, ctx.args["space"], ctx.params[param],
-                                   ctx.request.headers.get("If-Match"))
+                                   ctx.request.headers.get("If-Match"),
+                                   bool(ctx.args["validateOnly"]))
+        if ctx.args["validateOnly"]:
+            return Reply(deleted)
         if deleted is not None:
             return _accepted(ctx, deleted)
         return Reply(None, 204)
@@ -75,8 +89,9 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
     staged = (" A body field `rollout` (a RolloutPlan: stages, gate, autoRollback) stages the "
               "change, whatever its size: it is kept beside the resource (`pendingChange`) "
               "and a staged rollout pushes it stage by stage (202).")
-    router.add("POST", path, create, f"Create a {label}.{large}", idempotent=True,
+    router.add("POST", path, create, f"Create a {label}.{large}{staged}", idempotent=True,
                success_status=201, accepted_schema=response_schema,
+               query_schema=ValidateOnlyQuerySchema, preview_schema=schemas.ChangePreviewSchema,
                request_schema=create_schema, response_schema=response_schema)
     router.add("GET", path, list_all, f"List {label}s of the visible spaces, with those "
                "delegated to them", query_schema=SpaceListQuerySchema,
@@ -87,11 +102,12 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
     router.add("PATCH", item, patch, f"Change a {label} with a JSON merge patch (RFC 7396: "
                "nested objects merged, null removes, arrays replaced), pushed before the "
                f"reply.{large}{staged}", accepted_schema=response_schema,
-               query_schema=SpaceQuerySchema, request_schema=patch_schema,
-               response_schema=response_schema)
+               query_schema=SpaceChangeQuerySchema, request_schema=patch_schema,
+               response_schema=response_schema, preview_schema=schemas.ChangePreviewSchema)
     router.add("DELETE", item, delete, f"Delete a {label}.{large}",
-               accepted_schema=schemas.RolloutAcceptedSchema, query_schema=SpaceQuerySchema,
-               success_status=204)
+               accepted_schema=schemas.RolloutAcceptedSchema,
+               query_schema=SpaceChangeQuerySchema, success_status=204,
+               preview_schema=schemas.ChangePreviewSchema)
 
 
 def _staging(plan: Any) -> dict[str, Any] | None:

@@ -8,7 +8,7 @@ from marshmallow import validate
 
 from shared.access.spaces import SPACE_ID, SPACE_ID_RULE
 from shared.pagination import ListQuerySchema
-from shared.query_params import QuerySchema, QueryText
+from shared.query_params import QuerySchema, QueryText, validate_only_param
 
 
 def space_param(default: str | None = None, description: str = "") -> QueryText:
@@ -33,3 +33,9 @@ class SpaceListQuerySchema(ListQuerySchema):
     """A paginated list that may be narrowed to one space."""
 
     space = space_param()
+
+
+class SpaceChangeQuerySchema(SpaceQuerySchema):
+    """A change of a resource found by its id, which can be validated without being made."""
+
+    validateOnly = validate_only_param()

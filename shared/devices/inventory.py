@@ -98,12 +98,20 @@ def get_device(device_id: str) -> dict[str, Any]:
                      app_feedback.for_device(device["id"]))
 
 
-def set_labels(device: dict[str, Any], labels: list[str]) -> dict[str, Any]:
+def set_labels(device: dict[str, Any], labels: list[str],
+               validate_only: bool = False) -> dict[str, Any]:
     """Replace the labels of a device from `existing(…, ADMIN)`; move it when that changes its
-    effective policy."""
+    effective policy. `validate_only`: what that would do, doing nothing."""
     labels = list(dict.fromkeys(labels))
     vetted = ((device.get("enrollmentDecision") or {}).get("result") == "ALLOWED"
               and device.get("state") != "DELETED")
+    if validate_only:
+        from shared.policy import change_preview, rollouts
+
+        plan = push.plan_relabel(device, labels, vetted)
+        inputs = push.load_space(str(device.get("space") or "global"))
+        return change_preview.preview(plan, change_preview.secret_keys_of(inputs),
+                                      rollouts.inline_limit())
     changed = push.relabel(device, labels, vetted)
     if "policyName" in changed:
         logs.log(logging.INFO, "device moved by a label change", device=device["name"],

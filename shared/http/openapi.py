@@ -64,6 +64,14 @@ def _operation(router_title: str, route: Any) -> dict[str, Any]:
                                   "content": {"application/json": {"schema": "Error"}}}},
         "security": [] if route.public else [{"bearer": []}],
     }
+    if route.preview_schema is not None:
+        if route.success_status == 200 and route.response_schema is not None:
+            success["content"][route.media_type]["schema"] = {
+                "oneOf": [route.response_schema, route.preview_schema]}
+        else:
+            operation["responses"]["200"] = {
+                "description": "validateOnly=true: what the change would do; nothing done",
+                "content": {"application/json": {"schema": route.preview_schema}}}
     if route.accepted_schema is not None:
         operation["responses"]["202"] = {
             "description": "Accepted: stored, and pushed by the rollout in `Location`",

@@ -89,6 +89,7 @@ class Route:
     media_type: str = JSON
     authorize: bool = True
     accepted_schema: Any = None  # also answers 202 with this body (work continues afterwards)
+    preview_schema: Any = None  # `?validateOnly=true` answers 200 with this body instead
 
 
 def _amapi_says(prefix: str) -> Callable[[Exception], str]:
@@ -239,7 +240,7 @@ class Router:
 
     def _run(self, route: Route, ctx: Context) -> Response:
         key = ctx.request.headers.get("Idempotency-Key")
-        if route.idempotent and key is not None:
+        if route.idempotent and key is not None and not _validate_only(ctx.request):
             caller = ctx.principal.email if ctx.principal else ""
             return run_idempotently(f"{caller}\x00{route.method} {route.path}", key,
                                     ctx.request, lambda: _to_response(route, _call(route, ctx)))
@@ -300,6 +301,11 @@ def _created_resource(request: Request, response: Response) -> str | None:
     return f"{request.script_root}{request.path.rstrip('/')}/{created}"
 
 
+def _validate_only(request: Request) -> bool:
+    """A change asked to be validated only: it writes nothing, not even its key or audit."""
+    return request.args.get("validateOnly") == "true"
+
+
 def _audit(request: Request, principal: Principal | None, granted: Any,
            response: Response) -> None:
     """Record every mutating call and every refused attempt (never secrets: no bodies).
@@ -310,6 +316,8 @@ def _audit(request: Request, principal: Principal | None, granted: Any,
     status = response.status_code
     if request.method not in _MUTATING and status not in (401, 403):
         return
+    if _validate_only(request) and status < 400:
+        return  # nothing was done: a change only validated leaves no trace (AIP-163)
     from shared.access.spaces import GLOBAL
     from shared.store import access_control
     from shared.store.keys import new_id

@@ -10,6 +10,7 @@ across the catalog), from its own space or from a space it is delegated to.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -212,22 +213,25 @@ def list_page(kind: Kind, space: str | None, size: int, token: str | None) -> di
                     lambda stored: represent(kind, stored, _only_delegated(stored)))
 
 
-def create(kind: Kind, body: dict[str, Any],
-           staging: dict[str, Any] | None = None) -> dict[str, Any]:
+def create(kind: Kind, body: dict[str, Any], staging: dict[str, Any] | None = None,
+           validate_only: bool = False) -> dict[str, Any]:
     """Validate, push, store; 409 when an app's package is already in the catalog.
 
     With a `staging` plan, the resource is stored reaching nobody, with what it will be as its
-    pending change, and a staged rollout pushes it stage by stage (`_stage`).
+    pending change, and a staged rollout pushes it stage by stage (`_stage`). `validate_only`:
+    the checks and the plan only (`_preview`).
     """
     space = body["space"]
     roles.require(space, roles.ADMIN)
-    with serialized(affected_spaces(space, body)):
+    with _held(affected_spaces(space, body), validate_only):
         now = utcnow()
         stored = Stored(kind.resource_id(space, body), {**body, "createTime": now,
                                                         "updateTime": now})
         if kind.keyed_by_package:
             _refuse_package_taken(body["packageName"], space)
         inputs = _validate(kind, None, stored)
+        if validate_only:
+            return _preview(kind, space, None, stored, inputs, staging is not None)
         if staging is not None:
             return _stage(kind, None, stored, staging)
 
@@ -266,14 +270,32 @@ def _refuse_package_taken(package: str, space: str) -> None:
                                [errors.FieldViolation("packageName", "already in the catalog")])
 
 
+def _held(spaces: set[str], validate_only: bool) -> contextlib.AbstractContextManager[Any]:
+    """The push leases of `spaces`; none for a change only validated, which writes nothing."""
+    return contextlib.nullcontext() if validate_only else serialized(spaces)
+
+
+def _preview(kind: Kind, space: str, before: Stored | None, after: Stored | None,
+             inputs: SpaceInputs, staged: bool) -> dict[str, Any]:
+    """What the change would do (`?validateOnly=true`): its plan, from the planner the change
+    itself uses, and the policy fields it changes, secrets masked. Nothing is written."""
+    from shared.policy import change_preview, push
+
+    plan = push.plan_change(kind.name, space, before, after, inputs)
+    return change_preview.preview(plan, change_preview.secret_keys_of(inputs),
+                                  rollouts.inline_limit(), staged)
+
+
 def _under_lease(kind: Kind, resource: str, space: str | None, also: dict[str, Any],
-                 act: Callable[[Stored], T]) -> T:
+                 act: Callable[[Stored], T], validate_only: bool = False) -> T:
     """Run `act` on the resource as stored once the leases of every space it reaches are held.
 
     Every writer of a resource holds its own space's lease, so the version read under the
     leases is the latest and stays so until `act` is done: an etag checked there is checked
-    against what AMAPI has.
+    against what AMAPI has. A change only validated takes no lease: it writes nothing.
     """
+    if validate_only:
+        return act(find(kind, resource, space, roles.ADMIN))
     first = find(kind, resource, space, roles.ADMIN)
     wanted = affected_spaces(first.data["space"], first, also)
     while True:
@@ -328,7 +350,8 @@ def _merged(kind: Kind, current: Stored, changes: dict[str, Any]) -> dict[str, A
 
 
 def update(kind: Kind, space: str | None, resource: str, changes: dict[str, Any],
-           if_match: str | None, staging: dict[str, Any] | None = None) -> dict[str, Any]:
+           if_match: str | None, staging: dict[str, Any] | None = None,
+           validate_only: bool = False) -> dict[str, Any]:
     """Merge `changes` (RFC 7396) into the resource, push, store; 412 on a stale etag.
 
     With a `staging` plan (`RolloutPlanSchema`), the change is stored beside the resource and
@@ -343,6 +366,8 @@ def update(kind: Kind, space: str | None, resource: str, changes: dict[str, Any]
         after = Stored(current.id, data, current.update_time)
         inputs = _validate(kind, current, after)
         own = str(current.data["space"])
+        if validate_only:
+            return _preview(kind, own, current, after, inputs, staging is not None)
         if staging is not None:
             return _stage(kind, current, after, staging)
 
@@ -355,7 +380,7 @@ def update(kind: Kind, space: str | None, resource: str, changes: dict[str, Any]
                               _trigger(kind, shown))
         return _with_rollouts(shown, pushed)
 
-    return _under_lease(kind, resource, space, changes, act)
+    return _under_lease(kind, resource, space, changes, act, validate_only)
 
 
 def _stage(kind: Kind, current: Stored | None, after: Stored,
@@ -402,11 +427,12 @@ def _stage(kind: Kind, current: Stored | None, after: Stored,
     return {**represent(kind, Stored(after.id, stored)), "rollout": rollouts.represent(started)}
 
 
-def delete(kind: Kind, space: str | None, resource: str,
-           if_match: str | None) -> dict[str, Any] | None:
+def delete(kind: Kind, space: str | None, resource: str, if_match: str | None,
+           validate_only: bool = False) -> dict[str, Any] | None:
     """Push the removal, then delete; 412 naming the configurations of an app still in use.
 
-    None when the removal was pushed before the reply, else `{"rollout": ...}`.
+    None when the removal was pushed before the reply, else `{"rollout": ...}`; with
+    `validate_only`, what the removal would do (`_preview`).
     """
 
     def act(current: Stored) -> dict[str, Any] | None:
@@ -416,6 +442,8 @@ def delete(kind: Kind, space: str | None, resource: str,
         inputs = with_change(load_space(own), kind.name, current, None)
         if kind is APP:
             _refuse_app_in_use(current, _reached_spaces(current), own, inputs)
+        if validate_only:
+            return _preview(kind, own, current, None, inputs, False)
 
         def store(also: Callable[[Any], None] | None) -> None:
             _commit_guarded(kind, lambda batch: configurations.stage_delete(
@@ -425,7 +453,7 @@ def delete(kind: Kind, space: str | None, resource: str,
                               _trigger(kind, represent(kind, current)))
         return _with_rollouts({}, pushed) if pushed.rollouts else None
 
-    return _under_lease(kind, resource, space, {}, act)
+    return _under_lease(kind, resource, space, {}, act, validate_only)
 
 
 def _trigger(kind: Kind, shown: dict[str, Any]) -> dict[str, Any]:

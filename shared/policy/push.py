@@ -408,25 +408,46 @@ def assign_device(device: dict[str, Any], space: str) -> dict[str, Any]:
 
 
 def _assign(device: dict[str, Any], space: str, inputs: SpaceInputs) -> dict[str, Any]:
+    plan, fields = _assignment(device, space, inputs)
+    for name in plan.holding:
+        amapi().patch_policy(name, holding_policy())
+    for update in plan.updates:
+        update.record["version"] = amapi().patch_policy(update.name, update.policy).get(
+            "version")
+        effective_policies.put_many({update.key: update.record})
+    for move in plan.moves:
+        with contextlib.suppress(AmapiNotFound):  # deleted meanwhile: its DELETED report follows
+            amapi().patch_device(move.device_name, {"policyName": move.new_policy},
+                                 "policyName")
+    return fields
+
+
+def _assignment(device: dict[str, Any], space: str,
+                inputs: SpaceInputs) -> tuple[Plan, dict[str, Any]]:
+    """The calls that put one vetted device on its effective policy (nothing is written), and
+    the fields the inventory records once they are made."""
     choice = _choice(device, inputs)
-    enterprise = enterprise_name()
+    plan = Plan()
+    group: str | None
     if choice.key is None:
-        group, target = None, holding_policy_name(enterprise, space)
+        group, target = None, holding_policy_name(enterprise_name(), space)
         if device.get("policyName") == target:
             # Enrolled onto it and staying: the policy is there (AMAPI applied it), no call.
-            return {"effectivePolicy": None, "policyName": target}
-        amapi().patch_policy(target, holding_policy())
+            return plan, {"effectivePolicy": None, "policyName": target}
+        plan.holding.append(target)
     else:
-        group, target = _group_for(device, space, choice, inputs)
-    with contextlib.suppress(AmapiNotFound):  # deleted meanwhile: its DELETED report follows
-        amapi().patch_device(device["name"], {"policyName": target}, "policyName")
-    return {"effectivePolicy": group, "policyName": target}
+        group, target, upsert = _group_for(device, space, choice, inputs)
+        if upsert is not None:
+            plan.updates.append(upsert)
+    plan.moves.append(DeviceMove(device["name"], group, target,
+                                 str(device.get("policyName") or "")))
+    return plan, {"effectivePolicy": group, "policyName": target}
 
 
 def _group_for(device: dict[str, Any], space: str, choice: PolicyChoice,
-               inputs: SpaceInputs) -> tuple[str, str]:
-    """The group (and its policy) a device with inputs `choice` joins, upserted unless it is in
-    use with the same content."""
+               inputs: SpaceInputs) -> tuple[str, str, PolicyUpdate | None]:
+    """The group (and its policy) a device with inputs `choice` joins, and the upsert of its
+    policy unless it is in use with the same content."""
     assert choice.key is not None
     policy = compile_choice(choice, inputs)
     from shared.policy.rollouts import pending_rekey
@@ -441,16 +462,15 @@ def _group_for(device: dict[str, Any], space: str, choice: PolicyChoice,
             # A policy no device uses may have been deleted by AMAPI (after 7 days), and a
             # device moved onto a missing policy is factory-reset: only one in use, with the
             # same content, is trusted to be there as pushed.
-            return group, str(stored["name"])
+            return group, str(stored["name"]), None
     # A canary's new group is named after its rollout, which deletes it on a rollback.
     group = min(groups) if groups else (f"{choice.variant}-{new_id()}" if choice.variant
                                         else new_id())
     entry = policy_record(enterprise_name(), space, choice, policy, utcnow(), group)
     if groups:
         entry["name"] = groups[group]["name"]
-    entry["version"] = amapi().patch_policy(entry["name"], policy).get("version")
-    effective_policies.put_many({group: entry})
-    return group, str(entry["name"])
+    return group, str(entry["name"]), PolicyUpdate(group, str(entry["name"]), policy, entry,
+                                                   groups.get(group))
 
 
 def relabel(device: dict[str, Any], labels: list[str], vetted: bool) -> dict[str, Any]:
@@ -470,6 +490,33 @@ def relabel(device: dict[str, Any], labels: list[str], vetted: bool) -> dict[str
                 changes.update(_assign(view, space, inputs))
         devices.put(device["name"], changes)
     return changes
+
+
+def plan_relabel(device: dict[str, Any], labels: list[str], vetted: bool) -> Plan:
+    """The calls `relabel` would make (nothing is written, no lease is taken)."""
+    if not vetted:
+        return Plan()
+    space = str(device.get("space") or "global")
+    view = {**device, "labels": labels}
+    inputs = load_space(space)
+    if _choice(view, inputs).key == _inputs_of_group(device.get("effectivePolicy")):
+        return Plan()
+    return _assignment(view, space, inputs)[0]
+
+
+def plan_change(kind: str, space: str, before: Stored | None, after: Stored | None,
+                inputs: SpaceInputs) -> Plan:
+    """The calls `apply_change` would make for this change, in every space it reaches
+    (nothing is written, no lease is taken: `?validateOnly=true`)."""
+    changed = after if after is not None else before
+    assert changed is not None
+    affected = affected_spaces(space, before, after)
+    left_behind = stored_rollouts.needing_replan(sorted(affected))
+    plan = Plan()
+    for part, _ in _plans(kind, space, before, after, changed, affected, inputs,
+                          left_behind).values():
+        plan.extend(part)
+    return plan
 
 
 def _choice(device: dict[str, Any], inputs: SpaceInputs) -> PolicyChoice:

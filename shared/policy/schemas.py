@@ -304,6 +304,36 @@ class RolloutFailureSchema(Schema):
     reason = fields.String()
 
 
+class PlanSummarySchema(Schema):
+    """The AMAPI calls a change would make."""
+
+    policiesPatched = fields.Integer(metadata={"description": "policies created or patched"})
+    devicesMoved = fields.Integer()
+    amapiCalls = fields.Integer()
+    rollout = fields.Boolean(metadata={"description": "true when a rollout would push it (over "
+                                                      "the inline limit, or staged)"})
+    sampleDevices = fields.List(fields.String(), metadata={
+        "description": "the first devices it would move (ids)"})
+
+
+class PolicyFieldChangeSchema(Schema):
+    """One field of one AMAPI policy a change would change (secrets masked)."""
+
+    policy = fields.String(metadata={"description": "the AMAPI policy; `new-1`, `new-2`… for "
+                                                    "those the change would create"})
+    field = fields.String(metadata={"description": "dotted path; lists compare whole"})
+    before = fields.Raw(allow_none=True)
+    after = fields.Raw(allow_none=True)
+
+
+class ChangePreviewSchema(Schema):
+    """`?validateOnly=true`: what the change would do; nothing stored, no AMAPI call."""
+
+    plan = fields.Nested(PlanSummarySchema)
+    diff = fields.List(fields.Nested(PolicyFieldChangeSchema))
+    findings = fields.List(fields.Dict())
+
+
 class StageSchema(Schema):
     """One stage of a staged rollout: a share of the affected devices, or named devices."""
 

@@ -185,6 +185,12 @@ def test_policy_queries_are_documented(function_apps):
     assert set(query_parameters(paths["/audit-log"]["get"])) == {"space", "principal",
                                                                  "pageSize", "pageToken"}
     for path in ("/cosu-configs/{config_id}", "/apps/{package_name}"):
-        for method in ("get", "patch", "delete"):
-            assert set(query_parameters(paths[path][method])) == {"space"}, (method, path)
+        assert set(query_parameters(paths[path]["get"])) == {"space"}, path
+        for method in ("patch", "delete"):
+            assert set(query_parameters(paths[path][method])) == {"space", "validateOnly"}, (
+                method, path)
+        assert query_parameters(paths[path]["patch"])["validateOnly"]["schema"]["type"] == (
+            "boolean")
+    for path in ("/cosu-configs", "/apps", "/wifi-configs", "/vpn-configs"):
+        assert set(query_parameters(paths[path]["post"])) == {"validateOnly"}, path
     assert query_parameters(paths["/spaces"]["get"]) == {}
