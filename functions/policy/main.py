@@ -32,7 +32,9 @@ class _MergePatch:
 
 
 def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch_schema: Any,
-          response_schema: Any, list_schema: Any, immutable: tuple[str, ...]) -> None:
+          response_schema: Any, list_schema: Any, immutable: tuple[str, ...],
+          create_query: Any = ValidateOnlyQuerySchema,
+          change_query: Any = SpaceChangeQuerySchema) -> None:
     """Register create, list, get, patch and delete for one kind of resource."""
 
     def create(ctx: Context) -> Reply:
@@ -40,7 +42,7 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
         plan = body.pop("rollout", None)
         validate_only = bool(ctx.args["validateOnly"])
         created = resources.create(kind, loaded("request", lambda: create_schema().load(body)),
-                                   _staging(plan), validate_only)
+                                   _staging(plan), validate_only, bool(ctx.args.get("strict")))
         if validate_only:
             return Reply(created)
         if "rollout" in created:
@@ -66,7 +68,7 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
         plan = changes.pop("rollout", None)
         changed = resources.update(kind, space, ctx.params[param], changes,
                                    ctx.request.headers.get("If-Match"), _staging(plan),
-                                   bool(ctx.args["validateOnly"]))
+                                   bool(ctx.args["validateOnly"]), bool(ctx.args.get("strict")))
         if ctx.args["validateOnly"]:
             return Reply(changed)
         if "rollout" in changed:
@@ -91,7 +93,7 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
               "and a staged rollout pushes it stage by stage (202).")
     router.add("POST", path, create, f"Create a {label}.{large}{staged}", idempotent=True,
                success_status=201, accepted_schema=response_schema,
-               query_schema=ValidateOnlyQuerySchema, preview_schema=schemas.ChangePreviewSchema,
+               query_schema=create_query, preview_schema=schemas.ChangePreviewSchema,
                request_schema=create_schema, response_schema=response_schema)
     router.add("GET", path, list_all, f"List {label}s of the visible spaces, with those "
                "delegated to them", query_schema=SpaceListQuerySchema,
@@ -102,7 +104,7 @@ def _crud(kind: resources.Kind, path: str, param: str, create_schema: Any, patch
     router.add("PATCH", item, patch, f"Change a {label} with a JSON merge patch (RFC 7396: "
                "nested objects merged, null removes, arrays replaced), pushed before the "
                f"reply.{large}{staged}", accepted_schema=response_schema,
-               query_schema=SpaceChangeQuerySchema, request_schema=patch_schema,
+               query_schema=change_query, request_schema=patch_schema,
                response_schema=response_schema, preview_schema=schemas.ChangePreviewSchema)
     router.add("DELETE", item, delete, f"Delete a {label}.{large}",
                accepted_schema=schemas.RolloutAcceptedSchema,
@@ -136,7 +138,8 @@ _crud(resources.VPN, "/vpn-configs", "config_id", schemas.VpnConfigCreateSchema,
       schemas.IMMUTABLE_VPN_FIELDS)
 _crud(resources.COSU, "/cosu-configs", "config_id", schemas.CosuConfigCreateSchema,
       schemas.CosuConfigPatchSchema, schemas.CosuConfigSchema, schemas.CosuConfigListSchema,
-      schemas.IMMUTABLE_COSU_FIELDS)
+      schemas.IMMUTABLE_COSU_FIELDS, create_query=schemas.CosuCreateQuerySchema,
+      change_query=schemas.CosuChangeQuerySchema)
 
 
 @router.route("GET", "/rollouts", "Rollouts of the visible spaces, optionally in one state",
@@ -183,6 +186,14 @@ def rollback_rollout(ctx: Context) -> dict[str, Any]:
               "checkpoint", response_schema=schemas.RolloutSchema)
 def resume_rollout(ctx: Context) -> dict[str, Any]:
     return rollouts.resume(ctx.params["rollout_id"])
+
+
+@router.route("GET", "/cosu-configs/<config_id>/lint",
+              "What the kiosk linter finds in this configuration: ways out of the pinned app, "
+              "and settings that surprise people on a dedicated device",
+              query_schema=SpaceQuerySchema, response_schema=schemas.FindingsSchema)
+def lint_config(ctx: Context) -> dict[str, Any]:
+    return resources.lint(ctx.args["space"], ctx.params["config_id"])
 
 
 @router.route("GET", "/cosu-configs/<config_id>/policy",

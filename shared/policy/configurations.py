@@ -20,7 +20,7 @@ from shared import errors
 from shared.access import roles
 from shared.clock import rfc3339, utcnow
 from shared.pagination import paginate
-from shared.policy import rollouts, schemas, staged_rollouts
+from shared.policy import kiosk_lint, rollouts, schemas, staged_rollouts
 from shared.policy.compiler import (
     PolicyInputError,
     mask_managed_configuration,
@@ -28,6 +28,7 @@ from shared.policy.compiler import (
     unmask_managed_configuration,
 )
 from shared.policy.effective_policy import PolicyChoice, SpaceInputs
+from shared.policy.kiosk_lint import overlap
 from shared.policy.push import (
     Pushed,
     affected_spaces,
@@ -214,12 +215,13 @@ def list_page(kind: Kind, space: str | None, size: int, token: str | None) -> di
 
 
 def create(kind: Kind, body: dict[str, Any], staging: dict[str, Any] | None = None,
-           validate_only: bool = False) -> dict[str, Any]:
+           validate_only: bool = False, strict: bool = False) -> dict[str, Any]:
     """Validate, push, store; 409 when an app's package is already in the catalog.
 
     With a `staging` plan, the resource is stored reaching nobody, with what it will be as its
     pending change, and a staged rollout pushes it stage by stage (`_stage`). `validate_only`:
-    the checks and the plan only (`_preview`).
+    the checks and the plan only (`_preview`). A COSU configuration's answer carries the kiosk
+    linter's findings (`strict`: an ERROR among them refuses the change).
     """
     space = body["space"]
     roles.require(space, roles.ADMIN)
@@ -230,10 +232,11 @@ def create(kind: Kind, body: dict[str, Any], staging: dict[str, Any] | None = No
         if kind.keyed_by_package:
             _refuse_package_taken(body["packageName"], space)
         inputs = _validate(kind, None, stored)
+        findings = _findings(kind, stored, inputs, strict)
         if validate_only:
-            return _preview(kind, space, None, stored, inputs, staging is not None)
+            return _preview(kind, space, None, stored, inputs, staging is not None, findings)
         if staging is not None:
-            return _stage(kind, None, stored, staging)
+            return _with_findings(_stage(kind, None, stored, staging), findings)
 
         def store(also: Callable[[Any], None] | None) -> None:
             batch = configurations.write_batch()
@@ -250,7 +253,36 @@ def create(kind: Kind, body: dict[str, Any], staging: dict[str, Any] | None = No
         shown = represent(kind, stored)
         pushed = apply_change(kind.name, space, None, stored, store, inputs,
                               _trigger(kind, shown))
-    return _with_rollouts(shown, pushed)
+    return _with_findings(_with_rollouts(shown, pushed), findings)
+
+
+def _findings(kind: Kind, stored: Stored, inputs: SpaceInputs,
+              strict: bool) -> list[dict[str, str]] | None:
+    """What the kiosk linter finds in a COSU configuration as it would be stored (None for the
+    other kinds); with `strict`, an ERROR among them is a 400 naming its field."""
+    if kind is not COSU:
+        return None
+    found = kiosk_lint.lint(stored.id, stored.data, inputs)
+    refused = [f for f in found if f.severity == kiosk_lint.ERROR]
+    if strict and refused:
+        raise errors.InvalidArgument(
+            "the kiosk linter finds errors (strict=true): "
+            + "; ".join(f"{f.field}: {f.message}" for f in refused[:3]),
+            [errors.FieldViolation(f.field, f"{f.message}; fix: {f.fix}") for f in refused])
+    return [f.as_json() for f in found]
+
+
+def _with_findings(body: dict[str, Any],
+                   findings: list[dict[str, str]] | None) -> dict[str, Any]:
+    return body if findings is None else {**body, "findings": findings}
+
+
+def lint(space: str | None, config_id: str) -> dict[str, Any]:
+    """What the kiosk linter finds in a stored COSU configuration."""
+    config = find(COSU, config_id, space)
+    inputs = load_space(str(config.data["space"]))
+    return {"findings": [f.as_json()
+                         for f in kiosk_lint.lint(config.id, config.data, inputs)]}
 
 
 def _refuse_package_taken(package: str, space: str) -> None:
@@ -276,14 +308,16 @@ def _held(spaces: set[str], validate_only: bool) -> contextlib.AbstractContextMa
 
 
 def _preview(kind: Kind, space: str, before: Stored | None, after: Stored | None,
-             inputs: SpaceInputs, staged: bool) -> dict[str, Any]:
+             inputs: SpaceInputs, staged: bool,
+             findings: list[dict[str, str]] | None = None) -> dict[str, Any]:
     """What the change would do (`?validateOnly=true`): its plan, from the planner the change
     itself uses, and the policy fields it changes, secrets masked. Nothing is written."""
     from shared.policy import change_preview, push
 
     plan = push.plan_change(kind.name, space, before, after, inputs)
-    return change_preview.preview(plan, change_preview.secret_keys_of(inputs),
-                                  rollouts.inline_limit(), staged)
+    shown = change_preview.preview(plan, change_preview.secret_keys_of(inputs),
+                                   rollouts.inline_limit(), staged)
+    return {**shown, "findings": findings or []}
 
 
 def _under_lease(kind: Kind, resource: str, space: str | None, also: dict[str, Any],
@@ -351,7 +385,7 @@ def _merged(kind: Kind, current: Stored, changes: dict[str, Any]) -> dict[str, A
 
 def update(kind: Kind, space: str | None, resource: str, changes: dict[str, Any],
            if_match: str | None, staging: dict[str, Any] | None = None,
-           validate_only: bool = False) -> dict[str, Any]:
+           validate_only: bool = False, strict: bool = False) -> dict[str, Any]:
     """Merge `changes` (RFC 7396) into the resource, push, store; 412 on a stale etag.
 
     With a `staging` plan (`RolloutPlanSchema`), the change is stored beside the resource and
@@ -366,10 +400,11 @@ def update(kind: Kind, space: str | None, resource: str, changes: dict[str, Any]
         after = Stored(current.id, data, current.update_time)
         inputs = _validate(kind, current, after)
         own = str(current.data["space"])
+        findings = _findings(kind, after, inputs, strict)
         if validate_only:
-            return _preview(kind, own, current, after, inputs, staging is not None)
+            return _preview(kind, own, current, after, inputs, staging is not None, findings)
         if staging is not None:
-            return _stage(kind, current, after, staging)
+            return _with_findings(_stage(kind, current, after, staging), findings)
 
         def store(also: Callable[[Any], None] | None) -> None:
             _commit_guarded(kind, lambda batch: configurations.stage_replace(
@@ -378,7 +413,7 @@ def update(kind: Kind, space: str | None, resource: str, changes: dict[str, Any]
         shown = represent(kind, after)
         pushed = apply_change(kind.name, own, current, after, store, inputs,
                               _trigger(kind, shown))
-        return _with_rollouts(shown, pushed)
+        return _with_findings(_with_rollouts(shown, pushed), findings)
 
     return _under_lease(kind, resource, space, changes, act, validate_only)
 
@@ -521,18 +556,6 @@ def _refuse_duplicate_name(before: Stored | None, stored: Stored) -> None:
                 [errors.FieldViolation("name", "already used in this space")])
 
 
-def _overlap(first: dict[str, Any] | None, second: dict[str, Any] | None) -> bool:
-    """True when two distributions can reach the same device."""
-    modes = ((first or {}).get("mode", "NONE"), (second or {}).get("mode", "NONE"))
-    if "NONE" in modes:
-        return False
-    if "ALL" in modes:
-        return True
-    assert first is not None and second is not None
-    return any(set(first.get(name) or []) & set(second.get(name) or [])
-               for name in ("deviceIds", "labels", "userNames"))
-
-
 def _refuse_overlapping_vpn(vpn: Stored, inputs: SpaceInputs) -> None:
     """409 naming the always-on VPN configuration that already reaches the same devices, in the
     VPN's own space or in any space it is delegated to (a device has one always-on VPN)."""
@@ -540,7 +563,7 @@ def _refuse_overlapping_vpn(vpn: Stored, inputs: SpaceInputs) -> None:
     for target in _reached_spaces(vpn):
         others = inputs.vpn if target == own else load_space(target).vpn
         for other in sorted(others.values(), key=lambda s: s.id):
-            if other.id != vpn.id and _overlap(vpn.data.get("distribution"),
+            if other.id != vpn.id and overlap(vpn.data.get("distribution"),
                                                other.data.get("distribution")):
                 raise errors.AlreadyExists(
                     f"the always-on VPN configuration {other.data['name']!r} ({other.id}) "

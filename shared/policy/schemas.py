@@ -31,7 +31,7 @@ from marshmallow import (
     validates_schema,
 )
 
-from shared.access.space_params import SpaceListQuerySchema
+from shared.access.space_params import SpaceChangeQuerySchema, SpaceListQuerySchema
 from shared.access.spaces import GLOBAL, SPACE_ID, SPACE_ID_RULE
 from shared.policy.freeze_periods import (
     MAX_LENGTH_DAYS,
@@ -39,7 +39,7 @@ from shared.policy.freeze_periods import (
     parse_month_day,
     validate_freeze_periods,
 )
-from shared.query_params import QueryText
+from shared.query_params import QueryBoolean, QueryText, ValidateOnlyQuerySchema
 from shared.schema_fields import StrictBoolean
 
 # \Z rather than $: `$` would let a trailing newline through.
@@ -326,12 +326,46 @@ class PolicyFieldChangeSchema(Schema):
     after = fields.Raw(allow_none=True)
 
 
+class FindingSchema(Schema):
+    """What the kiosk linter found in a COSU configuration."""
+
+    code = fields.String()
+    severity = fields.String(metadata={"enum": ["ERROR", "WARNING", "INFO"]})
+    field = fields.String()
+    message = fields.String()
+    fix = fields.String()
+
+
+class FindingsSchema(Schema):
+    """GET /cosu-configs/{id}/lint."""
+
+    findings = fields.List(fields.Nested(FindingSchema))
+
+
+def _strict_param() -> QueryBoolean:
+    return QueryBoolean(metadata={"description": "true: refuse (400) a change the kiosk linter "
+                                                 "finds an ERROR in"})
+
+
+class CosuCreateQuerySchema(ValidateOnlyQuerySchema):
+    """POST /cosu-configs."""
+
+    strict = _strict_param()
+
+
+class CosuChangeQuerySchema(SpaceChangeQuerySchema):
+    """PATCH and DELETE /cosu-configs/{id}."""
+
+    strict = _strict_param()
+
+
 class ChangePreviewSchema(Schema):
     """`?validateOnly=true`: what the change would do; nothing stored, no AMAPI call."""
 
     plan = fields.Nested(PlanSummarySchema)
     diff = fields.List(fields.Nested(PolicyFieldChangeSchema))
-    findings = fields.List(fields.Dict())
+    findings = fields.List(fields.Nested(FindingSchema), metadata={
+        "description": "the kiosk linter's, for a COSU configuration"})
 
 
 class StageSchema(Schema):
@@ -929,6 +963,8 @@ class CosuConfigSchema(_Stored, CosuConfigCreateSchema):
     """A dedicated-device configuration."""
 
     policyName = fields.String(metadata={"description": "the AMAPI policy it compiles to"})
+    findings = fields.List(fields.Nested(FindingSchema), metadata={
+        "description": "on create and patch: what the kiosk linter finds"})
 
 
 class CosuConfigListSchema(Schema):

@@ -186,11 +186,14 @@ def test_policy_queries_are_documented(function_apps):
                                                                  "pageSize", "pageToken"}
     for path in ("/cosu-configs/{config_id}", "/apps/{package_name}"):
         assert set(query_parameters(paths[path]["get"])) == {"space"}, path
-        for method in ("patch", "delete"):
-            assert set(query_parameters(paths[path][method])) == {"space", "validateOnly"}, (
-                method, path)
+        assert set(query_parameters(paths[path]["delete"])) == {"space", "validateOnly"}, path
         assert query_parameters(paths[path]["patch"])["validateOnly"]["schema"]["type"] == (
             "boolean")
-    for path in ("/cosu-configs", "/apps", "/wifi-configs", "/vpn-configs"):
+    assert set(query_parameters(paths["/apps/{package_name}"]["patch"])) == {"space",
+                                                                             "validateOnly"}
+    assert set(query_parameters(paths["/cosu-configs/{config_id}"]["patch"])) == {
+        "space", "validateOnly", "strict"}
+    for path in ("/apps", "/wifi-configs", "/vpn-configs"):
         assert set(query_parameters(paths[path]["post"])) == {"validateOnly"}, path
+    assert set(query_parameters(paths["/cosu-configs"]["post"])) == {"validateOnly", "strict"}
     assert query_parameters(paths["/spaces"]["get"]) == {}
