@@ -108,8 +108,7 @@ def set_labels(device: dict[str, Any], labels: list[str],
     if validate_only:
         from shared.policy import change_preview, rollouts
 
-        plan = push.plan_relabel(device, labels, vetted)
-        inputs = push.load_space(str(device.get("space") or "global"))
+        plan, inputs = push.plan_relabel(device, labels, vetted)
         return change_preview.preview(plan, change_preview.secret_keys_of(inputs),
                                       rollouts.inline_limit())
     changed = push.relabel(device, labels, vetted)

@@ -304,11 +304,8 @@ def apply_change(kind: str, space: str, before: Stored | None, after: Stored | N
     assert changed is not None
     affected = affected_spaces(space, before, after)
     with serialized(affected):
-        left_behind = stored_rollouts.needing_replan(sorted(affected))
-        plans = _plans(kind, space, before, after, changed, affected, inputs, left_behind)
-        plan = Plan()
-        for part, _ in plans.values():
-            plan.extend(part)
+        plans, left_behind = _plans(kind, space, before, after, affected, inputs)
+        plan = _merged(plans)
         staged: list[dict[str, Any]] = []
         if plan.amapi_calls > rollouts.inline_limit():
             now = utcnow()
@@ -378,10 +375,13 @@ def affected_spaces(space: str, *resources: Stored | dict[str, Any] | None) -> s
 
 
 def _plans(kind: str, space: str, before: Stored | None, after: Stored | None,
-           changed: Stored, affected: set[str], inputs: SpaceInputs, left_behind: set[str]
-           ) -> dict[str, tuple[Plan, SpaceInputs]]:
-    """Each affected space's plan, with the inputs it was planned from; spaces a stopped
-    rollout `left_behind` are planned whole, whatever the change."""
+           affected: set[str], inputs: SpaceInputs
+           ) -> tuple[dict[str, tuple[Plan, SpaceInputs]], set[str]]:
+    """Each affected space's plan, with the inputs it was planned from, and the spaces a
+    stopped rollout left behind: those are planned whole, whatever the change."""
+    changed = after if after is not None else before
+    assert changed is not None
+    left_behind = stored_rollouts.needing_replan(sorted(affected))
     plans: dict[str, tuple[Plan, SpaceInputs]] = {}
     for target in sorted(affected):
         seen_before = before if reaches(before, target) else None
@@ -395,7 +395,15 @@ def _plans(kind: str, space: str, before: Stored | None, after: Stored | None,
             plans[target] = (plan_content_change(target, target_inputs,
                                                  f"{kind}:{input_key(kind, changed)}"),
                              target_inputs)
-    return plans
+    return plans, left_behind
+
+
+def _merged(plans: dict[str, tuple[Plan, SpaceInputs]]) -> Plan:
+    """One plan with the calls of every space's."""
+    plan = Plan()
+    for part, _ in plans.values():
+        plan.extend(part)
+    return plan
 
 
 def assign_device(device: dict[str, Any], space: str) -> dict[str, Any]:
@@ -492,31 +500,25 @@ def relabel(device: dict[str, Any], labels: list[str], vetted: bool) -> dict[str
     return changes
 
 
-def plan_relabel(device: dict[str, Any], labels: list[str], vetted: bool) -> Plan:
-    """The calls `relabel` would make (nothing is written, no lease is taken)."""
-    if not vetted:
-        return Plan()
+def plan_relabel(device: dict[str, Any], labels: list[str],
+                 vetted: bool) -> tuple[Plan, SpaceInputs]:
+    """The calls `relabel` would make (nothing is written, no lease is taken), and the space's
+    inputs they were planned from."""
     space = str(device.get("space") or "global")
     view = {**device, "labels": labels}
     inputs = load_space(space)
-    if _choice(view, inputs).key == _inputs_of_group(device.get("effectivePolicy")):
-        return Plan()
-    return _assignment(view, space, inputs)[0]
+    if not vetted or _choice(view, inputs).key == _inputs_of_group(
+            device.get("effectivePolicy")):
+        return Plan(), inputs
+    return _assignment(view, space, inputs)[0], inputs
 
 
 def plan_change(kind: str, space: str, before: Stored | None, after: Stored | None,
                 inputs: SpaceInputs) -> Plan:
     """The calls `apply_change` would make for this change, in every space it reaches
     (nothing is written, no lease is taken: `?validateOnly=true`)."""
-    changed = after if after is not None else before
-    assert changed is not None
     affected = affected_spaces(space, before, after)
-    left_behind = stored_rollouts.needing_replan(sorted(affected))
-    plan = Plan()
-    for part, _ in _plans(kind, space, before, after, changed, affected, inputs,
-                          left_behind).values():
-        plan.extend(part)
-    return plan
+    return _merged(_plans(kind, space, before, after, affected, inputs)[0])
 
 
 def _choice(device: dict[str, Any], inputs: SpaceInputs) -> PolicyChoice:

@@ -73,7 +73,8 @@ def mark_replan(space: str, rollout_id: str, now: datetime.datetime) -> None:
 
 def needing_replan(spaces: list[str]) -> set[str]:
     """Those of `spaces` a stopped rollout left behind."""
-    return space_marks(spaces)[0]
+    refs = [db().collection(REPLANS).document(s) for s in sorted(set(spaces))]
+    return {s.id for s in db().get_all(refs, **bounded()) if s.exists}
 
 
 def space_marks(spaces: list[str]) -> tuple[set[str], dict[str, str]]:

@@ -40,6 +40,29 @@ def gateway(gcp_emulators):
     server.shutdown()
 
 
+def enrolled_fleet(gateway, amapi_emulator, admin, name, serial_prefix, space=None, size=40):
+    """`size` devices enrolled in bulk with a fresh profile, once each is in the inventory."""
+    where = {"space": space} if space else {}
+    user = f"kiosk-{name.lower()}"
+    call(f"{gateway}/enroll/users", "POST", {"userName": user, **where}, admin)
+    profile = call(f"{gateway}/enroll/enrollment-profiles", "POST", {
+        "name": name, "userName": user, "validityDays": 7, **where}, admin)
+    fleet = call(f"{amapi_emulator.url}/emulator/v1/enroll:batch", "POST", {
+        "enrollmentToken": profile["token"]["value"],
+        "devices": [{"apiLevel": 34,
+                     "hardwareInfo": {"serialNumber": f"{serial_prefix}{i}",
+                                      "manufacturer": "Zebra", "brand": "Zebra",
+                                      "model": "TC58"},
+                     "softwareInfo": {"androidVersion": "14",
+                                      "securityPatchLevel": "2026-10-01"}}
+                    for i in range(size)]})["devices"]
+    deadline = time.monotonic() + 30
+    while not all((devices.get(d["name"]) or {}).get("enrollmentDecision") for d in fleet):
+        assert time.monotonic() < deadline, "the enrollments never reached the inventory"
+        time.sleep(0.1)
+    return fleet
+
+
 def test_enrollment_reaches_the_inventory_through_pubsub(gateway, amapi_emulator, firestore):
     admin = token_for("admin@example.com")
     call(f"{gateway}/enroll/users", "POST", {"userName": "kiosk-lobby"}, admin)
@@ -74,21 +97,7 @@ def test_enrollment_reaches_the_inventory_through_pubsub(gateway, amapi_emulator
 def test_a_large_change_is_pushed_by_its_rollout_through_pubsub(gateway, amapi_emulator,
                                                                  firestore):
     admin = token_for("admin@example.com")
-    call(f"{gateway}/enroll/users", "POST", {"userName": "kiosk-hall"}, admin)
-    profile = call(f"{gateway}/enroll/enrollment-profiles", "POST", {
-        "name": "Hall", "userName": "kiosk-hall", "validityDays": 7}, admin)
-    fleet = call(f"{amapi_emulator.url}/emulator/v1/enroll:batch", "POST", {
-        "enrollmentToken": profile["token"]["value"],
-        "devices": [{"apiLevel": 34,
-                     "hardwareInfo": {"serialNumber": f"E2E-R{i}", "manufacturer": "Zebra",
-                                      "brand": "Zebra", "model": "TC58"},
-                     "softwareInfo": {"androidVersion": "14",
-                                      "securityPatchLevel": "2026-10-01"}}
-                    for i in range(40)]})["devices"]
-    deadline = time.monotonic() + 30
-    while not all((devices.get(d["name"]) or {}).get("enrollmentDecision") for d in fleet):
-        assert time.monotonic() < deadline, "the enrollments never reached the inventory"
-        time.sleep(0.1)
+    fleet = enrolled_fleet(gateway, amapi_emulator, admin, "Hall", "E2E-R")
 
     call(f"{gateway}/policy/apps", "POST", {"packageName": "com.example.kiosk",
                                             "type": "PUBLIC"}, admin)
@@ -124,21 +133,7 @@ def test_a_staged_change_rolls_itself_back_through_the_stack(gateway, amapi_emul
     # A space of its own: what earlier tests' devices still report lands elsewhere.
     call(f"{gateway}/policy/spaces", "POST", {"id": "gate", "displayName": "Gate",
                                               "parent": "global"}, admin)
-    call(f"{gateway}/enroll/users", "POST", {"userName": "kiosk-gate", "space": "gate"}, admin)
-    profile = call(f"{gateway}/enroll/enrollment-profiles", "POST", {
-        "name": "Gate", "userName": "kiosk-gate", "validityDays": 7, "space": "gate"}, admin)
-    fleet = call(f"{amapi_emulator.url}/emulator/v1/enroll:batch", "POST", {
-        "enrollmentToken": profile["token"]["value"],
-        "devices": [{"apiLevel": 34,
-                     "hardwareInfo": {"serialNumber": f"E2E-S{i}", "manufacturer": "Zebra",
-                                      "brand": "Zebra", "model": "TC58"},
-                     "softwareInfo": {"androidVersion": "14",
-                                      "securityPatchLevel": "2026-10-01"}}
-                    for i in range(40)]})["devices"]
-    deadline = time.monotonic() + 30
-    while not all((devices.get(d["name"]) or {}).get("enrollmentDecision") for d in fleet):
-        assert time.monotonic() < deadline, "the enrollments never reached the inventory"
-        time.sleep(0.1)
+    fleet = enrolled_fleet(gateway, amapi_emulator, admin, "Gate", "E2E-S", space="gate")
     call(f"{gateway}/policy/apps", "POST", {"packageName": "com.example.kiosk",
                                             "type": "PUBLIC", "space": "gate"}, admin)
     config = call(f"{gateway}/policy/cosu-configs", "POST", {

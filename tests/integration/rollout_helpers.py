@@ -34,6 +34,28 @@ def one_batch(rollout_id: str, size: int = 100) -> bool:
             return domain.advance(rollout_id, size, amapi())
 
 
+def work_into_an_outage(server: Any, rollout_id: str, moves: int) -> None:
+    """Run the rollout's worker until AMAPI goes down (every call 503) once `moves` devices
+    were moved; the worker must fail, as it does before Pub/Sub redelivers its message."""
+    import threading
+    import time
+
+    import pytest
+
+    def outage() -> None:
+        deadline = time.monotonic() + 30
+        while sum(device_patches(server).values()) < moves:
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        emulator_call(server, "POST", "/emulator/v1/faults", {"probability": 1, "codes": [503]})
+
+    watcher = threading.Thread(target=outage)
+    watcher.start()
+    with pytest.raises(Exception):  # noqa: B017 - the worker fails; Pub/Sub redelivers
+        work(rollout_id)
+    watcher.join()
+
+
 def bulk_fleet(server: Any, size: int, space: str = "global",
                labels: list[str] | None = None) -> list[dict[str, Any]]:
     """`size` vetted devices on the space's holding policy, enrolled in bulk."""

@@ -26,6 +26,7 @@ from tests.integration.rollout_helpers import (
     one_batch,
     throttled,
     work,
+    work_into_an_outage,
 )
 from tests.integration.test_cosu_policies import PolicyApi
 
@@ -97,19 +98,7 @@ def test_an_outage_half_way_then_a_redelivery_racing_a_second_worker_moves_each_
     rollout = started(api.config(distribution={"mode": "ALL"}))["rollout"]
     clear_calls(amapi_emulator)
 
-    def outage_after(moves: int) -> None:
-        deadline = time.monotonic() + 30
-        while sum(device_patches(amapi_emulator).values()) < moves:
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
-        emulator_call(amapi_emulator, "POST", "/emulator/v1/faults",
-                      {"probability": 1, "codes": [503]})
-
-    watcher = threading.Thread(target=outage_after, args=(50,))
-    watcher.start()
-    with pytest.raises(Exception):  # noqa: B017 - the worker fails; Pub/Sub redelivers
-        work(rollout["id"])
-    watcher.join()
+    work_into_an_outage(amapi_emulator, rollout["id"], 50)
     half = rollouts.get(rollout["id"])
     assert half["state"] == "RUNNING" and 0 < half["done"]["moved"] < 120
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import math
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -32,7 +31,7 @@ from tests.integration.policy_helpers import (
     clear_calls,
     managed_device,
 )
-from tests.integration.rollout_helpers import bulk_fleet, device_patches, work
+from tests.integration.rollout_helpers import bulk_fleet, device_patches, work, work_into_an_outage
 from tests.integration.test_cosu_policies import KIOSK, PolicyApi
 
 FLEET = 200
@@ -399,19 +398,7 @@ def test_an_outage_mid_stage_then_two_workers_move_each_canary_once(fleet, amapi
     fleet.soak_over()
     clear_calls(amapi_emulator)
 
-    def outage_after(moves: int) -> None:
-        deadline = time.monotonic() + 30
-        while sum(device_patches(amapi_emulator).values()) < moves:
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
-        emulator_call(amapi_emulator, "POST", "/emulator/v1/faults",
-                      {"probability": 1, "codes": [503]})
-
-    watcher = threading.Thread(target=outage_after, args=(15,))
-    watcher.start()
-    with pytest.raises(Exception):  # noqa: B017 - the worker fails; Pub/Sub redelivers
-        work(rollout_id)
-    watcher.join()
+    work_into_an_outage(amapi_emulator, rollout_id, 15)
     assert fleet.rollout(rollout_id)["stages"][1]["state"] == "PUSHING"
     emulator_call(amapi_emulator, "DELETE", "/emulator/v1/faults")
     workers = [threading.Thread(target=work, args=(rollout_id,)) for _ in range(2)]
