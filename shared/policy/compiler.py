@@ -56,8 +56,28 @@ SYSTEM_NAVIGATION = {
 }
 ONC_SECURITY = {"NONE": "None", "WEP_PSK": "WEP-PSK", "WPA_PSK": "WPA-PSK", "WPA_EAP": "WPA-EAP"}
 ONC_EAP_OUTER = {"PEAP": "PEAP", "TTLS": "EAP-TTLS", "EAP-TLS": "EAP-TLS"}
-# Install constraints only apply to these install types (ApplicationPolicy.installConstraint).
+# Install constraints and priorities only apply to these install types (ApplicationPolicy).
 CONSTRAINED_INSTALL_TYPES = ("FORCE_INSTALLED", "PREINSTALLED")
+# AMAPI: an app with the KIOSK role must be installed during setup (or be a custom app).
+KIOSK_INSTALL_TYPE = "REQUIRED_FOR_SETUP"
+BRIGHTNESS_MODES = {"USER_CHOICE": "BRIGHTNESS_USER_CHOICE",
+                    "AUTOMATIC": "BRIGHTNESS_AUTOMATIC", "FIXED": "BRIGHTNESS_FIXED"}
+USB_DATA_ACCESS = {"ALLOWED": "ALLOW_USB_DATA_TRANSFER",
+                   "NO_FILE_TRANSFER": "DISALLOW_USB_FILE_TRANSFER",
+                   "DISALLOWED": "DISALLOW_USB_DATA_TRANSFER"}
+CONFIGURE_WIFI = {"ALLOWED": "ALLOW_CONFIGURING_WIFI", "NO_ADD": "DISALLOW_ADD_WIFI_CONFIG",
+                  "LOCKED": "DISALLOW_CONFIGURING_WIFI"}
+TETHERING = {"ALLOWED": "ALLOW_ALL_TETHERING", "NO_WIFI": "DISALLOW_WIFI_TETHERING",
+             "DISALLOWED": "DISALLOW_ALL_TETHERING"}
+AIRPLANE_MODE = {"USER_CHOICE": "AIRPLANE_MODE_USER_CHOICE", "DISABLED": "AIRPLANE_MODE_DISABLED"}
+WIFI_STATE = {"USER_CHOICE": "WIFI_STATE_USER_CHOICE", "ENABLED": "WIFI_ENABLED",
+              "DISABLED": "WIFI_DISABLED"}
+WIFI_SECURITY_LEVEL = {"OPEN": "OPEN_NETWORK_SECURITY", "PERSONAL": "PERSONAL_NETWORK_SECURITY",
+                       "ENTERPRISE": "ENTERPRISE_NETWORK_SECURITY",
+                       "ENTERPRISE_192": "ENTERPRISE_BIT192_NETWORK_SECURITY"}
+PRIVATE_DNS_MODES = {"USER_CHOICE": "PRIVATE_DNS_USER_CHOICE",
+                     "AUTOMATIC": "PRIVATE_DNS_AUTOMATIC", "HOST": "PRIVATE_DNS_SPECIFIED_HOST"}
+UPDATE_STAGES = {"DOWNLOAD": "STAGE_DOWNLOAD", "APPLY": "STAGE_APPLY"}
 
 # Sent whatever the configuration says.
 BASELINE_POLICY: dict[str, Any] = {
@@ -95,7 +115,9 @@ class SettingRule:
 
     sources: tuple[str, ...]  # dotted paths in a loaded configuration: lockdown.x, kiosk.y
     target: str  # dotted path in the Policy
-    value: Callable[..., Any]  # the sources' values in order -> the field's value; None omits it
+    # The sources' values in order -> the field's value; None omits it. An optional setting a
+    # configuration leaves out is None, and omitting its field keeps AMAPI's default.
+    value: Callable[..., Any]
 
 
 def _same(enabled: bool) -> bool:
@@ -123,6 +145,55 @@ def _status_bar(status_bar: str, disable_status_bar: bool) -> str:
     if disable_status_bar:
         return "NOTIFICATIONS_AND_SYSTEM_INFO_DISABLED"
     return STATUS_BAR[status_bar]
+
+
+def _mapped(table: Mapping[Any, str]) -> Callable[[Any], str | None]:
+    return lambda setting: None if setting is None else table[setting]
+
+
+def _brightness(brightness: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if brightness is None:
+        return None
+    compiled: dict[str, Any] = {"screenBrightnessMode": BRIGHTNESS_MODES[brightness["mode"]]}
+    if brightness.get("level") is not None:
+        compiled["screenBrightness"] = brightness["level"]
+    return compiled
+
+
+def _screen_timeout(seconds: int | None) -> dict[str, str] | None:
+    if seconds is None:
+        return None
+    return {"screenTimeoutMode": "SCREEN_TIMEOUT_ENFORCED", "screenTimeout": f"{seconds}s"}
+
+
+def _ssid_allowlist(ssids: Sequence[str] | None) -> dict[str, Any] | None:
+    if not ssids:
+        return None
+    return {"wifiSsidPolicyType": "WIFI_SSID_ALLOWLIST",
+            "wifiSsids": [{"wifiSsid": ssid} for ssid in sorted(ssids)]}
+
+
+def _bluetooth_sharing(allowed: bool | None) -> str | None:
+    if allowed is None:
+        return None
+    return "BLUETOOTH_SHARING_ALLOWED" if allowed else "BLUETOOTH_SHARING_DISALLOWED"
+
+
+def _private_dns(private_dns: Mapping[str, Any] | None) -> dict[str, str] | None:
+    if private_dns is None:
+        return None
+    compiled = {"privateDnsMode": PRIVATE_DNS_MODES[private_dns["mode"]]}
+    if private_dns.get("host"):
+        compiled["privateDnsHost"] = private_dns["host"]
+    return compiled
+
+
+def _default_home(default_home: bool | None, package_name: str | None) -> list[Any] | None:
+    if not default_home or package_name is None:
+        return None
+    return [{"defaultApplicationType": "DEFAULT_HOME",
+             "defaultApplicationScopes": ["SCOPE_FULLY_MANAGED"],
+             "defaultApplications": [{"packageName": package_name}]}]
 
 
 def _rule(source: str, target: str, value: Callable[..., Any]) -> SettingRule:
@@ -155,6 +226,27 @@ SETTING_RULES: tuple[SettingRule, ...] = (
           _either("POWER_BUTTON_AVAILABLE", "POWER_BUTTON_BLOCKED")),
     _rule("kiosk.errorDialogs", "kioskCustomization.systemErrorWarnings",
           _either("ERROR_AND_WARNINGS_ENABLED", "ERROR_AND_WARNINGS_MUTED")),
+    _rule("display.brightness", "displaySettings.screenBrightnessSettings", _brightness),
+    _rule("display.screenTimeoutSeconds", "displaySettings.screenTimeoutSettings",
+          _screen_timeout),
+    _rule("connectivity.usbDataAccess", "deviceConnectivityManagement.usbDataAccess",
+          _mapped(USB_DATA_ACCESS)),
+    _rule("connectivity.wifiConfiguration", "deviceConnectivityManagement.configureWifi",
+          _mapped(CONFIGURE_WIFI)),
+    _rule("connectivity.ssidAllowlist", "deviceConnectivityManagement.wifiSsidPolicy",
+          _ssid_allowlist),
+    _rule("connectivity.tethering", "deviceConnectivityManagement.tetheringSettings",
+          _mapped(TETHERING)),
+    _rule("connectivity.bluetoothSharing", "deviceConnectivityManagement.bluetoothSharing",
+          _bluetooth_sharing),
+    _rule("privateDns", "deviceConnectivityManagement.privateDnsSettings", _private_dns),
+    _rule("connectivity.airplaneMode", "deviceRadioState.airplaneModeState",
+          _mapped(AIRPLANE_MODE)),
+    _rule("connectivity.wifi", "deviceRadioState.wifiState", _mapped(WIFI_STATE)),
+    _rule("connectivity.minimumWifiSecurity", "deviceRadioState.minimumWifiSecurityLevel",
+          _mapped(WIFI_SECURITY_LEVEL)),
+    SettingRule(("home.defaultHome", "app.packageName"), "defaultApplicationSettings",
+                _default_home),
 )
 
 SEED_GAPS: list[tuple[str, str]] = [
@@ -207,7 +299,9 @@ SEED_GAPS: list[tuple[str, str]] = [
 def _setting(settings: Mapping[str, Any], path: str) -> Any:
     value: Any = settings
     for key in path.split("."):
-        value = value[key]
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
     return value
 
 
@@ -220,10 +314,11 @@ def _put(policy: dict[str, Any], path: str, value: Any) -> None:
 
 
 def _device_settings(config: Mapping[str, Any] | None) -> dict[str, Any]:
-    # Defaults fill what a configuration stored before a setting existed does not have.
-    settings = default_device_settings()
-    for section, values in settings.items():
-        values.update((config or {}).get(section) or {})
+    # Defaults fill what a configuration stored before a setting existed does not have; the
+    # optional sections (display, connectivity…) have none and stay as they are.
+    settings = dict(config or {})
+    for section, values in default_device_settings().items():
+        settings[section] = {**values, **(settings.get(section) or {})}
     return settings
 
 
@@ -233,7 +328,9 @@ def _month_day(text: str) -> dict[str, int]:
     return {"month": month, "day": 28 if (month, day) == (2, 29) else day}
 
 
-def _system_update(system_update: Mapping[str, Any]) -> dict[str, Any]:
+def _system_update(system_update: Mapping[str, Any]) -> dict[str, Any] | None:
+    if system_update["type"] == "RULES":
+        return None  # AMAPI's system update type would decide OS updates before the rules
     compiled: dict[str, Any] = {"type": system_update["type"]}
     if system_update["type"] == "WINDOWED":
         window = system_update.get("window")
@@ -256,6 +353,47 @@ def _system_update(system_update: Mapping[str, Any]) -> dict[str, Any]:
     return compiled
 
 
+def _date(text: str) -> dict[str, int]:
+    year, month, day = (int(part) for part in text.split("-"))
+    return {"year": year, "month": month, "day": day}
+
+
+def _predicate(when: Mapping[str, Any]) -> dict[str, Any]:
+    predicate: dict[str, Any] = {}
+    if when.get("daysOfWeek"):
+        predicate["daysOfWeek"] = list(when["daysOfWeek"])
+    for ours, amapi_field in (("fromHour", "timeOfDayLowerBound"),
+                              ("toHour", "timeOfDayUpperBound")):
+        if when.get(ours) is not None:
+            predicate[amapi_field] = {"hours": when[ours]}
+    for ours, amapi_field in (("fromDate", "dateLowerBound"), ("untilDate", "dateUpperBound")):
+        if when.get(ours):
+            predicate[amapi_field] = _date(when[ours])
+    for ours, amapi_field in (("minUpdateAgeDays", "updateAgeLowerBound"),
+                              ("maxUpdateAgeDays", "updateAgeUpperBound")):
+        if when.get(ours) is not None:
+            predicate[amapi_field] = f"{when[ours] * 86400}s"
+    return predicate
+
+
+def _update_rules(rules: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """AMAPI's unified update control: the rules in order, the first matching one decides."""
+    if not rules:
+        return None
+    compiled = []
+    for rule in rules:
+        entry: dict[str, Any] = {
+            "id": rule["id"],
+            "targets": [{"targetType": target} for target in rule["targets"]],
+            "outcome": {"outcomeType": rule["outcome"]}}
+        if rule.get("when"):
+            entry["predicate"] = _predicate(rule["when"])
+        if rule.get("stages"):
+            entry["stages"] = [UPDATE_STAGES[stage] for stage in rule["stages"]]
+        compiled.append(entry)
+    return {"rules": compiled}
+
+
 def _reaches_devices(app: Mapping[str, Any]) -> bool:
     return app.get("type") in AMAPI_APP_TYPES and bool(
         app.get("installOnDevice") or app.get("silentInstall"))
@@ -272,7 +410,11 @@ def _catalog_app(catalog: Mapping[str, dict[str, Any]], package_name: str, *, fi
     return app
 
 
-def _application(app: Mapping[str, Any], install_type: str) -> dict[str, Any]:
+def _application(app: Mapping[str, Any], install_type: str,
+                 roles: Collection[str] = ()) -> dict[str, Any]:
+    app_roles = sorted({*(app.get("roles") or ()), *roles})
+    if "KIOSK" in app_roles:
+        install_type = KIOSK_INSTALL_TYPE
     compiled: dict[str, Any] = {"packageName": app["packageName"], "installType": install_type}
     if app.get("managedConfiguration"):
         compiled["managedConfiguration"] = copy.deepcopy(app["managedConfiguration"])
@@ -291,6 +433,10 @@ def _application(app: Mapping[str, Any], install_type: str) -> dict[str, Any]:
             "deviceIdleConstraint": "INSTALL_ONLY_WHEN_DEVICE_IDLE" if constraint.get("idle")
             else "DEVICE_IDLE_NOT_REQUIRED",
         }]
+    if app.get("installPriority") and install_type in CONSTRAINED_INSTALL_TYPES:
+        compiled["installPriority"] = app["installPriority"]
+    if app_roles:
+        compiled["roles"] = [{"roleType": role} for role in app_roles]
     return compiled
 
 
@@ -318,8 +464,15 @@ def _applications(inputs: PolicyInputs) -> list[dict[str, Any]]:
         package = inputs.config["app"]["packageName"]
         kiosk_app = _catalog_app(inputs.catalog, package, field="app.packageName",
                                  role="kiosk app")
-        entries[package] = _application(kiosk_app, "REQUIRED_FOR_SETUP")
-        entries[package]["roles"] = [{"roleType": "KIOSK"}]
+        extras = inputs.config.get("additionalKioskApps") or []
+        # A multi-app kiosk pins nothing: AMAPI's kiosk launcher shows the policy's apps.
+        entries[package] = _application(kiosk_app, KIOSK_INSTALL_TYPE,
+                                        roles=() if extras else ("KIOSK",))
+        for index, extra in enumerate(extras):
+            app = _catalog_app(inputs.catalog, extra["packageName"],
+                               field=f"additionalKioskApps[{index}].packageName",
+                               role="kiosk app")
+            entries[extra["packageName"]] = _application(app, "FORCE_INSTALLED")
     if inputs.vpn is not None and inputs.vpn.get("managedConfiguration"):
         # The VPN profile lives in the VPN app's managed configuration.
         entries[inputs.vpn["packageName"]]["managedConfiguration"] = copy.deepcopy(
@@ -331,7 +484,31 @@ def _applications(inputs: PolicyInputs) -> list[dict[str, Any]]:
         raise PolicyInputError("minimumVersionCode", (
             f"{len(with_minimum)} apps of this policy set a minimum version code; AMAPI allows "
             f"at most {MAX_APPS_WITH_MINIMUM_VERSION}"))
+    _refuse_shared_roles(entries, inputs.config)
     return [entries[package] for package in sorted(entries)]
+
+
+def role_holders(applications: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Role type -> the packages holding it in a compiled policy's applications."""
+    holders: dict[str, list[str]] = {}
+    for entry in applications:
+        for role in entry.get("roles") or ():
+            holders.setdefault(role["roleType"], []).append(entry["packageName"])
+    return holders
+
+
+def _refuse_shared_roles(entries: Mapping[str, Mapping[str, Any]],
+                         config: Mapping[str, Any] | None) -> None:
+    holders = role_holders([entries[package] for package in sorted(entries)])
+    for role, packages in sorted(holders.items()):
+        if len(packages) > 1:
+            raise PolicyInputError("roles", (
+                f"{' and '.join(packages)} would both hold the {role} role on the same "
+                "devices; AMAPI lets one app per policy hold each role"))
+    if config is not None and config.get("additionalKioskApps") and "KIOSK" in holders:
+        raise PolicyInputError("additionalKioskApps", (
+            f"{holders['KIOSK'][0]} holds the KIOSK role, which pins it: a multi-app kiosk "
+            "shows its apps on the kiosk launcher instead"))
 
 
 def _network(wifi: Mapping[str, Any]) -> dict[str, Any]:
@@ -363,13 +540,20 @@ def compile_policy(inputs: PolicyInputs) -> dict[str, Any]:
         value = rule.value(*(_setting(settings, source) for source in rule.sources))
         if value is not None:
             _put(policy, rule.target, value)
-    if inputs.config is None:
-        policy["kioskCustomLauncherEnabled"] = True
-    policy["systemUpdate"] = _system_update(settings["systemUpdate"])
+    system_update = _system_update(settings["systemUpdate"])
+    if system_update is not None:
+        policy["systemUpdate"] = system_update
+    update_rules = _update_rules(settings["systemUpdate"].get("rules") or [])
+    if update_rules is not None:
+        policy["unifiedUpdatePolicy"] = update_rules
 
     applications = _applications(inputs)
     if applications:
         policy["applications"] = applications
+    pinned = "KIOSK" in role_holders(applications)
+    if not pinned and (inputs.config is None or inputs.config.get("additionalKioskApps")):
+        # No app to pin: AMAPI's kiosk launcher, never an open home screen.
+        policy["kioskCustomLauncherEnabled"] = True
     if inputs.wifi:
         networks = sorted(inputs.wifi, key=lambda wifi: (wifi["name"], str(wifi["id"])))
         policy["openNetworkConfiguration"] = {

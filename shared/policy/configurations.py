@@ -77,7 +77,8 @@ VPN = Kind("vpn", configurations.VPN, "VPN configuration", "vpnConfigs",
 _TIMES = ("createTime", "updateTime")
 # Nested objects whose selector decides which of their other fields are allowed.
 _VARIANTS = {"distribution": ("mode", schemas.DISTRIBUTION_TARGETS),
-             "systemUpdate": ("type", ("window",))}
+             "systemUpdate": ("type", ("window",)),
+             "privateDns": ("mode", ("host",))}
 
 
 def _plain(value: Any) -> Any:
@@ -572,6 +573,12 @@ def _refuse_overlapping_vpn(vpn: Stored, inputs: SpaceInputs) -> None:
                     [errors.FieldViolation("distribution", f"overlaps {other.id}")])
 
 
+def kiosk_packages(config: dict[str, Any]) -> list[str]:
+    """The apps a COSU configuration shows: the pinned one and a multi-app kiosk's others."""
+    apps = [config.get("app"), *(config.get("additionalKioskApps") or ())]
+    return [str(app["packageName"]) for app in apps if app]
+
+
 def _refuse_app_in_use(app: Stored, spaces: list[str], own: str, inputs: SpaceInputs) -> None:
     """412 naming the COSU and VPN configurations that would lose `app` in `spaces`."""
     package = app.data["packageName"]
@@ -582,7 +589,7 @@ def _refuse_app_in_use(app: Stored, spaces: list[str], own: str, inputs: SpaceIn
         for seen in filter(None, (loaded_inputs, loaded_inputs.staged)):
             users += [f"COSU configuration {c.data['name']!r} ({c.id}, space "
                       f"{c.data['space']!r})" for c in seen.configs.values()
-                      if (c.data.get("app") or {}).get("packageName") == package]
+                      if package in kiosk_packages(c.data)]
             users += [f"VPN configuration {v.data['name']!r} ({v.id}, space "
                       f"{v.data['space']!r})" for v in seen.vpn.values()
                       if v.data.get("packageName") == package]

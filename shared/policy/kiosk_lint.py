@@ -72,7 +72,8 @@ def lint(config_id: str, config: Mapping[str, Any], inputs: SpaceInputs) -> list
             "UNKNOWN_SOURCES_ALLOWED", ERROR, "lockdown.disallowUnknownApps",
             "apps from unknown sources can be installed on the whole device",
             "set it to true; distribute private apps through the catalog instead"))
-    if lockdown.get("networkEscapeHatch", True) and not _wifi_reaches(config, inputs):
+    found += _connectivity(config, inputs)
+    if lockdown.get("networkEscapeHatch", True) and not _wifi_reaching(config, inputs):
         found.append(Finding(
             "ESCAPE_HATCH_WITHOUT_WIFI", WARNING, "lockdown.networkEscapeHatch",
             "no Wi-Fi configuration is distributed to these devices: one that boots without "
@@ -93,6 +94,12 @@ def lint(config_id: str, config: Mapping[str, Any], inputs: SpaceInputs) -> list
             f"{frozen} days a year", f"keep them to {MAX_FROZEN_DAYS} days a year or less"))
     found += _pinned_app(config, inputs)
     found += _same_priority(config_id, config, inputs)
+    if (config.get("home") or {}).get("defaultHome"):
+        found.append(Finding(
+            "DEFAULT_HOME_ANDROID_16", INFO, "home.defaultHome",
+            "AMAPI sets a default home app only on Android 16 and later: older devices report "
+            "the setting as not applied, which a staged rollout's gate counts as non-compliant",
+            "keep it for Android 16 fleets; the pinned app is the home screen anyway"))
     if kiosk.get("globalActions", True):
         found.append(Finding(
             "POWER_MENU", INFO, "kiosk.globalActions",
@@ -101,14 +108,60 @@ def lint(config_id: str, config: Mapping[str, Any], inputs: SpaceInputs) -> list
     return found
 
 
-def _wifi_reaches(config: Mapping[str, Any], inputs: SpaceInputs) -> bool:
+def _wifi_reaching(config: Mapping[str, Any], inputs: SpaceInputs) -> list[Mapping[str, Any]]:
+    """The Wi-Fi configurations that reach every device the configuration may reach."""
     mode = (config.get("distribution") or {}).get("mode", "NONE")
-    for wifi in inputs.wifi.values():
+    reaching: list[Mapping[str, Any]] = []
+    for _, wifi in sorted(inputs.wifi.items()):
         reach = (wifi.data.get("distribution") or {}).get("mode", "NONE")
         if reach == "ALL" or (reach == "CUSTOM" and mode == "CUSTOM" and overlap(
                 config.get("distribution"), wifi.data.get("distribution"))):
-            return True
-    return False
+            reaching.append(wifi.data)
+    return reaching
+
+
+# The weakest security each AMAPI minimum Wi-Fi security level still lets a device join.
+ALLOWED_WIFI_SECURITY = {
+    "OPEN": {"NONE", "WEP_PSK", "WPA_PSK", "WPA_EAP"},
+    "PERSONAL": {"WEP_PSK", "WPA_PSK", "WPA_EAP"},
+    "ENTERPRISE": {"WPA_EAP"},
+    "ENTERPRISE_192": set(),  # needs WPA3-Enterprise 192-bit, which no configuration offers
+}
+
+
+def _connectivity(config: Mapping[str, Any], inputs: SpaceInputs) -> list[Finding]:
+    connectivity = config.get("connectivity") or {}
+    found = []
+    if connectivity.get("usbDataAccess", "ALLOWED") == "ALLOWED":
+        found.append(Finding(
+            "USB_DATA_ALLOWED", WARNING, "connectivity.usbDataAccess",
+            "files can be copied to and from the device over USB by anyone with a cable "
+            "(USB debugging is always off)",
+            'set it to "NO_FILE_TRANSFER", or "DISALLOWED" if no USB accessory is needed'))
+    networks = _wifi_reaching(config, inputs)
+    if connectivity.get("wifi") == "DISABLED" and networks:
+        found.append(Finding(
+            "WIFI_TURNED_OFF", WARNING, "connectivity.wifi",
+            f"Wi-Fi is kept off, yet {len(networks)} Wi-Fi configuration(s) reach these "
+            "devices: they never connect to them", 'set it to "ENABLED" or "USER_CHOICE"'))
+    minimum = connectivity.get("minimumWifiSecurity")
+    if minimum is not None:
+        weaker = [wifi["name"] for wifi in networks
+                  if wifi.get("security") not in ALLOWED_WIFI_SECURITY[minimum]]
+        if weaker:
+            found.append(Finding(
+                "WIFI_BELOW_MINIMUM_SECURITY", WARNING, "connectivity.minimumWifiSecurity",
+                f"{', '.join(weaker)} is weaker than {minimum}: devices will not join it",
+                "lower the minimum, or secure those networks"))
+    allowed = connectivity.get("ssidAllowlist")
+    if allowed:
+        outside = [wifi["name"] for wifi in networks if wifi.get("ssid") not in allowed]
+        if outside:
+            found.append(Finding(
+                "WIFI_OUTSIDE_SSID_ALLOWLIST", WARNING, "connectivity.ssidAllowlist",
+                f"{', '.join(outside)} is distributed but its SSID is not in the allowlist: "
+                "devices will not join it", "add its SSID to the allowlist"))
+    return found
 
 
 def _pinned_app(config: Mapping[str, Any], inputs: SpaceInputs) -> list[Finding]:

@@ -13,6 +13,7 @@ against its security) hold on the merged result.
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import json
 import re
@@ -61,7 +62,22 @@ EAP_INNER_METHODS = ("MSCHAPv2", "PAP", "Automatic")
 PLUGGED_MODES = ("AC", "USB", "WIRELESS")
 STATUS_BAR_MODES = ("NOTIFICATIONS_AND_SYSTEM_INFO", "SYSTEM_INFO_ONLY", "HIDDEN")
 NAVIGATION_MODES = ("ENABLED", "DISABLED", "HOME_ONLY")
-SYSTEM_UPDATE_TYPES = ("AUTOMATIC", "POSTPONE", "WINDOWED")
+SYSTEM_UPDATE_TYPES = ("AUTOMATIC", "POSTPONE", "WINDOWED", "RULES")
+APP_ROLES = ("KIOSK", "COMPANION_APP")
+BRIGHTNESS_MODES = ("USER_CHOICE", "AUTOMATIC", "FIXED")
+USB_DATA_ACCESS = ("ALLOWED", "NO_FILE_TRANSFER", "DISALLOWED")
+WIFI_CONFIGURATION = ("ALLOWED", "NO_ADD", "LOCKED")
+TETHERING = ("ALLOWED", "NO_WIFI", "DISALLOWED")
+AIRPLANE_MODE = ("USER_CHOICE", "DISABLED")
+WIFI_STATES = ("USER_CHOICE", "ENABLED", "DISABLED")
+WIFI_SECURITY_LEVELS = ("OPEN", "PERSONAL", "ENTERPRISE", "ENTERPRISE_192")
+PRIVATE_DNS_MODES = ("USER_CHOICE", "AUTOMATIC", "HOST")
+UPDATE_TARGETS = ("GOOGLE_PLAY_SYSTEM_UPDATE", "GOOGLE_SYSTEM_SERVICES",
+                  "OS_UPDATE_WITHOUT_API_LEVEL_CHANGE", "OS_UPDATE_WITH_API_LEVEL_CHANGE")
+OS_UPDATE_TARGETS = UPDATE_TARGETS[2:]
+UPDATE_OUTCOMES = ("FORCE", "USER_PROMPT", "BLOCK")
+UPDATE_STAGES = ("DOWNLOAD", "APPLY")
+DAYS_OF_WEEK = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 FEEDBACK_SEVERITIES = ("INFO", "ERROR")
 
 MAX_TARGETS = 1000
@@ -73,6 +89,18 @@ MAX_MANAGED_CONFIGURATION_BYTES = 256 * 1024
 # so a managed configuration (itself level 1) nests objects and arrays at most 17 levels deep.
 MAX_MANAGED_CONFIGURATION_DEPTH = 17
 MAX_PRIORITY = 1_000_000
+MAX_INSTALL_PRIORITY = 10_000  # AMAPI: 1 is installed first, 0 has no priority
+MAX_BRIGHTNESS = 255
+MAX_SCREEN_TIMEOUT_SECONDS = 24 * 3600
+MAX_ALLOWED_SSIDS = 100
+MAX_KIOSK_APPS = 100
+MAX_UPDATE_RULES = 100  # AMAPI's unifiedUpdatePolicy limit
+MAX_RULE_ID = 64
+# A host name as Android's private DNS accepts it: dot-separated labels of letters, digits and
+# hyphens, no label starting or ending with a hyphen, and a top-level label that is not numeric.
+HOST_NAME = re.compile(
+    r"^(?=.{1,253}\Z)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 MAX_VERSION_CODE = 2**31 - 1  # AMAPI's minimumVersionCode is an int32
 LAST_MINUTE_OF_DAY = 24 * 60 - 1
 # Each period lasts at least a day and is followed by at least 60 free days.
@@ -563,6 +591,15 @@ class AppCreateSchema(_ResourceSchema):
                            validate=validate.Length(max=MAX_TRACK_IDS,
                                                     error=f"must list at most {MAX_TRACK_IDS}"))
     installConstraint = fields.Nested(InstallConstraintSchema)
+    installPriority = fields.Integer(strict=True, validate=validate.Range(
+        min=0, max=MAX_INSTALL_PRIORITY,
+        error=f"must be an integer between 0 and {MAX_INSTALL_PRIORITY}"), metadata={
+        "description": "among force-installed apps, 1 installs first; 0 has no priority"})
+    roles = fields.List(fields.String(validate=_one_of(APP_ROLES)), metadata={
+        "description": "AMAPI app roles the app holds wherever it is installed: KIOSK makes it "
+                       "a device's pinned app (installed during setup), COMPANION_APP lets it "
+                       "talk to Android Device Policy offline. One app per device may hold "
+                       "each role"})
     secretKeys = fields.List(
         fields.String(validate=validate.Length(min=1, max=255)),
         validate=validate.Length(max=MAX_SECRET_KEYS,
@@ -577,7 +614,7 @@ class AppCreateSchema(_ResourceSchema):
 
     @validates_schema
     def _lists_have_no_duplicates(self, data: dict[str, Any], **_: Any) -> None:
-        _refuse_duplicates(data, "trackIds", "delegatedSpaces", "secretKeys")
+        _refuse_duplicates(data, "trackIds", "delegatedSpaces", "secretKeys", "roles")
 
 
 class AppPatchSchema(_PatchSchema, AppCreateSchema):
@@ -868,6 +905,87 @@ class KioskSchema(Schema):
         "description": "show crash and not-responding dialogs"})
 
 
+class BrightnessSchema(Schema):
+    """Screen brightness: the user's choice, automatic, or fixed at a level."""
+
+    mode = fields.String(required=True, validate=_one_of(BRIGHTNESS_MODES))
+    level = fields.Integer(strict=True, validate=validate.Range(
+        min=1, max=MAX_BRIGHTNESS, error=f"must be an integer between 1 and {MAX_BRIGHTNESS}"),
+        metadata={"description": "1 (dimmest) to 255; required when FIXED, the level "
+                                 "AUTOMATIC adjusts around otherwise"})
+
+    @validates_schema
+    def _level_fits_the_mode(self, data: dict[str, Any], **_: Any) -> None:
+        if data["mode"] == "FIXED" and data.get("level") is None:
+            raise ValidationError({"level": ["is required when mode is FIXED"]})
+        if data["mode"] == "USER_CHOICE" and data.get("level") is not None:
+            raise ValidationError({"level": [
+                "must not be set when mode is USER_CHOICE: the user sets the brightness"]})
+
+
+class DisplaySchema(Schema):
+    """The screen (Android 9 and later)."""
+
+    brightness = fields.Nested(BrightnessSchema)
+    screenTimeoutSeconds = fields.Integer(strict=True, validate=validate.Range(
+        min=1, max=MAX_SCREEN_TIMEOUT_SECONDS,
+        error=f"must be an integer between 1 and {MAX_SCREEN_TIMEOUT_SECONDS}"), metadata={
+        "description": "the screen turns off after this long without a touch, and people "
+                       "cannot change it; a device's own lower bound applies"})
+
+
+class ConnectivitySchema(Schema):
+    """Networks, radios and cables; each absent setting keeps AMAPI's default."""
+
+    usbDataAccess = fields.String(validate=_one_of(USB_DATA_ACCESS), metadata={
+        "description": "ALLOWED; NO_FILE_TRANSFER (charging and accessories only); DISALLOWED "
+                       "(no data over USB at all)"})
+    wifiConfiguration = fields.String(validate=_one_of(WIFI_CONFIGURATION), metadata={
+        "description": "ALLOWED; NO_ADD (people cannot add networks, Android 13+); LOCKED "
+                       "(only the distributed Wi-Fi configurations remain)"})
+    ssidAllowlist = fields.List(
+        fields.String(validate=_ssid),
+        validate=validate.Length(min=1, max=MAX_ALLOWED_SSIDS,
+                                 error=f"must list 1 to {MAX_ALLOWED_SSIDS} SSIDs"),
+        metadata={"description": "the only networks a device may join (Android 13+)"})
+    tethering = fields.String(validate=_one_of(TETHERING))
+    bluetoothSharing = StrictBoolean(metadata={"description": "sending files over Bluetooth"})
+    airplaneMode = fields.String(validate=_one_of(AIRPLANE_MODE))
+    wifi = fields.String(validate=_one_of(WIFI_STATES), metadata={
+        "description": "USER_CHOICE, or Wi-Fi kept ENABLED or DISABLED"})
+    minimumWifiSecurity = fields.String(validate=_one_of(WIFI_SECURITY_LEVELS), metadata={
+        "description": "the weakest Wi-Fi security a device may join"})
+
+    @validates_schema
+    def _lists_have_no_duplicates(self, data: dict[str, Any], **_: Any) -> None:
+        _refuse_duplicates(data, "ssidAllowlist")
+
+
+class PrivateDnsSchema(Schema):
+    """The device's private DNS (Android 10 and later)."""
+
+    mode = fields.String(required=True, validate=_one_of(PRIVATE_DNS_MODES))
+    host = fields.String(validate=validate.Regexp(HOST_NAME, error=(
+        "must be a host name such as dns.example.com")), metadata={
+        "description": "the DNS-over-TLS server; required when mode is HOST, and only then"})
+
+    @validates_schema
+    def _host_fits_the_mode(self, data: dict[str, Any], **_: Any) -> None:
+        if data["mode"] == "HOST" and data.get("host") is None:
+            raise ValidationError({"host": ["is required when mode is HOST"]})
+        if data["mode"] != "HOST" and data.get("host") is not None:
+            raise ValidationError({"host": [
+                f"is only allowed when mode is HOST, not {data['mode']}"]})
+
+
+class HomeSchema(Schema):
+    """The home app."""
+
+    defaultHome = StrictBoolean(load_default=False, metadata={
+        "description": "make the pinned app the default home app too (Android 16 and later; "
+                       "older devices report the setting as not applied)"})
+
+
 def _minute_of_day(**options: Any) -> fields.Integer:
     return fields.Integer(strict=True, validate=validate.Range(
         min=0, max=LAST_MINUTE_OF_DAY,
@@ -896,10 +1014,81 @@ class FreezePeriodSchema(Schema):
     end = fields.String(required=True, validate=_month_day, metadata={"example": "01-15"})
 
 
+def _iso_date(value: str) -> None:
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError("must be a date YYYY-MM-DD") from None
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValidationError("must be a date YYYY-MM-DD")
+
+
+def _hour(**options: Any) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(
+        min=0, max=23, error="must be an hour between 0 and 23"), **options)
+
+
+class UpdateRuleWhenSchema(Schema):
+    """When a rule applies, in the device's time zone; every condition given must hold."""
+
+    daysOfWeek = fields.List(fields.String(validate=_one_of(DAYS_OF_WEEK)))
+    fromHour = _hour()
+    toHour = _hour(metadata={"description": "the window closes at this hour; after fromHour"})
+    fromDate = fields.String(validate=_iso_date, metadata={"example": "2027-01-01"})
+    untilDate = fields.String(validate=_iso_date, metadata={"example": "2027-01-31"})
+    minUpdateAgeDays = fields.Integer(strict=True, validate=validate.Range(min=0, max=3650),
+                                      metadata={"description": "days the update has been out"})
+    maxUpdateAgeDays = fields.Integer(strict=True, validate=validate.Range(min=1, max=3650))
+
+    @validates_schema
+    def _bounds_are_ordered(self, data: dict[str, Any], **_: Any) -> None:
+        _refuse_duplicates(data, "daysOfWeek")
+        # AMAPI: an hour window matches only when it closes after it opens.
+        for low, high, reaches in (("fromHour", "toHour", False), ("fromDate", "untilDate", True),
+                                   ("minUpdateAgeDays", "maxUpdateAgeDays", False)):
+            if data.get(low) is None or data.get(high) is None:
+                continue
+            if data[high] < data[low] or (data[high] == data[low] and not reaches):
+                raise ValidationError({high: [f"must come after {low}"]})
+
+
+class UpdateRuleSchema(Schema):
+    """One update-control rule: for these targets, when this holds, this outcome."""
+
+    id = fields.String(required=True, validate=validate.Length(
+        min=1, max=MAX_RULE_ID, error=f"must be 1-{MAX_RULE_ID} characters"))
+    targets = fields.List(fields.String(validate=_one_of(UPDATE_TARGETS)), required=True,
+                          validate=validate.Length(min=1, error="must name a target"))
+    outcome = fields.String(required=True, validate=_one_of(UPDATE_OUTCOMES), metadata={
+        "description": "FORCE installs, USER_PROMPT asks, BLOCK holds the update (AMAPI lets "
+                       "an update through anyway once it has waited long enough)"})
+    when = fields.Nested(UpdateRuleWhenSchema, metadata={
+        "description": "absent: always"})
+    stages = fields.List(fields.String(validate=_one_of(UPDATE_STAGES)), metadata={
+        "description": "OS update targets only: the rule is read when downloading, applying, "
+                       "or (absent) both"})
+
+    @validates_schema
+    def _stages_only_for_os_updates(self, data: dict[str, Any], **_: Any) -> None:
+        _refuse_duplicates(data, "targets", "stages")
+        if data.get("stages") and not set(data["targets"]) <= set(OS_UPDATE_TARGETS):
+            raise ValidationError({"stages": [
+                "only apply to OS update targets; AMAPI reads the rule at every stage for "
+                "the others"]})
+
+
 class SystemUpdateSchema(Schema):
     """System update policy."""
 
     type = fields.String(load_default="AUTOMATIC", validate=_one_of(SYSTEM_UPDATE_TYPES))
+    rules = fields.List(
+        fields.Nested(UpdateRuleSchema),
+        validate=validate.Length(max=MAX_UPDATE_RULES,
+                                 error=f"must list at most {MAX_UPDATE_RULES} rules"),
+        metadata={"description": "update-control rules, the first matching one decides "
+                                 "(company-owned devices): Google Play system updates and "
+                                 "Google system services always; OS updates only with type "
+                                 "RULES, on devices whose maker supports them"})
     window = fields.Nested(UpdateWindowSchema)
     freezePeriods = fields.List(
         fields.Nested(FreezePeriodSchema), load_default=list,
@@ -916,6 +1105,26 @@ class SystemUpdateSchema(Schema):
         if data["type"] != "WINDOWED" and data.get("window") is not None:
             raise ValidationError({"window": [
                 f"is only allowed when type is WINDOWED, not {data['type']}"]})
+
+    @validates_schema
+    def _rules_fit_the_type(self, data: dict[str, Any], **_: Any) -> None:
+        rules = data.get("rules") or []
+        ids = _duplicate_errors(rule["id"] for rule in rules)
+        if ids:
+            raise ValidationError({"rules": {index: {"id": reasons}
+                                             for index, reasons in ids.items()}})
+        if data["type"] == "RULES":
+            if data.get("freezePeriods"):
+                raise ValidationError({"freezePeriods": [
+                    "are only allowed with AUTOMATIC, POSTPONE or WINDOWED: with RULES, "
+                    "rules with a BLOCK outcome hold updates"]})
+            return
+        for index, rule in enumerate(rules):
+            os_targets = [t for t in rule["targets"] if t in OS_UPDATE_TARGETS]
+            if os_targets:
+                raise ValidationError({"rules": {index: {"targets": [
+                    f"{os_targets[0]} follows type {data['type']}: AMAPI lets the system "
+                    "update type decide OS updates; set type to RULES for rules to"]}}})
 
     @validates_schema
     def _freeze_periods_follow_android_rules(self, data: dict[str, Any], **_: Any) -> None:
@@ -941,12 +1150,37 @@ class CosuConfigCreateSchema(_ResourceSchema):
     kiosk = fields.Nested(KioskSchema, load_default=_defaults_of(KioskSchema))
     systemUpdate = fields.Nested(SystemUpdateSchema,
                                  load_default=_defaults_of(SystemUpdateSchema))
+    display = fields.Nested(DisplaySchema)
+    connectivity = fields.Nested(ConnectivitySchema)
+    privateDns = fields.Nested(PrivateDnsSchema)
+    home = fields.Nested(HomeSchema)
+    additionalKioskApps = fields.List(
+        fields.Nested(KioskAppSchema),
+        validate=validate.Length(max=MAX_KIOSK_APPS,
+                                 error=f"must list at most {MAX_KIOSK_APPS} apps"),
+        metadata={"description": "a multi-app kiosk: these apps and the pinned one, on "
+                                 "AMAPI's kiosk launcher instead of one pinned app"})
     distribution = _distribution_field()
     delegatedSpaces = _delegated_spaces_field()
 
     @validates_schema
     def _lists_have_no_duplicates(self, data: dict[str, Any], **_: Any) -> None:
         _refuse_duplicates(data, "delegatedSpaces")
+        packages = [app["packageName"] for app in data.get("additionalKioskApps") or ()]
+        duplicates = _duplicate_errors(packages)
+        pinned = (data.get("app") or {}).get("packageName")
+        for index, package in enumerate(packages):
+            if package == pinned:
+                duplicates.setdefault(index, []).append("is the pinned app already")
+        if duplicates:
+            raise ValidationError({"additionalKioskApps": {
+                index: {"packageName": reasons} for index, reasons in duplicates.items()}})
+
+    @validates_schema
+    def _one_home(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("additionalKioskApps") and (data.get("home") or {}).get("defaultHome"):
+            raise ValidationError({"home": {"defaultHome": [
+                "cannot be set with additionalKioskApps: the kiosk launcher is the home app"]}})
 
 
 class CosuConfigPatchSchema(_PatchSchema, CosuConfigCreateSchema):

@@ -36,7 +36,9 @@ def codes(data: dict[str, Any], **inputs: Any) -> dict[str, str]:
 
 
 def test_a_locked_down_configuration_has_no_error():
-    data = config(kiosk={"globalActions": False})
+    data = config(kiosk={"globalActions": False}, connectivity={
+        "usbDataAccess": "DISALLOWED", "wifi": "ENABLED", "minimumWifiSecurity": "PERSONAL",
+        "ssidAllowlist": ["S"]})
     found = lint("c1", data, space(data, wifis=[wifi({"mode": "ALL"})]))
     assert found == []
     defaults = config()
@@ -114,3 +116,33 @@ def test_a_public_pinned_app_on_a_track_warns():
     tracked = {"packageName": KIOSK, "type": "PUBLIC", "trackIds": ["beta"]}
     assert "PINNED_APP_TRACK" in codes(config(), app=tracked)
     assert "PINNED_APP_TRACK" not in codes(config())
+
+
+def test_usb_data_reachable_warns_until_file_transfer_is_off():
+    assert codes(config())["USB_DATA_ALLOWED"] == "WARNING"
+    assert codes(config(connectivity={"usbDataAccess": "ALLOWED"}))["USB_DATA_ALLOWED"]
+    assert "USB_DATA_ALLOWED" not in codes(config(connectivity={
+        "usbDataAccess": "NO_FILE_TRANSFER"}))
+
+
+def test_wifi_settings_that_keep_devices_off_their_distributed_networks_warn():
+    open_network = Stored("w2", {"name": "Guest", "ssid": "Guest", "security": "NONE",
+                                 "distribution": {"mode": "ALL"}})
+    reaching = [wifi({"mode": "ALL"}), open_network]
+    data = config(connectivity={"wifi": "DISABLED", "minimumWifiSecurity": "PERSONAL",
+                                "ssidAllowlist": ["S"]})
+    found = {f.code: f for f in lint("c1", data, space(data, wifis=reaching))}
+    assert found["WIFI_TURNED_OFF"].field == "connectivity.wifi"
+    assert "Guest" in found["WIFI_BELOW_MINIMUM_SECURITY"].message
+    assert "Store" not in found["WIFI_BELOW_MINIMUM_SECURITY"].message
+    assert "Guest" in found["WIFI_OUTSIDE_SSID_ALLOWLIST"].message
+    # A network that reaches none of these devices does not count.
+    elsewhere = [wifi({"mode": "CUSTOM", "labels": ["other"]})]
+    assert not {"WIFI_TURNED_OFF", "WIFI_BELOW_MINIMUM_SECURITY"} & set(codes(
+        config(connectivity={"wifi": "DISABLED", "minimumWifiSecurity": "ENTERPRISE"}),
+        wifis=elsewhere))
+
+
+def test_a_default_home_app_is_noted_as_android_16_only():
+    assert codes(config(home={"defaultHome": True}))["DEFAULT_HOME_ANDROID_16"] == "INFO"
+    assert "DEFAULT_HOME_ANDROID_16" not in codes(config())

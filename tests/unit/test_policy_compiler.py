@@ -25,7 +25,9 @@ from shared.policy.compiler import (
 )
 from shared.policy.schemas import (
     AppCreateSchema,
+    ConnectivitySchema,
     CosuConfigCreateSchema,
+    DisplaySchema,
     KioskSchema,
     LockdownSchema,
     VpnConfigCreateSchema,
@@ -118,10 +120,13 @@ def test_a_minimal_config_compiles_every_default():
     assert "kioskCustomLauncherEnabled" not in policy
 
 
-def test_the_table_covers_every_lockdown_and_kiosk_setting():
+def test_the_table_covers_every_device_setting():
     sources = {source for rule in SETTING_RULES for source in rule.sources}
     expected = {f"lockdown.{name}" for name in LockdownSchema().fields} | {
-        f"kiosk.{name}" for name in KioskSchema().fields}
+        f"kiosk.{name}" for name in KioskSchema().fields} | {
+        f"display.{name}" for name in DisplaySchema().fields} | {
+        f"connectivity.{name}" for name in ConnectivitySchema().fields} | {
+        "privateDns", "home.defaultHome", "app.packageName"}
     assert sources == expected
     targets = [rule.target for rule in SETTING_RULES]
     assert len(targets) == len(set(targets)), "one row per AMAPI field"
