@@ -117,9 +117,9 @@ MERGE_PATCH = (
     "A JSON merge patch (RFC 7396): the fields given replace the stored ones and nested "
     "objects are merged field by field, so `{\"lockdown\": {\"disableKeyguard\": true}}` "
     "changes that setting alone; `null` removes a field (back to its default where it has "
-    "one); arrays are replaced whole. A new `distribution.mode` or `systemUpdate.type` (or "
-    "Wi-Fi `security`) drops the stored settings of the old one (targets, window, secrets) "
-    "unless the patch gives them. A masked secret sent back as it was read keeps the stored "
+    "one); arrays are replaced whole. A new `distribution.mode`, `systemUpdate.type` or "
+    "`privateDns.mode` (or Wi-Fi `security`) drops the stored settings of the old one "
+    "(targets, window, host, secrets) unless the patch gives them. A masked secret sent back as it was read keeps the stored "
     "secret.")
 MAX_SECRET_KEYS = 100
 
