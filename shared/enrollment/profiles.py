@@ -40,15 +40,20 @@ def additional_data(profile_id: str, space: str, user_name: str,
                       separators=(",", ":"), ensure_ascii=False)
 
 
-def token_request(policy_name: str, validity_days: int, data: str) -> dict[str, Any]:
+def token_request(policy_name: str, validity_days: int, data: str,
+                  one_time: bool = False) -> dict[str, Any]:
     """The AMAPI EnrollmentToken body of a profile."""
     return {"policyName": policy_name, "duration": f"{validity_days * 86400}s",
-            "allowPersonalUsage": DEDICATED_DEVICE_USAGE, "oneTimeOnly": False,
+            "allowPersonalUsage": DEDICATED_DEVICE_USAGE, "oneTimeOnly": one_time,
             "additionalData": data}
 
 
 def effective_status(data: dict[str, Any], now: datetime.datetime) -> str:
-    """EXPIRED once the token's expiry has passed, even before expire_tokens marks it."""
+    """EXPIRED once the token's expiry has passed, even before expire_tokens marks it.
+
+    USED (a one-time token spent) is stored by the enrollment that spent it, and stays: the
+    token can enroll nothing more whatever its expiry.
+    """
     if data["status"] == "ACTIVE" and data["tokenExpireTime"] <= now:
         return "EXPIRED"
     return str(data["status"])
@@ -65,6 +70,7 @@ def represent(profile: Stored, links_base: str,
         "id": profile.id, "name": data["name"], "description": data.get("description", ""),
         "userName": data["userName"], "space": data["space"],
         "validityDays": data["validityDays"],
+        "oneTimeOnly": bool(data.get("oneTimeOnly", False)),
         "status": effective_status(data, now or utcnow()),
         "customAttributes": data["customAttributes"],
         "token": {"name": token["name"], "value": token["value"],
@@ -79,7 +85,7 @@ def represent(profile: Stored, links_base: str,
 
 
 def _issue_token(profile_id: str, space: str, user_name: str, attributes: list[dict[str, str]],
-                 validity_days: int, now: datetime.datetime) -> dict[str, Any]:
+                 validity_days: int, one_time: bool, now: datetime.datetime) -> dict[str, Any]:
     """Upsert the space's holding policy, then create the token; returns the token fields."""
     data = additional_data(profile_id, space, user_name, attributes)
     if len(data) > ADDITIONAL_DATA_LIMIT:
@@ -91,8 +97,8 @@ def _issue_token(profile_id: str, space: str, user_name: str, attributes: list[d
     # factory-resets the device, so the policy is written right before the token.
     policy_name = holding_policy_name(enterprise, space)
     amapi().patch_policy(policy_name, holding_policy())
-    token = amapi().create_enrollment_token(enterprise,
-                                            token_request(policy_name, validity_days, data))
+    token = amapi().create_enrollment_token(
+        enterprise, token_request(policy_name, validity_days, data, one_time))
     return {"token": {"name": token["name"], "value": token["value"], "createTime": now},
             "tokenExpireTime": parse_rfc3339(token["expirationTimestamp"]),
             "qrCode": token["qrCode"], "policyName": policy_name}
@@ -120,11 +126,13 @@ def create_profile(body: dict[str, Any], links_base: str) -> dict[str, Any]:
         raise _name_taken(name, space)
     now = utcnow()
     profile_id = new_id()
+    one_time = bool(body.get("oneTimeOnly", False))
     issued = _issue_token(profile_id, space, body["userName"], attributes,
-                          body["validityDays"], now)
+                          body["validityDays"], one_time, now)
     document = {"name": name, "description": body.get("description", ""),
                 "userName": body["userName"], "space": space,
-                "validityDays": body["validityDays"], "status": "ACTIVE",
+                "validityDays": body["validityDays"], "oneTimeOnly": one_time,
+                "status": "ACTIVE",
                 "customAttributes": attributes, "enrolledDevices": 0,
                 "createTime": now, "updateTime": now, **issued}
     try:
@@ -136,7 +144,7 @@ def create_profile(body: dict[str, Any], links_base: str) -> dict[str, Any]:
         _revoke(issued["token"]["name"], "profile could not be stored")
         raise
     logs.log(logging.INFO, "enrollment profile created", profileId=profile_id, space=space,
-             validityDays=body["validityDays"])
+             validityDays=body["validityDays"], oneTimeOnly=one_time)
     return represent(Stored(profile_id, document, None), links_base, now)
 
 
@@ -183,13 +191,16 @@ def change_validity(profile: Stored, validity_days: int, if_match: str | None,
                     links_base: str) -> dict[str, Any]:
     """A fresh token valid `validity_days` from now; the old one revoked; status ACTIVE.
 
-    `profile` comes from `for_change`; the update fails if it changed since that read.
+    `profile` comes from `for_change`; the update fails if it changed since that read. A
+    one-time profile gets a fresh one-time token: renewing a USED profile enrolls one more
+    device.
     """
     check_if_match(if_match, _current_etag(profile))
     data = profile.data
     now = utcnow()
     issued = _issue_token(profile.id, data["space"], data["userName"],
-                          data["customAttributes"], validity_days, now)
+                          data["customAttributes"], validity_days,
+                          bool(data.get("oneTimeOnly", False)), now)
     changes = {**issued, "validityDays": validity_days, "status": "ACTIVE", "updateTime": now}
     try:
         store.update(profile, changes)
@@ -228,9 +239,14 @@ def delete_profile(profile_id: str, if_match: str | None) -> None:
 
 
 def qr_text(profile_id: str) -> str:
-    """The text of the profile's QR code; 412 once the token has expired."""
+    """The text of the profile's QR code; 412 once the token has expired or been used."""
     profile = _existing(profile_id)
-    if effective_status(profile.data, utcnow()) != "ACTIVE":
+    status = effective_status(profile.data, utcnow())
+    if status == "USED":
+        raise errors.FailedPrecondition(
+            "the profile's one-time token has enrolled its device: renew it with a validity "
+            "edit first")
+    if status != "ACTIVE":
         raise errors.FailedPrecondition(
             "the profile's token has expired: renew it with a validity edit first")
     return str(profile.data["qrCode"])

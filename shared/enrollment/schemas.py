@@ -18,7 +18,8 @@ MAX_VALIDITY_DAYS = 30
 ATTRIBUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}\Z")
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}\Z")
 MAX_ALLOWLIST_ENTRIES = 5000
-PROFILE_STATUSES = ("ACTIVE", "EXPIRED")
+# USED: a one-time profile whose current token has enrolled its device.
+PROFILE_STATUSES = ("ACTIVE", "EXPIRED", "USED")
 
 
 def _space_field() -> fields.String:
@@ -117,6 +118,9 @@ class EnrollmentProfileCreateSchema(Schema):
     customAttributes = fields.List(fields.Nested(CustomAttributeValueSchema),
                                    load_default=list)
     space = _space_field()
+    oneTimeOnly = StrictBoolean(load_default=False, metadata={
+        "description": "each token the profile issues enrolls one device only; the profile is "
+                       "then USED until a validity edit issues a fresh token"})
 
     @validates_schema
     def _attribute_names_are_unique(self, data: dict[str, Any], **_: Any) -> None:
@@ -130,8 +134,8 @@ class EnrollmentProfileCreateSchema(Schema):
 
 
 IMMUTABLE_PROFILE_FIELDS = ("name", "description", "userName", "customAttributes", "space",
-                            "id", "status", "token", "qrCode", "qrImage", "enrolledDevices",
-                            "createTime", "updateTime", "etag")
+                            "oneTimeOnly", "id", "status", "token", "qrCode", "qrImage",
+                            "enrolledDevices", "createTime", "updateTime", "etag")
 
 
 class EnrollmentProfileEditSchema(Schema):
@@ -165,6 +169,7 @@ class EnrollmentProfileSchema(Schema):
     userName = fields.String()
     space = fields.String()
     validityDays = fields.Integer()
+    oneTimeOnly = fields.Boolean()
     status = fields.String(validate=validate.OneOf(PROFILE_STATUSES))
     customAttributes = fields.List(fields.Nested(CustomAttributeValueSchema))
     token = fields.Nested(TokenSchema)

@@ -196,6 +196,7 @@ def _device_write(name: str, device: dict[str, Any], data: dict[str, Any], space
         if data.get("profileId") and not current.get("countedInProfile"):
             fields["countedInProfile"] = True
             write.count_in_profile = str(data["profileId"])
+            write.enrollment_token = device.get("enrollmentTokenName")
         if device.get("previousDeviceNames"):
             fields["previousDeviceNames"] = device["previousDeviceNames"]
         if deleted or current.get("state") == "DELETED":

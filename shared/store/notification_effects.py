@@ -47,6 +47,7 @@ class DeviceWrite:
     device: dict[str, Any] = field(default_factory=dict)
     feedback: list[dict[str, Any]] | None = None  # None: the report carried no app states
     count_in_profile: str | None = None
+    enrollment_token: str | None = None  # the token that enrolled the device counted
 
 
 def seen(message_id: str) -> bool:
@@ -322,8 +323,6 @@ def apply_device(message_id: str, receipt: dict[str, Any] | None, device_name: s
     False then means the notification changed nothing. A remembered `first_read` that turns
     out stale raises StaleDevice, for the caller to decide again on a fresh read.
     """
-    from google.cloud import firestore
-
     client = db()
     device_ref = client.collection(devices.COLLECTION).document(devices.device_id(device_name))
     unmatched_ref = client.collection(UNMATCHED_USAGE_LOGS).document(natural_key(device_name))
@@ -383,8 +382,9 @@ def apply_device(message_id: str, receipt: dict[str, Any] | None, device_name: s
         if write.count_in_profile:
             profile_ref = client.collection(enrollment_profiles.COLLECTION).document(
                 write.count_in_profile)
-            if profile_ref.get(**bounded()).exists:
-                batch.update(profile_ref, {"enrolledDevices": firestore.Increment(1)})
+            profile = profile_ref.get(**bounded())
+            if profile.exists:
+                batch.update(profile_ref, *_profile_count(profile, write.enrollment_token, now))
         if receipt is not None:
             _receipt(batch, message_id, receipt, now)
         if update_time is _UNSUPPORTED:
@@ -405,6 +405,28 @@ def apply_device(message_id: str, receipt: dict[str, Any] | None, device_name: s
             raise StaleDevice(f"device {device_name} changed since this instance wrote it")
         read = None
     raise StoreContention(f"device {device_name} kept changing; Pub/Sub will redeliver")
+
+
+def _profile_count(profile: Any, token_name: str | None,
+                   now: datetime.datetime) -> tuple[dict[str, Any], Any]:
+    """The profile update counting one enrolled device, and its write option.
+
+    A one-time profile whose current token enrolled the device is spent: it turns USED in the
+    same write, guarded by the version read, so that a validity edit that issued a fresh token
+    meanwhile fails the batch (and the step is redone) instead of being marked USED. A device
+    of an older token only counts. Counts alone are unguarded: concurrent enrollments on one
+    profile must not contend.
+    """
+    from google.cloud import firestore
+
+    data = profile.to_dict() or {}
+    count: dict[str, Any] = {"enrolledDevices": firestore.Increment(1)}
+    if (data.get("oneTimeOnly") and token_name is not None
+            and (data.get("token") or {}).get("name") == token_name
+            and data.get("status") != "USED"):
+        return ({**count, "status": "USED", "updateTime": now},
+                db().write_option(last_update_time=profile.update_time))
+    return count, None
 
 
 def apply_operation(message_id: str, receipt: dict[str, Any], operation_name: str,
