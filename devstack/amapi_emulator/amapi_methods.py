@@ -19,6 +19,7 @@ from devstack.amapi_emulator.clock import add_capped, duration_seconds, format_t
 from devstack.amapi_emulator.discovery import Method
 from devstack.amapi_emulator.field_masks import apply_update_mask, replace_fields
 from devstack.amapi_emulator.pagination import paginate
+from devstack.amapi_emulator.policy_rules import policy_problems
 from devstack.amapi_emulator.simulation import Simulation
 from devstack.amapi_emulator.state import (
     EnrollmentTokenRecord,
@@ -258,7 +259,7 @@ class AmapiMethods:
             return _list_response("policies", page, token)
 
     def policies_patch(self, call: Call) -> dict[str, Any]:
-        """enterprises.policies.patch: upsert, bump `version`, devices on it apply it."""
+        """enterprises.policies.patch: upsert, bump `version`, devices apply; rules refuse."""
         paths = _checked_mask("Policy", call)
         body = {key: value for key, value in call.body.items()
                 if key not in ("name", "version")}
@@ -271,6 +272,10 @@ class AmapiMethods:
                 replace_fields(policy, body, ())
             else:
                 apply_update_mask(policy, body, [p for p in paths if p not in ("name", "version")])
+            # Google judges the policy the patch would leave, so a mask can break a rule too.
+            problems = policy_problems(policy)
+            if problems:
+                raise errors.invalid_argument(problems)
             policy["name"] = name
             policy["version"] = str(int(existing["version"]) + 1) if existing else "1"
             self.sim.state.policies[name] = policy
