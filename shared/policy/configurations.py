@@ -20,7 +20,7 @@ from shared import errors
 from shared.access import roles
 from shared.clock import rfc3339, utcnow
 from shared.pagination import paginate
-from shared.policy import kiosk_lint, rollouts, schemas, staged_rollouts
+from shared.policy import kiosk_lint, push_plan, rollouts, schemas, staged_rollouts
 from shared.policy.compiler import (
     PolicyInputError,
     mask_managed_configuration,
@@ -573,12 +573,6 @@ def _refuse_overlapping_vpn(vpn: Stored, inputs: SpaceInputs) -> None:
                     [errors.FieldViolation("distribution", f"overlaps {other.id}")])
 
 
-def kiosk_packages(config: dict[str, Any]) -> list[str]:
-    """The apps a COSU configuration shows: the pinned one and a multi-app kiosk's others."""
-    apps = [config.get("app"), *(config.get("additionalKioskApps") or ())]
-    return [str(app["packageName"]) for app in apps if app]
-
-
 def _refuse_app_in_use(app: Stored, spaces: list[str], own: str, inputs: SpaceInputs) -> None:
     """412 naming the COSU and VPN configurations that would lose `app` in `spaces`."""
     package = app.data["packageName"]
@@ -589,7 +583,7 @@ def _refuse_app_in_use(app: Stored, spaces: list[str], own: str, inputs: SpaceIn
         for seen in filter(None, (loaded_inputs, loaded_inputs.staged)):
             users += [f"COSU configuration {c.data['name']!r} ({c.id}, space "
                       f"{c.data['space']!r})" for c in seen.configs.values()
-                      if package in kiosk_packages(c.data)]
+                      if package in push_plan.kiosk_packages(c.data)]
             users += [f"VPN configuration {v.data['name']!r} ({v.id}, space "
                       f"{v.data['space']!r})" for v in seen.vpn.values()
                       if v.data.get("packageName") == package]

@@ -154,10 +154,14 @@ def _reaching(collection: str, space: str) -> list[Stored]:
             + configurations.in_space(collection, space))
 
 
-def plan_content_change(space: str, inputs: SpaceInputs, input_id: str) -> Plan:
-    """Load the effective policies built from `input_id` and plan their recompilation."""
-    return push_plan.plan_content_change(space, inputs, effective_policies.using(input_id),
-                                         enterprise=enterprise_name(), now=utcnow())
+def plan_content_change(space: str, inputs: SpaceInputs, *input_ids: str) -> Plan:
+    """Load the effective policies built from any of `input_ids` and plan their
+    recompilation."""
+    using: dict[str, dict[str, Any]] = {}
+    for input_id in input_ids:
+        using.update(effective_policies.using(input_id))
+    return push_plan.plan_content_change(space, inputs, using, enterprise=enterprise_name(),
+                                         now=utcnow())
 
 
 def plan_assignment_change(space: str, inputs: SpaceInputs) -> Plan:
@@ -389,11 +393,18 @@ def _plans(kind: str, space: str, before: Stored | None, after: Stored | None,
         target_inputs = inputs if target == space else with_change(
             load_space(target), kind, seen_before, seen_after)
         scope = push_plan.change_scope(seen_before, seen_after)
+        input_ids = [f"{kind}:{input_key(kind, changed)}"]
+        if kind == "app":
+            # A pinned or VPN app reaches devices through its configurations even when the
+            # catalog distributes it to nobody.
+            users = push_plan.app_users(input_key(kind, changed), target_inputs)
+            input_ids += users
+            if scope == "nothing" and users:
+                scope = "content"
         if scope == "assignment" or target in left_behind:
             plans[target] = (plan_assignment_change(target, target_inputs), target_inputs)
         elif scope == "content":
-            plans[target] = (plan_content_change(target, target_inputs,
-                                                 f"{kind}:{input_key(kind, changed)}"),
+            plans[target] = (plan_content_change(target, target_inputs, *input_ids),
                              target_inputs)
     return plans, left_behind
 

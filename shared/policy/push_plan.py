@@ -96,6 +96,21 @@ def reaches(resource: Stored | None, space: str) -> bool:
                                      or space in (resource.data.get("delegatedSpaces") or []))
 
 
+def kiosk_packages(config: Mapping[str, Any]) -> list[str]:
+    """The apps a COSU configuration shows: the pinned one and a multi-app kiosk's others."""
+    apps = [config.get("app"), *(config.get("additionalKioskApps") or ())]
+    return [str(app["packageName"]) for app in apps if app]
+
+
+def app_users(package: str, inputs: SpaceInputs) -> list[str]:
+    """Input ids of what compiles an app into policies without distributing it: the COSU
+    configurations showing it and the always-on VPN configurations running it."""
+    return ([f"cosu:{config_id}" for config_id, config in sorted(inputs.configs.items())
+             if package in kiosk_packages(config.data)]
+            + [f"vpn:{vpn_id}" for vpn_id, vpn in sorted(inputs.vpn.items())
+               if vpn.data.get("packageName") == package])
+
+
 def input_key(kind: str, resource: Stored) -> str:
     """How policies refer to a resource: apps by package name, the others by id."""
     return str(resource.data["packageName"]) if kind == "app" else resource.id

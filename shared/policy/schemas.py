@@ -119,8 +119,8 @@ MERGE_PATCH = (
     "changes that setting alone; `null` removes a field (back to its default where it has "
     "one); arrays are replaced whole. A new `distribution.mode`, `systemUpdate.type` or "
     "`privateDns.mode` (or Wi-Fi `security`) drops the stored settings of the old one "
-    "(targets, window, host, secrets) unless the patch gives them. A masked secret sent back as it was read keeps the stored "
-    "secret.")
+    "(targets, window, host, secrets) unless the patch gives them. A masked secret sent back "
+    "as it was read keeps the stored secret.")
 MAX_SECRET_KEYS = 100
 
 

@@ -153,3 +153,19 @@ def test_what_amapi_refuses_is_a_400_naming_the_field(api, amapi_emulator, body,
     assert field in {v["field"] for v in refused.get_json()["error"]["details"]}
     assert api.call("GET", "/cosu-configs").get_json()["cosuConfigs"] == []
     assert amapi_calls(amapi_emulator) == []
+
+
+@pytest.mark.parametrize("package", [KIOSK, SCANNER], ids=["pinned", "multi-app"])
+def test_editing_a_kiosk_app_in_the_catalog_reaches_the_devices_showing_it(
+        api, amapi_emulator, package):
+    device = managed_device(amapi_emulator, "SN-1")
+    api.config(distribution={"mode": "ALL"}, additionalKioskApps=[{"packageName": SCANNER}])
+    patched = api.call("PATCH", f"/apps/{package}", {"managedConfiguration": {"mode": "store"},
+                                                    "roles": ["COMPANION_APP"]})
+    assert patched.status_code == 200, patched.get_json()
+    pushed = amapi_policy(amapi_emulator, amapi_device(amapi_emulator, device["name"])[
+        "policyName"])
+    [entry] = [app for app in pushed["applications"] if app["packageName"] == package]
+    assert entry["managedConfiguration"] == {"mode": "store"}
+    assert entry["roles"] == [{"roleType": "COMPANION_APP"}]
+    assert_amapi_matches_the_stores(amapi_emulator)

@@ -6,6 +6,7 @@ import pytest
 from marshmallow import ValidationError
 
 from devstack.amapi_emulator import validate
+from devstack.amapi_emulator.policy_rules import policy_problems
 from shared.policy.compiler import PolicyInputError, PolicyInputs, compile_policy
 from shared.policy.schemas import AppCreateSchema, CosuConfigCreateSchema
 
@@ -25,6 +26,7 @@ def compiled(config, apps=(), catalog=()):
     entries = {entry["packageName"]: entry for entry in (app(KIOSK_APP), *apps, *catalog)}
     policy = compile_policy(PolicyInputs(config=config, apps=list(apps), catalog=entries))
     assert validate("Policy", policy) == []
+    assert policy_problems(policy) == []  # AMAPI's semantic rules, as the emulator has them
     return policy
 
 

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devstack.amapi_emulator import validate
+from devstack.amapi_emulator.policy_rules import policy_problems
 from shared.policy.compiler import (
     MASK,
     SEED_GAPS,
@@ -44,6 +45,7 @@ def compiled(inputs):
     """Compile and insist the result is a Policy AMAPI accepts."""
     policy = compile_policy(inputs)
     assert validate("Policy", policy) == []
+    assert policy_problems(policy) == []  # AMAPI's semantic rules, as the emulator has them
     return policy
 
 
