@@ -1,7 +1,7 @@
 """The local functions gateway: every function, as functions-framework serves it, behind one port.
 
 Prefixes follow the contract (`/enroll`, `/expire-tokens`, `/policy`, `/commands`,
-`/reconcile-commands`, `/notifications`, `/rollouts`); each prefix is a separate
+`/reconcile-commands`, `/notifications`, `/rollouts`, `/mcp`); each prefix is a separate
 functions-framework app, exactly what Cloud Functions runs in production.
 """
 
@@ -25,6 +25,7 @@ FUNCTIONS: dict[str, tuple[str, str, str]] = {
     "/reconcile-commands": ("reconcile_commands", "functions/commands/main.py", "http"),
     "/notifications": ("notifications", "functions/notifications/main.py", "cloudevent"),
     "/rollouts": ("rollouts", "functions/rollouts/main.py", "cloudevent"),
+    "/mcp": ("mcp", "functions/mcp/main.py", "http"),
 }
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -51,6 +52,16 @@ def _with_health(app: WSGIApp) -> WSGIApp:
     return wrapped
 
 
+def _rooted(app: WSGIApp) -> WSGIApp:
+    """The function's URL itself reaches its root path, as in Cloud Functions (`/mcp` is the
+    MCP endpoint, not a redirect to `/mcp/`)."""
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if not environ.get("PATH_INFO"):
+            environ["PATH_INFO"] = "/"
+        return app(environ, start_response)
+    return wrapped
+
+
 def build_gateway(root: Path = ROOT) -> WSGIApp:
     """One WSGI app dispatching each prefix to its function."""
     from functions_framework import create_app
@@ -59,7 +70,7 @@ def build_gateway(root: Path = ROOT) -> WSGIApp:
     mounts: dict[str, WSGIApp] = {}
     for prefix, (target, source, signature) in FUNCTIONS.items():
         app = create_app(target, str(root / source), signature)
-        mounts[prefix] = _with_health(app) if signature == "cloudevent" else app
+        mounts[prefix] = _rooted(_with_health(app) if signature == "cloudevent" else app)
     unknown = _json_app("404 Not Found", {"error": {
         "code": 404, "status": "NOT_FOUND",
         "message": "no function here; prefixes: " + ", ".join(FUNCTIONS), "details": []}})

@@ -209,6 +209,7 @@ def _banner(config: StackConfig, token_file: Path, seconds: float) -> str:
         f"  functions gateway  {gw}",
         f"    {gw}/enroll  {gw}/policy  {gw}/commands  {gw}/notifications  {gw}/rollouts",
         f"    {gw}/expire-tokens  {gw}/reconcile-commands",
+        f"    {gw}/mcp  (Model Context Protocol: point an MCP client here with the token)",
         f"  AMAPI emulator     {config.amapi_url}  (enterprise enterprises/{config.enterprise_id})",
         f"  Firestore emulator {config.host}:{config.firestore_port}",
         f"  Pub/Sub emulator   {config.host}:{config.pubsub_port}  (topics {config.topic}, "

@@ -21,6 +21,7 @@ DEPLOYED: dict[str, tuple[str, str]] = {
     "reconcile-commands": ("reconcile_commands", "commands"),
     "notifications": ("notifications", "notifications"),
     "rollouts": ("rollouts", "rollouts"),
+    "mcp": ("mcp", "mcp"),
 }
 
 # The in-process AMAPI fake serves unit tests only: it is never deployed.

@@ -187,3 +187,18 @@ def admin_headers() -> dict[str, str]:
 def fixture_json(name: str) -> Any:
     """A recorded AMAPI payload from tests/fixtures/."""
     return json.loads((FIXTURES / name).read_text())
+
+
+@pytest.fixture(scope="session")
+def live_gateway(gcp_emulators: TestEnvironment) -> Iterator[str]:
+    """Every function behind one live port, as `make run` serves them (no push subscription)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from devstack.gateway import build_gateway
+
+    server = make_server("127.0.0.1", 0, build_gateway(), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()

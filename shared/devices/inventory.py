@@ -64,8 +64,9 @@ def _versions(records: list[dict[str, Any]]) -> dict[str, str | None]:
     return {k: v.get("version") for k, v in effective_policies.get_many(keys).items()}
 
 
-def list_devices(filters: dict[str, Any], size: int, token: str | None) -> dict[str, Any]:
-    """One page of devices matching the filters."""
+def records_page(filters: dict[str, Any], size: int, token: str | None) -> dict[str, Any]:
+    """One page of the inventory records of devices matching the filters that the caller may
+    see: `{devices: [record], nextPageToken?}`."""
     scope = "devices|" + "|".join(f"{k}={filters[k]}" for k in sorted(filters))
     spaces = roles.current().spaces_for_list(filters.pop("space", None))
     wanted: dict[str, Any] = {FILTERS[k]: v for k, v in filters.items()}
@@ -75,7 +76,12 @@ def list_devices(filters: dict[str, Any], size: int, token: str | None) -> dict[
     def render_page(limit: int, after: Any) -> list[dict[str, Any]]:
         return devices.page(wanted, limit, after)
 
-    body = paginate("devices", scope, size, token, render_page, lambda d: d["id"], lambda d: d)
+    return paginate("devices", scope, size, token, render_page, lambda d: d["id"], lambda d: d)
+
+
+def list_devices(filters: dict[str, Any], size: int, token: str | None) -> dict[str, Any]:
+    """One page of devices matching the filters."""
+    body = records_page(filters, size, token)
     versions = _versions(body["devices"])
     body["devices"] = [represent(d, versions.get(d.get("effectivePolicy") or ""))
                        for d in body["devices"]]

@@ -90,6 +90,7 @@ class Route:
     authorize: bool = True
     accepted_schema: Any = None  # also answers 202 with this body (work continues afterwards)
     preview_schema: Any = None  # `?validateOnly=true` answers 200 with this body instead
+    audited: bool = True  # False: the handler audits what it does itself (MCP tool calls)
 
 
 def _amapi_says(prefix: str) -> Callable[[Exception], str]:
@@ -130,7 +131,7 @@ _DOMAIN_ERRORS: tuple[tuple[type[Exception], type[errors.ApiError],
 )
 
 
-def _status_error(exc: BaseException) -> errors.ApiError | None:
+def api_error(exc: BaseException) -> errors.ApiError | None:
     """The contract's error for a domain error of the AMAPI or Firestore door, else None."""
     for kind, api_error, message, headers in _DOMAIN_ERRORS:
         if isinstance(exc, kind):
@@ -181,6 +182,7 @@ class Router:
         principal: Principal | None = None
         granted: roles.Access | None = None
         token = roles.set_current(None)
+        route_audited = True
         try:
             try:
                 route, params = self._match(request)
@@ -188,6 +190,7 @@ class Router:
                 # Only callers with credentials learn which routes exist.
                 principal = authenticate(request.headers.get("Authorization"))
                 raise
+            route_audited = route.audited
             if not route.public:
                 principal = authenticate(request.headers.get("Authorization"))
                 # Routes without per-space authorization are scheduled targets: scheduler only.
@@ -211,7 +214,8 @@ class Router:
                               "status": response.status_code,
                               "latency": f"{time.monotonic() - started:.6f}s"},
                  principal=principal.email if principal else None)
-        _audit(request, principal, granted, response)
+        if route_audited:
+            _audit(request, principal, granted, response)
         return response
 
     def framework_error(self, exc: HTTPException) -> Response:
@@ -247,15 +251,20 @@ class Router:
         return _to_response(route, _call(route, ctx))
 
     def _error_response(self, exc: Exception, request: Request) -> Response:
-        api_error = exc if isinstance(exc, errors.ApiError) else _status_error(exc)
-        if api_error is None:
-            logs.logger.error("unhandled error on %s %s", request.method, request.path,
-                              exc_info=exc)
-            api_error = errors.ApiError("internal error")
-        elif api_error.http_status >= 500:
-            logs.log(logging.WARNING, f"{api_error.status}: {api_error.message}",
-                     cause=repr(exc.__cause__ or exc))
-        return _json_response(api_error.to_json(), api_error.http_status, api_error.headers)
+        error = as_api_error(exc, f"{request.method} {request.path}")
+        return _json_response(error.to_json(), error.http_status, error.headers)
+
+
+def as_api_error(exc: Exception, doing: str) -> errors.ApiError:
+    """The contract's error for any exception, logged when it is the service's fault."""
+    error = exc if isinstance(exc, errors.ApiError) else api_error(exc)
+    if error is None:
+        logs.logger.error("unhandled error on %s", doing, exc_info=exc)
+        return errors.ApiError("internal error")
+    if error.http_status >= 500:
+        logs.log(logging.WARNING, f"{error.status}: {error.message}",
+                 cause=repr(exc.__cause__ or exc))
+    return error
 
 
 def _call(route: Route, ctx: Context) -> Reply:
@@ -318,20 +327,27 @@ def _audit(request: Request, principal: Principal | None, granted: Any,
         return
     if _validate_only(request) and status < 400:
         return  # nothing was done: a change only validated leaves no trace (AIP-163)
+    outcome = ("ALLOWED" if status < 400 else "DENIED" if status in (401, 403, 404)
+               else "FAILED")
+    called = f"{request.script_root}{request.path}"
+    record_audit(principal.email if principal else "anonymous", granted,
+                 f"{request.method} {called}", _created_resource(request, response) or called,
+                 outcome, status, "http")
+
+
+def record_audit(principal: str, granted: Any, action: str, resource: str, outcome: str,
+                 status: int, via: str) -> None:
+    """Append one audit entry, in the last space the call was authorized in; a failure to
+    write it is logged, never raised (the call's outcome stands)."""
     from shared.access.spaces import GLOBAL
     from shared.store import access_control
     from shared.store.keys import new_id
 
     touched = list(getattr(granted, "touched", []) or [])
-    outcome = ("ALLOWED" if status < 400 else "DENIED" if status in (401, 403, 404)
-               else "FAILED")
-    called = f"{request.script_root}{request.path}"
-    entry = {"time": utcnow(), "principal": principal.email if principal else "anonymous",
-             "action": f"{request.method} {called}",
-             "resource": _created_resource(request, response) or called,
-             "space": touched[-1] if touched else GLOBAL, "outcome": outcome,
-             "status": status}
+    entry = {"time": utcnow(), "principal": principal, "action": action, "resource": resource,
+             "space": touched[-1] if touched else GLOBAL, "outcome": outcome, "status": status,
+             "via": via}
     try:
         access_control.append_audit(new_id(), entry)
-    except Exception as exc:  # the call's outcome stands; the gap must be visible
+    except Exception as exc:  # the gap must be visible
         logs.logger.error("audit entry could not be written", exc_info=exc)

@@ -2,7 +2,7 @@
 
 import pytest
 
-HTTP_FUNCTIONS = ["enroll", "expire_tokens", "policy", "commands", "reconcile_commands"]
+HTTP_FUNCTIONS = ["enroll", "expire_tokens", "policy", "commands", "reconcile_commands", "mcp"]
 CLOUD_EVENT_FUNCTIONS = ["notifications", "rollouts"]
 
 
@@ -33,13 +33,13 @@ def test_openapi_document_is_served_without_token(function_apps, target):
     assert document["components"]["schemas"]["Error"]["properties"]["error"]
 
 
-@pytest.mark.parametrize("target", ["expire_tokens", "reconcile_commands"])
+@pytest.mark.parametrize("target", ["expire_tokens", "reconcile_commands", "mcp"])
 def test_protected_route_without_token_is_401(function_apps, target):
     error = envelope_of(function_apps[target].test_client().post("/"), 401)
     assert error["status"] == "UNAUTHENTICATED"
 
 
-@pytest.mark.parametrize("target", ["expire_tokens", "reconcile_commands"])
+@pytest.mark.parametrize("target", ["expire_tokens", "reconcile_commands", "mcp"])
 def test_protected_route_with_garbage_token_is_401(function_apps, target):
     response = function_apps[target].test_client().post(
         "/", headers={"Authorization": "Bearer not.a.token"})

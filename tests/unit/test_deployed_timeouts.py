@@ -35,7 +35,8 @@ def deployed(monkeypatch):
 
 def test_every_function_is_deployed_with_a_timeout():
     assert set(deployed_timeouts()) == {"enroll", "expire-tokens", "policy", "commands",
-                                        "reconcile-commands", "notifications", "rollouts"}
+                                        "reconcile-commands", "notifications", "rollouts",
+                                        "mcp"}
     assert '--timeout="${timeout}s"' in BUILD
 
 
@@ -49,7 +50,7 @@ def test_a_scheduled_run_ends_before_its_function_is_cut_off(deployed):
 def test_an_interactive_function_outlasts_a_push_that_stalls(deployed):
     per_call = deployed.amapi_retry_budget_seconds + deployed.amapi_timeout_seconds
     lease_wait = 25
-    for name in ("policy", "commands", "notifications"):
+    for name in ("policy", "commands", "notifications", "mcp"):
         assert deployed_timeouts()[name] >= lease_wait + 4 * per_call
 
 

@@ -1,0 +1,154 @@
+"""The Model Context Protocol over Streamable HTTP, stateless, answering in JSON (pure).
+
+One POST carries one JSON-RPC message. A request gets its response in the body (200, or 400
+when the message itself is malformed); a notification or a response gets 202 and no body.
+There are no sessions (no `Mcp-Session-Id`) and no server-initiated stream (GET is 405), so any
+instance answers any request. Versions are negotiated by `initialize` as the 2025 revisions of
+the protocol define; `server/discover` (the 2026 stateless revision's probe) is answered "method
+not found", which tells a client that speaks both to use the handshake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+# Newest first: the answer to a client proposing a version we do not speak.
+PROTOCOL_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26")
+# A request without the header is from a client of the oldest revision that sends none.
+DEFAULT_HEADER_VERSION = "2025-03-26"
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+
+
+class ProtocolError(Exception):
+    """A JSON-RPC error answering a request."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+@dataclass
+class Exchange:
+    """What answers one POST: an HTTP status, a JSON body (None: empty) and headers."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """How the server introduces itself in `initialize`."""
+
+    name: str
+    version: str
+    title: str
+    instructions: str
+
+
+# tools/list -> its result; tools/call (name, arguments) -> its result.
+ListTools = Callable[[], list[dict[str, Any]]]
+CallTool = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+def _error(request_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    return {"jsonrpc": "2.0", "id": request_id, "error": error}
+
+
+def _result(request_id: Any, result: dict[str, Any]) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "result": result}
+
+
+def _valid_id(value: Any) -> bool:
+    return (isinstance(value, str)
+            or (isinstance(value, int) and not isinstance(value, bool)))
+
+
+def negotiate(requested: Any) -> str:
+    """The version to speak: the client's when we speak it, else our newest."""
+    return requested if requested in PROTOCOL_VERSIONS else PROTOCOL_VERSIONS[0]
+
+
+def parse_error(reason: str) -> Exchange:
+    """The answer to a body that is not JSON."""
+    return Exchange(400, _error(None, PARSE_ERROR, f"Parse error: {reason}"))
+
+
+def handle(message: Any, header_version: str | None, info: ServerInfo, list_tools: ListTools,
+           call_tool: CallTool) -> Exchange:
+    """Answer one POSTed JSON-RPC message (the body, decoded; `header_version`: its
+    MCP-Protocol-Version header)."""
+    if isinstance(message, list):
+        return Exchange(400, _error(None, INVALID_REQUEST,
+                                    "Invalid Request: send one JSON-RPC message per POST "
+                                    "(batches are not supported)"))
+    if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
+        return Exchange(400, _error(None, INVALID_REQUEST,
+                                    'Invalid Request: a JSON-RPC 2.0 object ("jsonrpc": "2.0")'))
+    method = message.get("method")
+    if method is None:
+        if "id" in message and ("result" in message or "error" in message):
+            return Exchange(202)  # a response to a request this server never sends
+        return Exchange(400, _error(None, INVALID_REQUEST, "Invalid Request: no method"))
+    if not isinstance(method, str):
+        return Exchange(400, _error(None, INVALID_REQUEST, "Invalid Request: method must be a "
+                                                           "string"))
+    if "id" not in message:
+        return Exchange(202)  # notifications (initialized, cancelled…) need nothing stateless
+    request_id = message["id"]
+    if not _valid_id(request_id):
+        return Exchange(400, _error(None, INVALID_REQUEST,
+                                    "Invalid Request: id must be a string or an integer"))
+    if (method not in ("initialize", "server/discover") and header_version is not None
+            and header_version not in PROTOCOL_VERSIONS):
+        return Exchange(400, _error(request_id, INVALID_REQUEST, (
+            f"Bad Request: unsupported MCP-Protocol-Version {header_version!r}"),
+            {"supported": list(PROTOCOL_VERSIONS), "requested": header_version}))
+    params = message.get("params", {})
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        return Exchange(200, _error(request_id, INVALID_PARAMS,
+                                    "Invalid params: params must be an object"))
+    try:
+        return Exchange(200, _result(request_id, _answer(method, params, info, list_tools,
+                                                         call_tool)))
+    except ProtocolError as exc:
+        return Exchange(200, _error(request_id, exc.code, exc.message, exc.data))
+
+
+def _answer(method: str, params: dict[str, Any], info: ServerInfo, list_tools: ListTools,
+            call_tool: CallTool) -> dict[str, Any]:
+    if method == "initialize":
+        return {"protocolVersion": negotiate(params.get("protocolVersion")),
+                "capabilities": {"tools": {"listChanged": False}},
+                "serverInfo": {"name": info.name, "title": info.title,
+                               "version": info.version},
+                "instructions": info.instructions}
+    if method == "ping":
+        return {}
+    if method == "tools/list":
+        return {"tools": list_tools()}
+    if method == "tools/call":
+        name = params.get("name")
+        arguments = params.get("arguments", {})
+        if not isinstance(name, str) or not name:
+            raise ProtocolError(INVALID_PARAMS, "Invalid params: name must name a tool")
+        if arguments is None:
+            arguments = {}
+        if not isinstance(arguments, dict):
+            raise ProtocolError(INVALID_PARAMS, "Invalid params: arguments must be an object")
+        return call_tool(name, arguments)
+    raise ProtocolError(METHOD_NOT_FOUND, f"Method not found: {method}")
