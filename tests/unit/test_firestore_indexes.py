@@ -24,5 +24,5 @@ def test_type_ahead_queries_have_their_indexes():
 
 def test_ttl_policies_cover_expiring_collections():
     planned = [" ".join(c) for c in commands(SPEC, "(default)")]
-    for group in ("idempotencyKeys", "notificationReceipts"):
+    for group in ("idempotencyKeys", "notificationReceipts", "mcpConfirmations"):
         assert any(f"--collection-group={group}" in c and "ttls" in c for c in planned)
