@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import hmac
 import json
 import secrets
 from typing import TYPE_CHECKING, Any
@@ -29,10 +30,11 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def arguments_digest(arguments: dict[str, Any]) -> str:
-    """A digest of the arguments as loaded (defaults filled), whatever their key order."""
+def arguments_digest(token: str, arguments: dict[str, Any]) -> str:
+    """A digest of the arguments as loaded (defaults filled, any key order), keyed with the
+    token: arguments holding a secret (a new password) cannot be guessed from the record."""
     canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hmac.new(token.encode(), canonical.encode(), hashlib.sha256).hexdigest()
 
 
 def ask(tool: str, invocation: Invocation, plan: Plan) -> dict[str, Any]:
@@ -42,7 +44,7 @@ def ask(tool: str, invocation: Invocation, plan: Plan) -> dict[str, Any]:
     expires = now + LIFETIME
     mcp_confirmations.put(_hash(token), {
         "principal": invocation.principal, "tool": tool,
-        "arguments": arguments_digest(invocation.arguments), "etag": plan.etag,
+        "arguments": arguments_digest(token, invocation.arguments), "etag": plan.etag,
         "createTime": now, "expireTime": expires})
     return {"confirmationRequired": True, "plan": plan.summary, "confirmationToken": token,
             "expireTime": rfc3339(expires),
@@ -59,7 +61,8 @@ def redeem(token: str, tool: str, invocation: Invocation, plan: Plan) -> None:
         problem = "is unknown or was already used"
     elif record.get("principal") != invocation.principal or record.get("tool") != tool:
         problem = "was issued to another caller or for another tool"
-    elif record.get("arguments") != arguments_digest(invocation.arguments):
+    elif not hmac.compare_digest(str(record.get("arguments")),
+                                 arguments_digest(token, invocation.arguments)):
         problem = "was issued for other arguments"
     elif record["expireTime"] <= utcnow():
         problem = "has expired"

@@ -4,6 +4,8 @@ spent by the one call that presents them, refused once expired, never kept in cl
 from __future__ import annotations
 
 import datetime
+import hashlib
+import json
 import threading
 
 import pytest
@@ -91,3 +93,7 @@ def test_the_token_is_not_kept_in_clear(firestore):
     document_id, record = stored[0]
     assert token not in document_id and token not in repr(record)
     assert record["expireTime"] > record["createTime"]
+    # Arguments may hold a secret (a new password): their digest is keyed with the token, so
+    # the record alone cannot confirm a guess.
+    canonical = json.dumps(ARGUMENTS, sort_keys=True, separators=(",", ":"))
+    assert record["arguments"] != hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,7 +1,7 @@
 import pytest
 
 from shared.amapi import errors as amapi
-from shared.http.router import _status_error
+from shared.http.router import api_error
 
 
 @pytest.mark.parametrize(("status", "message", "kind", "http"), [
@@ -17,7 +17,7 @@ from shared.http.router import _status_error
 def test_each_status_is_classified_once_and_mapped_to_the_contract(status, message, kind, http):
     failure = amapi.classify("enterprises.policies.patch", status, message)
     assert type(failure) is kind
-    assert _status_error(failure).http_status == http
+    assert api_error(failure).http_status == http
 
 
 def test_classified_failures_carry_no_http_status_only_domain_facts():
@@ -31,7 +31,7 @@ def test_classified_failures_carry_no_http_status_only_domain_facts():
 
 
 def test_quota_exhaustion_tells_the_caller_when_to_come_back():
-    mapped = _status_error(amapi.classify("enterprises.policies.patch", 429, "Quota exceeded"))
+    mapped = api_error(amapi.classify("enterprises.policies.patch", 429, "Quota exceeded"))
     assert mapped.status == "RESOURCE_EXHAUSTED" and mapped.headers["Retry-After"] == "60"
 
 
@@ -46,4 +46,4 @@ def test_a_400_failed_precondition_is_a_state_conflict_not_bad_input():
     failure = amapi.classify("enterprises.policies.delete", 400, "policy is in use",
                              "FAILED_PRECONDITION")
     assert type(failure) is amapi.AmapiFailedPrecondition
-    assert _status_error(failure).http_status == 412
+    assert api_error(failure).http_status == 412

@@ -9,7 +9,7 @@ import pytest
 from google.api_core import exceptions
 
 from shared.amapi import errors as amapi_errors
-from shared.http.router import _status_error
+from shared.http.router import api_error
 from shared.store import errors as store_errors
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -93,7 +93,7 @@ def test_what_is_not_a_firestore_failure_passes_unchanged():
     (KeyError("x"), None, None),
 ])
 def test_one_table_maps_domain_errors_to_the_contract(error, http, status):
-    mapped = _status_error(error)
+    mapped = api_error(error)
     if http is None:
         assert mapped is None
     else:
