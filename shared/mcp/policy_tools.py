@@ -6,11 +6,13 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from shared import errors
 from shared.access import role_bindings, roles
 from shared.mcp.enrollment_tools import page_fields, space_field
 from shared.mcp.tools import READ, Hints, Invocation, Output, Plan, Tool
 from shared.policy import configurations as resources
-from shared.policy import rollouts
+from shared.policy import push_plan, rollouts
+from shared.policy.change_preview import SAMPLE_DEVICES, changed_fields
 from shared.policy.schemas import ROLLOUT_STATES
 
 
@@ -66,25 +68,47 @@ def get_cosu_config(call: Invocation) -> Output:
 
 def _changes(call: Invocation) -> dict[str, Any]:
     changes = dict(call.arguments["changes"])
-    changes.pop("rollout", None)  # staging stays with the HTTP API and its administrators
+    if "rollout" in changes:
+        # A staged rollout holds the change beside the configuration for days, behind health
+        # gates an administrator watches: that stays with the HTTP API, not an agent's call.
+        raise errors.InvalidArgument.field(
+            "changes.rollout", "staged rollouts are started over the HTTP API (PATCH "
+            "/policy/cosu-configs/{id} with a rollout plan), not through MCP")
     return changes
+
+
+def _devices_reached(plan: push_plan.Plan, spaces: set[str]) -> list[str]:
+    """The devices whose AMAPI policy a plan changes: those it moves, and those staying on a
+    policy whose content it changes (each device once)."""
+    from shared.store import devices, effective_policies
+
+    patched = {update.name for update in plan.policies if update.previous is not None
+               and changed_fields(update.previous.get("policy") or {}, update.policy)}
+    groups = [key for space in sorted(spaces)
+              for key, record in effective_policies.in_space(space).items()
+              if record.get("name") in patched]
+    reached = {move.device_name for move in plan.moves}
+    reached |= {str(device["name"]) for device in devices.on_groups(groups)} if groups else set()
+    return sorted(reached)
 
 
 def plan_config_update(call: Invocation) -> Plan:
     """What a change would do, and how many devices it would reach."""
-    from shared.store import devices, effective_policies
-
     args = call.arguments
+    changes = _changes(call)
     stored = resources.find(resources.COSU, args["configId"], None, roles.ADMIN)
-    preview = resources.update(resources.COSU, None, args["configId"], _changes(call), None,
+    preview = resources.update(resources.COSU, None, args["configId"], changes, None,
                                validate_only=True, strict=bool(args["strict"]))
-    changed = {entry["policy"] for entry in preview["diff"]}
-    groups = [key for key, record in effective_policies.in_space(
-        str(stored.data["space"])).items() if record.get("name") in changed]
-    reached = devices.count_on_groups(groups) + preview["plan"]["devicesMoved"]
+    delegated = changes.get("delegatedSpaces")
+    spaces = {str(stored.data["space"]), *(stored.data.get("delegatedSpaces") or []),
+              *(str(s) for s in (delegated if isinstance(delegated, list) else []))}
+    reached = _devices_reached(resources.change_plan(resources.COSU, args["configId"],
+                                                     changes), spaces)
     etag = resources.represent(resources.COSU, stored)["etag"]
-    summary = {"action": "UPDATE_COSU_CONFIG", "devicesAffected": reached, **preview}
-    return Plan(summary, etag, needed=reached > 1)
+    summary = {"action": "UPDATE_COSU_CONFIG", "devicesAffected": len(reached),
+               "devices": [name.rsplit("/", 1)[-1] for name in reached[:SAMPLE_DEVICES]],
+               **preview}
+    return Plan(summary, etag, needed=len(reached) > 1)
 
 
 def update_cosu_config(call: Invocation) -> Output:
@@ -126,9 +150,12 @@ TOOLS = (
          "app, surprising settings).", ConfigRequest, READ, get_cosu_config),
     Tool("update_cosu_config", "Change a COSU configuration",
          "Changes a COSU configuration with a JSON merge patch and pushes it to its devices "
-         "(or starts a rollout when large). A change that reaches more than one device takes "
-         "two calls: the first answers the plan (policies, devices, AMAPI calls, each policy "
-         "field changed, findings) and a confirmationToken. ADMIN of its space.",
+         "(a change needing more AMAPI calls than the inline limit is stored at once and "
+         "pushed by a rollout, see get_rollout). A change that reaches more than one device "
+         "takes two calls: the first answers the plan (devices affected, AMAPI calls, each "
+         "policy field changed, findings) and a confirmationToken. Staged rollouts (the HTTP "
+         "API's `rollout` field) cannot be started here: changes.rollout is refused. ADMIN of "
+         "its space.",
          UpdateConfigRequest, Hints(read_only=False, destructive=False, idempotent=True),
          update_cosu_config, plan=plan_config_update),
     Tool("get_rollout", "Get a rollout",

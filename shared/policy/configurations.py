@@ -608,3 +608,16 @@ def preview(space: str | None, config_id: str) -> dict[str, Any]:
     secret_keys = {package: list(app.data.get("secretKeys") or [])
                    for package, app in inputs.apps.items()}
     return dict(mask_secrets(compile_choice(choice, inputs), secret_keys))
+
+
+def change_plan(kind: Kind, resource: str, changes: dict[str, Any]) -> push_plan.Plan:
+    """The push plan of a change as `update(…, validate_only=True)` previews it (nothing is
+    written): which devices move and which policies are patched, by name."""
+    from shared.policy import push
+
+    current = find(kind, resource, None, roles.ADMIN)
+    data = {**_merged(kind, current, changes), "createTime": current.data["createTime"],
+            "updateTime": utcnow()}
+    after = Stored(current.id, data, current.update_time)
+    inputs = _validate(kind, current, after)
+    return push.plan_change(kind.name, str(current.data["space"]), current, after, inputs)

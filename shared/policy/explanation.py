@@ -54,11 +54,28 @@ def explain(device: dict[str, Any], inputs: SpaceInputs) -> dict[str, Any]:
         catalog = inputs.apps.get(app["packageName"])
         app["title"] = (catalog.data.get("title") if catalog else None) or app["packageName"]
 
+    gets = {
+        "cosuConfig": ({**_named(config), "priority": config.data.get("priority")}
+                       if config is not None else None),
+        "apps": apps,
+        "wifi": [{**_named(inputs.wifi[w]),
+                  "why": _how(inputs.wifi[w].data.get("distribution"), device)}
+                 for w in choice.wifi_ids],
+        "vpn": ({**_named(vpn), "why": _how(vpn.data.get("distribution"), device)}
+                if vpn is not None else None),
+    }
+    about = {"deviceId": device["id"], "policyName": device.get("policyName"),
+             "appliedPolicyVersion": (device.get("compliance") or {}).get(
+                 "appliedPolicyVersion")}
     if not vetted:
         result = (device.get("enrollmentDecision") or {}).get("result") or "PENDING"
-        reason = (f"the device has not passed its space's enrollment rules ({result}): it stays "
-                  "on the locked-down holding policy until it does")
-    elif config is None:
+        # It runs the holding policy: nothing chosen for it applies until it is vetted.
+        return {**about, "cosuConfig": None, "apps": [], "wifi": [], "vpn": None,
+                "wouldGet": gets,
+                "reason": f"the device has not passed its space's enrollment rules ({result}): "
+                          "it stays on the locked-down holding policy until it does; "
+                          "wouldGet is what it gets then"}
+    if config is None:
         reason = ("no COSU configuration is distributed to this device: it gets the "
                   "locked-down kiosk launcher with the apps, Wi-Fi and VPN distributed to it")
     else:
@@ -73,16 +90,4 @@ def explain(device: dict[str, Any], inputs: SpaceInputs) -> dict[str, Any]:
                 f"{c.data.get('name')!r} (priority {c.data.get('priority')})" for c in others)
             if ties:
                 reason += " (same priority: the older configuration wins)"
-    return {
-        "deviceId": device["id"], "policyName": device.get("policyName"),
-        "appliedPolicyVersion": (device.get("compliance") or {}).get("appliedPolicyVersion"),
-        "cosuConfig": ({**_named(config), "priority": config.data.get("priority")}
-                       if config is not None else None),
-        "apps": apps,
-        "wifi": [{**_named(inputs.wifi[w]),
-                  "why": _how(inputs.wifi[w].data.get("distribution"), device)}
-                 for w in choice.wifi_ids],
-        "vpn": ({**_named(vpn), "why": _how(vpn.data.get("distribution"), device)}
-                if vpn is not None else None),
-        "reason": reason,
-    }
+    return {**about, **gets, "reason": reason}
