@@ -12,8 +12,13 @@ from shared.enrollment import schemas as enrollment_schemas
 from shared.mcp.tools import READ, Hints, Invocation, Output, Plan, Tool
 from shared.pagination import MAX_PAGE_SIZE
 
-# Profiles' QR images are served by the enroll function, relative to its root.
+# The profile representation links its QR images relative to the enroll function, whose URL an
+# agent does not know: the tools show the image itself instead of the links.
 LINKS_BASE = ""
+
+
+def _shown(profile: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in profile.items() if key != "qrImage"}
 
 
 def space_field() -> fields.String:
@@ -44,21 +49,23 @@ class ProfileRequest(Schema):
 def list_enrollment_profiles(call: Invocation) -> Output:
     """Profiles the caller can see, oldest first."""
     args = call.arguments
-    return Output(profiles.list_profiles(args.get("space"), args.get("status"),
-                                         args["pageSize"], args.get("pageToken"), LINKS_BASE))
+    page = profiles.list_profiles(args.get("space"), args.get("status"), args["pageSize"],
+                                  args.get("pageToken"), LINKS_BASE)
+    page["enrollmentProfiles"] = [_shown(p) for p in page["enrollmentProfiles"]]
+    return Output(page)
 
 
 def get_enrollment_profile(call: Invocation) -> Output:
     """One profile, and its QR code as a PNG while its token can enroll."""
     profile = profiles.get_profile(call.arguments["profileId"], LINKS_BASE)
     images = [qr_images.png(profile["qrCode"])] if profile["status"] == "ACTIVE" else []
-    return Output(profile, images)
+    return Output(_shown(profile), images)
 
 
 def create_enrollment_profile(call: Invocation) -> Output:
     """A new profile with its AMAPI enrollment token."""
     profile = profiles.create_profile(call.arguments, LINKS_BASE)
-    return Output(profile, [qr_images.png(profile["qrCode"])],
+    return Output(_shown(profile), [qr_images.png(profile["qrCode"])],
                   resource=f"/enroll/enrollment-profiles/{profile['id']}")
 
 
