@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 from typing import Any
 
 from marshmallow import Schema
@@ -31,10 +32,16 @@ def _inline(value: Any, components: dict[str, Any], seen: tuple[str, ...] = ()) 
     return value
 
 
+# An anchor `\A` or `\Z` not itself escaped (`\\Z` is a backslash, then the letter Z).
+_PYTHON_ANCHOR = re.compile(r"(?<!\\)((?:\\\\)*)\\([AZ])")
+
+
 def _ecma(pattern: str) -> str:
-    # Python's end anchor `\Z` is ECMA's `$` (JSON Schema patterns are ECMA-262, where `$`
-    # matches only at the very end unless the multiline flag is given).
-    return pattern.replace("\\Z", "$")
+    # Python's anchors `\A` and `\Z` are ECMA's `^` and `$` (JSON Schema patterns are ECMA-262,
+    # where `$` matches only at the very end unless the multiline flag is given, and where
+    # `\Z` would be an error or a literal Z).
+    return _PYTHON_ANCHOR.sub(lambda m: m.group(1) + ("^" if m.group(2) == "A" else "$"),
+                              pattern)
 
 
 @functools.cache

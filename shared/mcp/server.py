@@ -11,9 +11,11 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from werkzeug.wrappers import Request
+
 from shared import errors
 from shared.access import roles
-from shared.http.requests import decode_json
+from shared.http.requests import MAX_BODY_BYTES, decode_json
 from shared.http.router import Context, Reply, as_api_error, record_audit
 from shared.mcp import protocol
 from shared.mcp.tools import INSTRUCTIONS, Output, Tool, call, failure
@@ -59,12 +61,32 @@ def _call_tool(ctx: Context, name: str, arguments: dict[str, Any]) -> dict[str, 
     return result
 
 
+def _decoded(request: Request) -> Any:
+    """The body as JSON data, or the Exchange refusing it."""
+    refused = protocol.refuse_transport(request.headers.get("Content-Type"),
+                                        request.headers.get("Accept"))
+    if refused is not None:
+        return refused
+    declared = request.content_length
+    if declared is not None and declared > MAX_BODY_BYTES:
+        return protocol.too_large(MAX_BODY_BYTES)
+    try:
+        message = decode_json(request)
+    except errors.InvalidArgument as exc:
+        # decode_json reads a body sent without a length before it can say it is too large.
+        if len(request.get_data(cache=True)) > MAX_BODY_BYTES:
+            return protocol.too_large(MAX_BODY_BYTES)
+        return protocol.parse_error(exc.message)
+    if message is None and not request.get_data(cache=True).decode("utf-8-sig").strip():
+        return protocol.parse_error("the body is empty")  # JSON's `null` is a message
+    return message
+
+
 def answer(ctx: Context) -> Reply:
     """Answer one MCP POST."""
-    try:
-        message = decode_json(ctx.request)
-    except errors.InvalidArgument as exc:
-        exchange = protocol.parse_error(exc.message)
+    message = _decoded(ctx.request)
+    if isinstance(message, protocol.Exchange):
+        exchange = message
     else:
         exchange = protocol.handle(
             message, ctx.request.headers.get("MCP-Protocol-Version"), SERVER,
