@@ -20,6 +20,7 @@ from shared.devices import inventory, schemas
 from shared.enterprise import enterprise_name
 from shared.mcp.tools import READ, Hints, Invocation, Output, Plan, Tool
 from shared.pagination import MAX_PAGE_SIZE
+from shared.store.keys import is_storable_id
 
 PARENT = re.compile(r"^(enterprises/[A-Za-z0-9_-]+|spaces/[a-z][a-z0-9-]{0,62})\Z")
 DEFAULT_PAGE_SIZE = 10  # seed 001: ListDevicesRequest
@@ -89,11 +90,10 @@ class ResetPasswordRequest(DeviceRequest, schemas.ResetPasswordParams):
 def _device_id(given: str) -> str:
     """Our id of a device named by id or by AMAPI name (of this enterprise only)."""
     prefix = f"{enterprise_name()}/devices/"
-    if given.startswith(prefix):
-        return given[len(prefix):]
-    if "/" in given:
+    own = given[len(prefix):] if given.startswith(prefix) else given
+    if not is_storable_id(own):
         raise errors.NotFound(f"no device {given!r}")
-    return given
+    return own
 
 
 def _time(value: Any) -> Any:

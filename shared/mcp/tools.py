@@ -20,6 +20,7 @@ from marshmallow import Schema
 from shared import errors, logs
 from shared.mcp import confirmation
 from shared.representation import loaded
+from shared.store.keys import is_storable_id
 
 INSTRUCTIONS = (
     "Dedicated Android devices (kiosks) managed through the Android Management API. Devices, "
@@ -128,9 +129,18 @@ def failure(error: errors.ApiError) -> dict[str, Any]:
             "structuredContent": envelope, "isError": True}
 
 
+# Arguments naming a stored resource by id; an id that cannot name one is not found, as in a
+# path of the HTTP API (a device may also be named by its AMAPI name: device_tools checks it).
+ID_ARGUMENTS = ("profileId", "configId", "rolloutId")
+
+
 def _loaded(tool: Tool, arguments: dict[str, Any]) -> dict[str, Any]:
     given = {k: v for k, v in arguments.items() if k != "confirmationToken"}
-    return loaded("arguments", lambda: tool.input().load(given))
+    result = loaded("arguments", lambda: tool.input().load(given))
+    for key in ID_ARGUMENTS:
+        if key in result and not is_storable_id(result[key]):
+            raise errors.NotFound(f"no resource {result[key]!r}")
+    return result
 
 
 def call(tool: Tool, principal: str, arguments: dict[str, Any],
