@@ -320,7 +320,9 @@ def main(argv: list[str] | None = None) -> int:
         print(_banner(stack, admin_token_file(), time.monotonic() - started), flush=True)
         reason = stack.watch()
     except Exception as exc:
-        print(f"local stack failed: {exc}", file=sys.stderr, flush=True)
+        print(f"local stack failed: {exc} (see the logs in {STATE_DIR / 'logs'}; if saved "
+              "data cannot be restored, make run FRESH=1 starts empty)", file=sys.stderr,
+              flush=True)
         stack.stop()
         return 1
     stack.stop()
