@@ -13,8 +13,8 @@ $(READY): pyproject.toml
 	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(READY)
 
-run: $(READY)  ## start the whole local stack (Ctrl-C stops it)
-	@$(PY) -m devstack
+run: $(READY)  ## start the whole local stack, with the last run's data (Ctrl-C saves and stops it; FRESH=1 starts empty)
+	@$(PY) -m devstack $(if $(filter-out 0 no false,$(FRESH)),--fresh)
 
 test: $(READY)  ## run every test against the real emulators
 	$(PY) -m pytest

@@ -100,13 +100,42 @@ class ManagedProcess:
             pass
 
 
-def firestore_emulator(host: str, port: int, log_dir: Path) -> ManagedProcess:
-    """The Firestore emulator (native mode) on host:port."""
+def firestore_emulator(host: str, port: int, log_dir: Path,
+                       import_data: Path | None = None) -> ManagedProcess:
+    """The Firestore emulator (native mode) on host:port, seeded from an export if given."""
     jar = sdk_root() / "platform" / "cloud-firestore-emulator" / "cloud-firestore-emulator.jar"
+    seed = [f"--import-data={import_data}"] if import_data is not None else []
     return ManagedProcess("firestore", [
         "java", "-Duser.language=en", "-cp", str(jar),
         "com.google.cloud.datastore.emulator.firestore.CloudFirestore", "start",
-        f"--host={host}", f"--port={port}"], log_dir / "firestore.log")
+        f"--host={host}", f"--port={port}", *seed], log_dir / "firestore.log")
+
+
+FIRESTORE_EXPORT_NAME = "firestore"
+
+
+def firestore_export_metadata(directory: Path) -> Path:
+    """The file `--import-data` takes for an export written by `export_firestore`."""
+    return directory / FIRESTORE_EXPORT_NAME / f"{FIRESTORE_EXPORT_NAME}.overall_export_metadata"
+
+
+def export_firestore(host: str, project: str, directory: Path) -> None:
+    """Have the emulator export `project`'s default database into `directory` (created empty).
+
+    The emulator's own export (what `--import-data` reads back) rather than copying documents:
+    it keeps every field type and timestamp exactly.
+    """
+    directory.mkdir(parents=True)
+    request = urllib.request.Request(
+        f"http://{host}/emulator/v1/projects/{project}:export", method="POST",
+        data=json.dumps({"database": f"projects/{project}/databases/(default)",
+                         "export_directory": str(directory.resolve()),
+                         "export_name": FIRESTORE_EXPORT_NAME}).encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60):
+        pass
+    if not firestore_export_metadata(directory).exists():
+        raise RuntimeError(f"the Firestore emulator wrote no export in {directory}")
 
 
 def pubsub_emulator(host: str, port: int, log_dir: Path) -> ManagedProcess:

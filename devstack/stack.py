@@ -3,10 +3,17 @@
 Firestore emulator, Pub/Sub emulator (AMAPI's topic + push subscription to /notifications, the
 rollout topic + push subscription to /rollouts), the AMAPI emulator with one enterprise wired
 to the first topic, and every function behind the gateway.
+
+The stack keeps its data in `.devstack/data/` (see saved_data): Firestore and the AMAPI
+emulator's world are restored at start and saved on Ctrl-C; meanwhile the emulator saves about a
+second after each change and Firestore is exported every SAVE_SECONDS, so a crash loses little.
+Pub/Sub keeps nothing: its topics and subscriptions are created at each start. `--fresh` (make
+run FRESH=1) starts empty, moving the previous data to `.devstack/data.previous/`.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import sys
@@ -16,10 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devstack import emulators, local_auth
+from devstack.saved_data import SavedData
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = Path(os.environ.get("DEVSTACK_DIR", ROOT / ".devstack"))
 ADMIN_EMAIL = "admin@example.com"
+# How often the running stack exports Firestore (the AMAPI emulator saves on each change).
+SAVE_SECONDS = float(os.environ.get("DEVSTACK_SAVE_SECONDS", "10"))
+# After the AMAPI emulator stops: time for notifications it already published to be pushed.
+DRAIN_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -91,10 +103,15 @@ def function_environment(*, project: str, firestore_host: str, pubsub_host: str,
 class LocalStack:
     """Starts the children in order, watches them, and stops all of them on any exit."""
 
-    def __init__(self, config: StackConfig) -> None:
+    def __init__(self, config: StackConfig, *, fresh: bool = False) -> None:
         self.config = config
+        self.fresh = fresh
+        self.data = SavedData(STATE_DIR / "data")
+        self.restored = False
         self.children: list[emulators.ManagedProcess] = []
         self._stopping = threading.Event()
+        self._ready = False
+        self._saver: threading.Thread | None = None
 
     def _spawn(self, process: emulators.ManagedProcess) -> emulators.ManagedProcess:
         self.children.append(process)
@@ -108,8 +125,12 @@ class LocalStack:
                      config.amapi_port):
             _require_free(config.host, port)
         _, public_key = local_auth.ensure_keys(STATE_DIR / "auth")
+        if self.fresh:
+            self.data.set_aside()
+        seed = self.data.firestore_seed()
+        self.restored = seed is not None or self.data.emulator_file.exists()
         firestore = self._spawn(emulators.firestore_emulator(config.host, config.firestore_port,
-                                                             logs))
+                                                             logs, import_data=seed))
         pubsub = self._spawn(emulators.pubsub_emulator(config.host, config.pubsub_port, logs))
         emulators.wait_for_http(f"http://{config.host}:{config.firestore_port}/", 60,
                                 firestore.process)
@@ -126,7 +147,8 @@ class LocalStack:
             python, "-m", "devstack.amapi_emulator", "--host", config.host,
             "--port", str(config.amapi_port), "--project", config.project,
             "--enterprise-id", config.enterprise_id, "--topic", config.topic,
-            "--pubsub-host", pubsub_host], logs / "amapi-emulator.log"))
+            "--pubsub-host", pubsub_host, "--state-file", str(self.data.emulator_file)],
+            logs / "amapi-emulator.log"))
         env = dict(os.environ, **function_environment(
             project=config.project, firestore_host=f"{config.host}:{config.firestore_port}",
             pubsub_host=pubsub_host, amapi_url=config.amapi_url,
@@ -141,10 +163,49 @@ class LocalStack:
             python, "-m", "devstack.gateway", "--host", config.host,
             "--port", str(config.gateway_port)], logs / "functions.log", env=env))
         emulators.wait_for_http(f"{config.gateway_url}/enroll/healthz", 60, gateway.process)
+        self._ready = True
+        self._saver = threading.Thread(target=self._save_periodically, name="devstack-saver",
+                                       daemon=True)
+        self._saver.start()
+
+    def save_firestore(self) -> None:
+        """Export Firestore into the data folder now."""
+        self.data.save_firestore(f"{self.config.host}:{self.config.firestore_port}",
+                                 self.config.project)
+
+    def _save_periodically(self) -> None:
+        while not self._stopping.wait(SAVE_SECONDS):
+            try:
+                self.save_firestore()
+            except Exception as exc:  # the next save (or the one on exit) tries again
+                print(f"local stack: could not save Firestore: {exc}", file=sys.stderr,
+                      flush=True)
 
     def stop(self) -> None:
-        """Stop every child, newest first."""
+        """Save the data and stop every child.
+
+        The AMAPI emulator stops first (saving its world with the device work still owed,
+        which it replays at the next start), then the functions, so that the Firestore export
+        taken last holds everything they wrote.
+        """
         self._stopping.set()
+        if self._saver is not None:
+            self._saver.join(timeout=70)
+        by_name = {child.name: child for child in self.children}
+        amapi, gateway = by_name.get("amapi"), by_name.get("gateway")
+        if amapi is not None:
+            amapi.stop(grace=15)
+            time.sleep(DRAIN_SECONDS)
+        if gateway is not None:
+            gateway.stop()
+        firestore = by_name.get("firestore")
+        if self._ready and firestore is not None and firestore.process is not None \
+                and firestore.process.poll() is None:
+            try:
+                self.save_firestore()
+            except Exception as exc:
+                print(f"local stack: could not save Firestore: {exc}", file=sys.stderr,
+                      flush=True)
         for child in reversed(self.children):
             child.stop()
 
@@ -202,8 +263,16 @@ def _require_free(host: str, port: int) -> None:
                              "GATEWAY_PORT / FIRESTORE_PORT / PUBSUB_PORT / AMAPI_EMULATOR_PORT")
 
 
-def _banner(config: StackConfig, token_file: Path, seconds: float) -> str:
-    gw = config.gateway_url
+def _banner(stack: LocalStack, token_file: Path, seconds: float) -> str:
+    config, gw = stack.config, stack.config.gateway_url
+    if stack.fresh:
+        data = f"started empty (FRESH); saved to {stack.data.root}"
+        if stack.data.previous.exists():
+            data += f", earlier data moved to {stack.data.previous}"
+    elif stack.restored:
+        data = f"restored from {stack.data.root} and saved there"
+    else:
+        data = f"none saved yet; saved to {stack.data.root}"
     return "\n".join([
         f"amapi-cosu local stack ready in {seconds:.1f}s",
         f"  functions gateway  {gw}",
@@ -215,19 +284,31 @@ def _banner(config: StackConfig, token_file: Path, seconds: float) -> str:
         f"  Pub/Sub emulator   {config.host}:{config.pubsub_port}  (topics {config.topic}, "
         f"{config.rollout_topic})",
         f"  admin token        {token_file}  (logs in {STATE_DIR / 'logs'})",
+        f"  data               {data}",
         "",
         "Try:",
         f"  curl -H \"Authorization: Bearer $(cat {token_file})\" "
         f"{gw}/enroll/openapi.json",
-        "Ctrl-C stops everything.",
+        "Ctrl-C saves the data and stops everything (make run FRESH=1 starts empty).",
     ])
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options of `python -m devstack`."""
+    parser = argparse.ArgumentParser(prog="python -m devstack",
+                                     description="Run the whole local stack until Ctrl-C.")
+    parser.add_argument("--fresh", action="store_true",
+                        help="start empty instead of restoring the previous run's data "
+                             "(which is moved to .devstack/data.previous/)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
     """Run the stack in the foreground."""
+    args = parse_args(argv)
     started = time.monotonic()
     config = StackConfig()
-    stack = LocalStack(config)
+    stack = LocalStack(config, fresh=args.fresh)
 
     def on_signal(signum: int, _frame: object) -> None:
         stack._stopping.set()
@@ -236,14 +317,17 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         stack.start()
-        print(_banner(config, admin_token_file(), time.monotonic() - started), flush=True)
+        print(_banner(stack, admin_token_file(), time.monotonic() - started), flush=True)
         reason = stack.watch()
     except Exception as exc:
-        print(f"local stack failed: {exc}", file=sys.stderr, flush=True)
+        print(f"local stack failed: {exc} (see the logs in {STATE_DIR / 'logs'}; if saved "
+              "data cannot be restored, make run FRESH=1 starts empty)", file=sys.stderr,
+              flush=True)
         stack.stop()
         return 1
     stack.stop()
-    print(f"local stack {reason}; every child stopped", flush=True)
+    print(f"local stack {reason}; data saved in {stack.data.root}; every child stopped",
+          flush=True)
     return 0 if reason == "stopped" else 1
 
 

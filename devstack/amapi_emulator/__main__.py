@@ -7,8 +7,10 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 
+from devstack.amapi_emulator import persistence
 from devstack.amapi_emulator.pubsub import PubSubEmulatorPublisher
 from devstack.amapi_emulator.quota import AMAPI_DEFAULT, QuotaLimit, parse_setting
 from devstack.amapi_emulator.server import EmulatorServer, default_publisher
@@ -45,6 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         metavar="CALLS/SECONDS",
                         help="AMAPI calls allowed per rolling window of SECONDS, or off "
                              f"(default ${QUOTA_ENV}, else AMAPI's {amapi_quota})")
+    parser.add_argument("--state-file", type=Path, default=None,
+                        help="restore the emulated world from this file if it exists, and save "
+                             "it there about a second after each change and on exit")
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
     return parser.parse_args(argv)
 
@@ -60,6 +65,20 @@ def main(argv: list[str] | None = None) -> int:
         topic=args.topic or f"projects/{args.project}/topics/amapi-events",
         publisher=publisher, command_delay=args.command_delay, apply_delay=args.apply_delay,
         log_requests=not args.quiet, quota=args.quota)
+    saver = None
+    if args.state_file is not None:
+        try:
+            saved = persistence.load(args.state_file)
+            if saved is not None:
+                server.restore(saved)
+        except persistence.SnapshotError as exc:
+            print(f"AMAPI emulator cannot restore {args.state_file}: {exc} (move it away to "
+                  "start empty)", file=sys.stderr)
+            return 1
+        saver = persistence.AutoSaver(server.app.simulation, args.state_file).start()
+        if saved is not None:
+            devices = len(server.app.simulation.state.devices)
+            print(f"AMAPI emulator restored {args.state_file} ({devices} devices)", flush=True)
     stopping = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -77,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         stopping.wait()
     finally:
         server.stop()
+        if saver is not None:
+            saver.stop()
     return 0
 
 

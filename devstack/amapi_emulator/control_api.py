@@ -170,6 +170,7 @@ class ControlApi:
         if isinstance(offset, bool) or not isinstance(offset, int | float):
             raise errors.bad_request('Expected {"offsetSeconds": <number>}.')
         self.sim.clock.set_offset(offset)
+        self.sim.changed()
         return {"now": self.sim.clock.timestamp(), "offsetSeconds": offset}
 
     def get_delays(self, params: dict[str, str], body: Any) -> dict[str, Any]:
@@ -186,6 +187,7 @@ class ControlApi:
                 raise errors.bad_request(f"{key} must be a number of seconds >= 0.")
         self.sim.command_delay = float(values.get("commandSeconds", self.sim.command_delay))
         self.sim.apply_delay = float(values.get("applySeconds", self.sim.apply_delay))
+        self.sim.changed()
         return self.get_delays(params, body)
 
     def complete_signup(self, params: dict[str, str], body: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from devstack.amapi_emulator import discovery, errors
+from devstack.amapi_emulator import discovery, errors, persistence
 from devstack.amapi_emulator.amapi_methods import AmapiMethods, Call
 from devstack.amapi_emulator.control_api import PREFIX, ControlApi
 from devstack.amapi_emulator.faults import FaultInjector
@@ -75,6 +75,14 @@ class EmulatorApp:
     def close(self) -> None:
         """Cancel every pending simulated device behaviour."""
         self.simulation.close()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The simulated world as JSON (see persistence.snapshot)."""
+        return persistence.snapshot(self.simulation)
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Replace the simulated world with a snapshot; owed device work is rescheduled."""
+        persistence.restore(self.simulation, data)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         """WSGI entry point."""
@@ -218,6 +226,14 @@ class EmulatorServer:
     def reset(self) -> None:
         """Back to the initial state (see EmulatorApp.reset)."""
         self.app.reset()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The simulated world as JSON, for `restore` in this or another emulator."""
+        return self.app.snapshot()
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Carry on from a snapshot (see EmulatorApp.restore)."""
+        self.app.restore(data)
 
     def __enter__(self) -> EmulatorServer:
         return self.start()

@@ -37,6 +37,12 @@ class Simulation:
         self.state.reset(config)
         self.command_delay = config.command_delay
         self.apply_delay = config.apply_delay
+        # Bumped on every change (and every transaction): what an autosave watches.
+        self.revision = 0
+
+    def changed(self) -> None:
+        """Note that the world changed outside a transaction (clock, delays)."""
+        self.revision += 1
 
     def reset(self) -> None:
         """Back to the initial state: one enterprise, nothing pending, clock and delays reset."""
@@ -45,6 +51,7 @@ class Simulation:
         self.clock.set_offset(0)
         self.command_delay = self.config.command_delay
         self.apply_delay = self.config.apply_delay
+        self.changed()
 
     def close(self) -> None:
         """Drop every pending delayed behaviour and stop the threads that ran it."""
@@ -56,7 +63,10 @@ class Simulation:
         outbox: Outbox = []
         with self.state.lock:
             generation = self.state.generation
-            yield outbox
+            try:
+                yield outbox
+            finally:
+                self.revision += 1
         self.notifier.send(outbox, lambda: self.state.generation == generation)
 
     def notify(self, outbox: Outbox, resource_name: str, notification_type: str,
@@ -143,9 +153,17 @@ class Simulation:
         self.state.pending_apply.discard(device_name)
         self.state.injected.pop(device_name, None)
         serial = (device.get("hardwareInfo") or {}).get("serialNumber")
+        self.schedule_deletion_report(device_name, serial)
+
+    def schedule_deletion_report(self, device_name: str, serial: str | None) -> None:
+        """Have the wiped device send its final DELETED report after `apply_delay`."""
+        self.state.pending_deletion_reports[device_name] = serial
         self._later(self.apply_delay, self._report_deleted, device_name, serial)
 
     def _report_deleted(self, outbox: Outbox, device_name: str, serial: str | None) -> None:
+        if device_name not in self.state.pending_deletion_reports:
+            return  # already reported
+        del self.state.pending_deletion_reports[device_name]
         report: dict[str, Any] = {"name": device_name, "state": "DELETED",
                                   "appliedState": "DELETED"}
         if serial:

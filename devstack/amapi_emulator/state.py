@@ -70,6 +70,8 @@ class EmulatorState:
     signups: dict[str, SignupRecord] = field(default_factory=dict)
     device_names_by_serial: dict[str, list[str]] = field(default_factory=dict)
     pending_apply: set[str] = field(default_factory=set)
+    # Wiped devices whose final DELETED report is still due: device name -> serial number.
+    pending_deletion_reports: dict[str, str | None] = field(default_factory=dict)
     behaviors: list[Behavior] = field(default_factory=list)
     # What behaviours added to each device's reports (absent for a device they never touched).
     injected: dict[str, Injected] = field(default_factory=dict)
@@ -81,7 +83,7 @@ class EmulatorState:
             self.generation += 1
             for collection in (self.enterprises, self.policies, self.tokens, self.devices,
                                self.operations, self.signups, self.device_names_by_serial,
-                               self.injected):
+                               self.injected, self.pending_deletion_reports):
                 collection.clear()
             self.pending_apply.clear()
             self.behaviors.clear()
