@@ -15,7 +15,7 @@ from shared.access import roles
 from shared.clock import utcnow
 from shared.config import settings
 from shared.devices import commands as device_commands
-from shared.devices import inventory, schemas
+from shared.devices import inventory, ownership, schemas
 from shared.http.router import Context, Reply, Router
 from shared.pagination import ListQuerySchema
 from shared.policy.schemas import ChangePreviewSchema
@@ -45,15 +45,19 @@ def get_device(ctx: Context) -> dict[str, Any]:
     return inventory.get_device(ctx.params["device_id"])
 
 
-@router.route("PATCH", "/devices/<device_id>", "Change a device's labels (may move it to "
-              "another policy)", request_schema=schemas.DevicePatchSchema,
+@router.route("PATCH", "/devices/<device_id>", "Change a device's labels, device user or space "
+              "(may move it to another policy; a new space needs ADMIN of both)",
+              request_schema=schemas.DevicePatchSchema,
               response_schema=schemas.DeviceSchema, query_schema=ValidateOnlyQuerySchema,
               preview_schema=ChangePreviewSchema)
 def patch_device(ctx: Context) -> dict[str, Any]:
     # Access before the body: a hidden device is a 404 whatever the body says.
     device = inventory.existing(ctx.params["device_id"], roles.ADMIN)
     body = ctx.body(schemas.DevicePatchSchema())
-    return inventory.set_labels(device, body["labels"], bool(ctx.args["validateOnly"]))
+    validate_only = bool(ctx.args["validateOnly"])
+    if "userName" in body or "space" in body:
+        return ownership.change_owner(device, body, validate_only)
+    return inventory.set_labels(device, body["labels"], validate_only)
 
 
 @router.route("POST", "/devices/<device_id>/commands", "Send a command (202: recorded first, "

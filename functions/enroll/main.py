@@ -50,6 +50,28 @@ def get_user(ctx: Context) -> Reply:
     return Reply(user, headers={"ETag": user["etag"]})
 
 
+@router.route("PATCH", "/users/<user>", "Change a device user's displayName or email "
+              "(userName is immutable)", query_schema=SpaceQuerySchema,
+              request_schema=schemas.DeviceUserPatchSchema,
+              response_schema=schemas.DeviceUserSchema)
+def edit_user(ctx: Context) -> Reply:
+    # Who may change it is settled before the body is read: a hidden user is a 404 whatever
+    # the body says.
+    stored = device_users.for_change(ctx.params["user"], ctx.args["space"])
+    ctx.refuse_immutable(schemas.IMMUTABLE_USER_FIELDS)
+    user = device_users.change_user(stored, ctx.body(schemas.DeviceUserPatchSchema()),
+                                    ctx.request.headers.get("If-Match"))
+    return Reply(user, headers={"ETag": user["etag"]})
+
+
+@router.route("DELETE", "/users/<user>", "Delete a device user no profile or device uses",
+              query_schema=SpaceQuerySchema, success_status=204)
+def delete_user(ctx: Context) -> Reply:
+    stored = device_users.for_change(ctx.params["user"], ctx.args["space"])
+    device_users.delete_user(stored, ctx.request.headers.get("If-Match"))
+    return Reply(None, 204)
+
+
 @router.route("POST", "/device-attributes", "Define a custom device attribute",
               idempotent=True, success_status=201,
               request_schema=schemas.DeviceAttributeCreateSchema,
@@ -75,6 +97,29 @@ def list_attributes(ctx: Context) -> dict[str, Any]:
 def get_attribute(ctx: Context) -> Reply:
     attribute = device_attributes.get_attribute(ctx.params["attribute"], ctx.args["space"])
     return Reply(attribute, headers={"ETag": attribute["etag"]})
+
+
+@router.route("PATCH", "/device-attributes/<attribute>",
+              "Change a definition's description, allowed values or required flag (checked "
+              "against the profiles and devices carrying it; name is immutable)",
+              query_schema=SpaceQuerySchema, request_schema=schemas.DeviceAttributePatchSchema,
+              response_schema=schemas.DeviceAttributeSchema)
+def edit_attribute(ctx: Context) -> Reply:
+    stored = device_attributes.for_change(ctx.params["attribute"], ctx.args["space"])
+    ctx.refuse_immutable(schemas.IMMUTABLE_ATTRIBUTE_FIELDS)
+    attribute = device_attributes.change_attribute(
+        stored, ctx.body(schemas.DeviceAttributePatchSchema()),
+        ctx.request.headers.get("If-Match"))
+    return Reply(attribute, headers={"ETag": attribute["etag"]})
+
+
+@router.route("DELETE", "/device-attributes/<attribute>",
+              "Delete a definition no profile or device carries", query_schema=SpaceQuerySchema,
+              success_status=204)
+def delete_attribute(ctx: Context) -> Reply:
+    stored = device_attributes.for_change(ctx.params["attribute"], ctx.args["space"])
+    device_attributes.delete_attribute(stored, ctx.request.headers.get("If-Match"))
+    return Reply(None, 204)
 
 
 @router.route("POST", "/enrollment-profiles", "Create an enrollment profile (AMAPI token)",

@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from shared.access.space_params import SpaceListQuerySchema
+from shared.access.spaces import SPACE_ID, SPACE_ID_RULE
 from shared.query_params import QueryBoolean, QueryText, query_enum
 
 COMMAND_TYPES = ("LOCK", "REBOOT", "SYNC", "WIPE", "RESET_PASSWORD", "CLEAR_APP_DATA",
@@ -117,12 +118,31 @@ class CommandListSchema(Schema):
     nextPageToken = fields.String()
 
 
-class DevicePatchSchema(Schema):
-    """PATCH /devices/{id}: labels only."""
-
-    labels = fields.List(fields.String(validate=validate.Regexp(
+def _labels(required: bool) -> fields.List[Any]:
+    return fields.List(fields.String(validate=validate.Regexp(
         LABEL, error="must be 1-63 letters, digits or _ . : -, starting with a letter or digit")),
-        required=True, validate=validate.Length(max=50))
+        required=required, validate=validate.Length(max=50))
+
+
+class DeviceLabelsSchema(Schema):
+    """A device's labels, replacing the ones it has."""
+
+    labels = _labels(required=True)
+
+
+class DevicePatchSchema(Schema):
+    """PATCH /devices/{id}: labels, device user, space (at least one)."""
+
+    labels = _labels(required=False)
+    userName = fields.String(validate=validate.Length(min=1, max=64), metadata={
+        "description": "a device user of the device's (new) space"})
+    space = fields.String(validate=validate.Regexp(SPACE_ID, error=SPACE_ID_RULE), metadata={
+        "description": "move the device to this space (ADMIN of both spaces)"})
+
+    @validates_schema
+    def _something_to_change(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError("give labels, userName or space")
 
 
 class DeviceQuerySchema(SpaceListQuerySchema):

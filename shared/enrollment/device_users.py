@@ -5,15 +5,19 @@ Lookups go through `UserDirectory`, so that an LDAP directory can stand beside t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from shared import errors
+from shared import errors, logs
 from shared.access import roles
-from shared.clock import utcnow
+from shared.clock import rfc3339, utcnow
 from shared.pagination import paginate
-from shared.representation import resource_view
+from shared.representation import check_if_match, etag_of, resource_view
 from shared.store import device_users as store
+from shared.store.versioned import Stored
+
+NAMED_IN_REFUSAL = 10  # users of a resource a 412 names; the count says how many there are
 
 
 class UserDirectory(Protocol):
@@ -92,6 +96,60 @@ def get_user(key: str, space: str | None) -> dict[str, Any]:
     """One user by id, or by userName in `space` or the one visible space that has it."""
     return represent(find_by_id_or_name(key, space, store.by_id, store.named,
                                         "userName", "user"))
+
+
+def for_change(key: str, space: str | None) -> Stored:
+    """A user (by id, or by userName as `get_user` finds it) that the caller may change: 404
+    when it cannot see it, 403 below ADMIN of its space."""
+    found = find_by_id_or_name(key, space, store.by_id, store.named, "userName", "user")
+    roles.require(found["space"], roles.ADMIN)
+    stored = store.versioned(found["id"])
+    if stored is None:
+        raise errors.NotFound(f"no user {key!r}")
+    return stored
+
+
+def current_etag(stored: Stored) -> str:
+    """The etag of the version read."""
+    return etag_of(stored.id, rfc3339(stored.data["updateTime"]))
+
+
+def change_user(stored: Stored, changes: dict[str, Any], if_match: str | None) -> dict[str, Any]:
+    """Set or clear (None) a user's displayName and email; 412 when `If-Match` is stale or the
+    user changed meanwhile."""
+    check_if_match(if_match, current_etag(stored))
+    now = utcnow()
+    written = {**changes, "updateTime": now}
+    if "displayName" in changes:
+        written["displayNameKey"] = (changes["displayName"] or "").lower()
+    store.update(stored, written)
+    data = {k: v for k, v in {**stored.data, **written}.items() if v is not None}
+    return represent({"id": stored.id, **data})
+
+
+def delete_user(stored: Stored, if_match: str | None) -> None:
+    """Delete a user no profile or device refers to; 412 naming them otherwise."""
+    check_if_match(if_match, current_etag(stored))
+    space, name = stored.data["space"], stored.data["userName"]
+    profiles = store.profiles_naming(space, name)
+    devices = store.devices_of(space, name)
+    if profiles or devices:
+        raise in_use(f"user {name!r}", "userName", profiles, devices)
+    store.delete(stored)
+    logs.log(logging.INFO, "device user deleted", userId=stored.id, space=space)
+
+
+def in_use(what: str, field: str, profiles: list[dict[str, Any]],
+           devices: list[dict[str, Any]]) -> errors.FailedPrecondition:
+    """412 naming (some of) the profiles and devices that still use a resource."""
+    details = [errors.FieldViolation(field, f"used by enrollment profile {p['id']} "
+                                            f"({p.get('name')!r})")
+               for p in profiles[:NAMED_IN_REFUSAL]]
+    details += [errors.FieldViolation(field, f"used by device {d['id']}")
+                for d in devices[:NAMED_IN_REFUSAL]]
+    return errors.FailedPrecondition(
+        f"{what} is still used by {len(profiles)} enrollment profile(s) and {len(devices)} "
+        f"device(s): delete the profiles and move the devices first", details)
 
 
 def find_by_id_or_name(key: str, space: str | None,

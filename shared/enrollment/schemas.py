@@ -27,6 +27,18 @@ def _space_field() -> fields.String:
                          validate=validate.Regexp(SPACE_ID, error=SPACE_ID_RULE))
 
 
+def _allowed_values() -> fields.List[Any]:
+    return fields.List(
+        fields.String(validate=validate.Length(max=256)), allow_none=True,
+        validate=[validate.Length(min=1, max=200), _unique_values], metadata={
+            "description": "the only values a profile may give it (null or absent: any)"})
+
+
+def _unique_values(values: list[str]) -> None:
+    if len(set(values)) != len(values):
+        raise ValidationError("must not repeat a value")
+
+
 class DeviceUserCreateSchema(Schema):
     """POST /users."""
 
@@ -36,6 +48,25 @@ class DeviceUserCreateSchema(Schema):
     displayName = fields.String(validate=validate.Length(min=1, max=100))
     email = fields.Email(validate=validate.Length(max=254))
     space = _space_field()
+
+
+IMMUTABLE_USER_FIELDS = ("userName", "space", "id", "createTime", "updateTime", "etag")
+
+
+class DeviceUserPatchSchema(Schema):
+    """PATCH /users/{id}: the descriptive fields (null clears one).
+
+    `userName` is immutable: devices, profiles, their AMAPI enrollment tokens and
+    distributions name the user by it.
+    """
+
+    displayName = fields.String(allow_none=True, validate=validate.Length(min=1, max=100))
+    email = fields.Email(allow_none=True, validate=validate.Length(max=254))
+
+    @validates_schema
+    def _something_to_change(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError("give displayName or email")
 
 
 class DeviceUserSchema(Schema):
@@ -73,7 +104,27 @@ class DeviceAttributeCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Regexp(
         ATTRIBUTE_NAME, error="must start with a letter, then up to 63 letters, digits, _ . or -"))
     description = fields.String(validate=validate.Length(max=500))
+    allowedValues = _allowed_values()
+    required = StrictBoolean(load_default=False, metadata={
+        "description": "every enrollment profile created in the spaces it governs must give "
+                       "it a value"})
     space = _space_field()
+
+
+IMMUTABLE_ATTRIBUTE_FIELDS = ("name", "space", "id", "createTime", "updateTime", "etag")
+
+
+class DeviceAttributePatchSchema(Schema):
+    """PATCH /device-attributes/{id}: what profiles and devices may carry (null clears)."""
+
+    description = fields.String(allow_none=True, validate=validate.Length(max=500))
+    allowedValues = _allowed_values()
+    required = StrictBoolean()
+
+    @validates_schema
+    def _something_to_change(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError("give description, allowedValues or required")
 
 
 class DeviceAttributeSchema(Schema):
@@ -82,6 +133,8 @@ class DeviceAttributeSchema(Schema):
     id = fields.String()
     name = fields.String()
     description = fields.String()
+    allowedValues = fields.List(fields.String())
+    required = fields.Boolean()
     space = fields.String()
     createTime = fields.String()
     updateTime = fields.String()

@@ -61,7 +61,7 @@ class DeviceCommandsRequest(DeviceRequest):
     pageToken = fields.String(validate=validate.Length(max=2000))
 
 
-class SetLabelsRequest(DeviceRequest, schemas.DevicePatchSchema):
+class SetLabelsRequest(DeviceRequest, schemas.DeviceLabelsSchema):
     """The labels a device should have (replacing its labels)."""
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from shared.store import spaced
+from shared.store import devices, enrollment_profiles, spaced
 from shared.store.client import bounded, db
-from shared.store.errors import translate_module
+from shared.store.errors import ChangedConcurrently, translate_module
 from shared.store.keys import natural_key
+from shared.store.versioned import Stored, from_snapshot
 
 COLLECTION = "deviceAttributes"
 
@@ -47,6 +48,72 @@ def find(spaces: list[str], names: list[str]) -> dict[str, dict[str, Any]]:
 def by_id(document_id: str) -> dict[str, Any] | None:
     """One definition by document id, or None."""
     return spaced.by_id(COLLECTION, document_id)
+
+
+def required_in(spaces: list[str]) -> list[dict[str, Any]]:
+    """The required definitions of `spaces`."""
+    from google.cloud.firestore import FieldFilter
+
+    query = (_in_spaces(spaces).where(filter=FieldFilter("required", "==", True))
+             .limit(200))
+    return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]
+
+
+def versioned(document_id: str) -> Stored | None:
+    """One definition with the version it was read at, for a guarded update or delete."""
+    snapshot = db().collection(COLLECTION).document(document_id).get(**bounded())
+    return from_snapshot(snapshot) if snapshot.exists else None
+
+
+def update(attribute: Stored, changes: dict[str, Any]) -> None:
+    """Apply `changes` (None deletes a field) unless the definition changed since it was
+    read."""
+    from google.api_core import exceptions
+    from google.cloud.firestore import DELETE_FIELD
+
+    option = db().write_option(last_update_time=attribute.update_time)
+    written = {k: DELETE_FIELD if v is None else v for k, v in changes.items()}
+    try:
+        db().collection(COLLECTION).document(attribute.id).update(written, option=option,
+                                                                  **bounded())
+    except (exceptions.FailedPrecondition, exceptions.NotFound, exceptions.Aborted) as exc:
+        raise ChangedConcurrently(attribute.id) from exc
+
+
+def delete(attribute: Stored) -> None:
+    """Delete the definition unless it changed since it was read."""
+    from google.api_core import exceptions
+
+    option = db().write_option(last_update_time=attribute.update_time)
+    try:
+        db().collection(COLLECTION).document(attribute.id).delete(option=option, **bounded())
+    except (exceptions.FailedPrecondition, exceptions.NotFound, exceptions.Aborted) as exc:
+        raise ChangedConcurrently(attribute.id) from exc
+
+
+def carriers(spaces: list[str] | None, every_profile: bool = False,
+             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """`{id, name, space, customAttributes}` of the enrollment profiles, and of the devices not
+    deleted, of `spaces` (None: every space) that carry custom attribute values (every profile
+    with `every_profile`).
+
+    Values live in lists of `{name, value}` that Firestore cannot filter by name, so this reads
+    the projection of each profile and device of those spaces: an administrator's rare
+    question, answered in one pass.
+    """
+    from google.cloud.firestore import FieldFilter
+
+    found: list[list[dict[str, Any]]] = []
+    for collection in (enrollment_profiles.COLLECTION, devices.COLLECTION):
+        query: Any = db().collection(collection)
+        if spaces is not None:
+            query = query.where(filter=FieldFilter("space", "in", spaces or ["-"]))
+        query = query.select(["name", "space", "customAttributes", "state"])
+        keep_empty = every_profile and collection == enrollment_profiles.COLLECTION
+        found.append([{"id": s.id, **data} for s in query.stream(**bounded())
+                      if ((data := s.to_dict() or {}).get("customAttributes") or keep_empty)
+                      and data.get("state") != "DELETED"])
+    return found[0], found[1]
 
 
 def _in_spaces(spaces: list[str] | None) -> Any:

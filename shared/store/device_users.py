@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from shared.store import spaced
+from shared.store import devices, enrollment_profiles, spaced
 from shared.store.client import bounded, db
-from shared.store.errors import translate_module
+from shared.store.errors import ChangedConcurrently, translate_module
 from shared.store.keys import natural_key
+from shared.store.versioned import Stored, from_snapshot
 
 COLLECTION = "deviceUsers"
 _PREFIX_END = "\uf8ff"
@@ -42,6 +43,69 @@ def get(space: str, user_name: str) -> dict[str, Any] | None:
 def by_id(document_id: str) -> dict[str, Any] | None:
     """One user by document id, or None."""
     return spaced.by_id(COLLECTION, document_id)
+
+
+def versioned(document_id: str) -> Stored | None:
+    """One user with the version it was read at, for a guarded update or delete."""
+    snapshot = db().collection(COLLECTION).document(document_id).get(**bounded())
+    return from_snapshot(snapshot) if snapshot.exists else None
+
+
+def update(user: Stored, changes: dict[str, Any]) -> None:
+    """Apply `changes` (None deletes a field) unless the user changed since it was read."""
+    from google.api_core import exceptions
+    from google.cloud.firestore import DELETE_FIELD
+
+    option = db().write_option(last_update_time=user.update_time)
+    written = {k: DELETE_FIELD if v is None else v for k, v in changes.items()}
+    try:
+        db().collection(COLLECTION).document(user.id).update(written, option=option,
+                                                             **bounded())
+    except (exceptions.FailedPrecondition, exceptions.NotFound, exceptions.Aborted) as exc:
+        raise ChangedConcurrently(user.id) from exc
+
+
+def delete(user: Stored) -> None:
+    """Delete the user unless it changed since it was read."""
+    from google.api_core import exceptions
+
+    option = db().write_option(last_update_time=user.update_time)
+    try:
+        db().collection(COLLECTION).document(user.id).delete(option=option, **bounded())
+    except (exceptions.FailedPrecondition, exceptions.NotFound, exceptions.Aborted) as exc:
+        raise ChangedConcurrently(user.id) from exc
+
+
+def profiles_naming(space: str, user_name: str) -> list[dict[str, Any]]:
+    """`{id, name, userName}` of the enrollment profiles of `space` issued for `user_name`
+    (case-insensitive: a profile keeps the spelling it was created with)."""
+    from google.cloud.firestore import FieldFilter
+
+    query = (db().collection(enrollment_profiles.COLLECTION)
+             .where(filter=FieldFilter("space", "==", space))
+             .select(["name", "userName"]))
+    wanted = user_name.lower()
+    return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())
+            if str((s.to_dict() or {}).get("userName") or "").lower() == wanted]
+
+
+def devices_of(space: str, user_name: str) -> list[dict[str, Any]]:
+    """`{id, name}` of the devices of `space`, not deleted, recorded with `user_name` in any
+    spelling.
+
+    A device keeps the spelling of the profile it enrolled with, after that profile is gone, and
+    the inventory has no case-folded copy to filter on: this reads the projection of the
+    space's devices, an administrator's rare question answered in one pass.
+    """
+    from google.cloud.firestore import FieldFilter
+
+    query = (db().collection(devices.COLLECTION)
+             .where(filter=FieldFilter("space", "==", space))
+             .select(["name", "userName", "state"]))
+    wanted = user_name.lower()
+    return [{"id": s.id, **data} for s in query.stream(**bounded())
+            if str((data := s.to_dict() or {}).get("userName") or "").lower() == wanted
+            and data.get("state") != "DELETED"]
 
 
 def _in_spaces(spaces: list[str] | None) -> Any:
