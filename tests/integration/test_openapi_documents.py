@@ -194,7 +194,7 @@ def test_a_route_that_cannot_be_named_apart_is_refused_until_it_names_itself():
     router = Router("amapi-cosu notes")
     router.add("GET", "/notes/<note_id>", lambda ctx: Reply({}), "One note")
     router.add("POST", "/notes/<note_id>:get", lambda ctx: Reply({}), "Fetch a note again")
-    with pytest.raises(ValueError, match="Route.operation_id"):
+    with pytest.raises(ValueError, match=r"Route\.operation_id"):
         build_document(router)
     named = Router("amapi-cosu notes")
     named.add("GET", "/notes/<note_id>", lambda ctx: Reply({}), "One note")
