@@ -91,6 +91,7 @@ class Route:
     accepted_schema: Any = None  # also answers 202 with this body (work continues afterwards)
     preview_schema: Any = None  # `?validateOnly=true` answers 200 with this body instead
     audited: bool = True  # False: the handler audits what it does itself (MCP tool calls)
+    operation_id: str | None = None  # the OpenAPI operationId, when the derived one reads badly
 
 
 def _amapi_says(prefix: str) -> Callable[[Exception], str]:
