@@ -89,7 +89,7 @@ def get_command(ctx: Context) -> dict[str, Any]:
                  "stalled rollouts, read the health gates of staged rollouts whose soak is over",
                  authorize=False,  # only SCHEDULER_PRINCIPALS may call it
                  request_schema=schemas.ReconcileRequestSchema,
-                 response_schema=schemas.ReconcileResultSchema)
+                 response_schema=schemas.ReconcileResultSchema, operation_id="reconcileCommands")
 def run_reconciliation(ctx: Context) -> dict[str, int]:
     # Only this scheduled target needs the rollouts.
     from shared.policy import rollouts, staged_rollouts

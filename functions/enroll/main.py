@@ -210,7 +210,8 @@ def put_rules(ctx: Context) -> Reply:
 
 
 @router.route("POST", "/enterprise:signup", "Start binding a managed Google Play enterprise",
-              request_schema=schemas.EnterpriseSignupSchema, response_schema=schemas.SignupSchema)
+              request_schema=schemas.EnterpriseSignupSchema, response_schema=schemas.SignupSchema,
+              operation_id="startEnterpriseSignup")
 def start_signup(ctx: Context) -> dict[str, Any]:
     body = ctx.body(schemas.EnterpriseSignupSchema())
     return enterprise.start_signup(body["callbackUrl"], body.get("adminEmail"))
@@ -218,7 +219,7 @@ def start_signup(ctx: Context) -> dict[str, Any]:
 
 @router.route("POST", "/enterprise:complete", "Create the enterprise from a finished signup",
               request_schema=schemas.EnterpriseCompleteSchema,
-              response_schema=schemas.EnterpriseSchema)
+              response_schema=schemas.EnterpriseSchema, operation_id="completeEnterpriseSignup")
 def complete_signup(ctx: Context) -> dict[str, Any]:
     body = ctx.body(schemas.EnterpriseCompleteSchema())
     return enterprise.complete_signup(body["signupUrlName"], body["enterpriseToken"],
@@ -241,7 +242,7 @@ def patch_enterprise(ctx: Context) -> dict[str, Any]:
 @expiry.route("POST", "/", "Mark expired enrollment profiles and revoke their tokens",
               authorize=False,  # only SCHEDULER_PRINCIPALS may call it
               request_schema=schemas.ExpireTokensRequestSchema,
-              response_schema=schemas.ExpireTokensResultSchema)
+              response_schema=schemas.ExpireTokensResultSchema, operation_id="expireTokens")
 def run_token_expiry(ctx: Context) -> dict[str, Any]:
     from shared.enrollment.token_expiry import expire_tokens
 

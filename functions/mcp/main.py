@@ -16,7 +16,7 @@ router = Router("amapi-cosu mcp", "The fleet as Model Context Protocol tools (St
 
 
 @router.route("POST", "/", "One MCP JSON-RPC message (initialize, tools/list, tools/call, "
-              "ping, notifications)", audited=False)
+              "ping, notifications)", audited=False, operation_id="sendMcpMessage")
 def endpoint(ctx: Context) -> Reply:
     from shared.mcp import server  # the tools load on the first message, not at cold start
 

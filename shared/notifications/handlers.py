@@ -183,7 +183,10 @@ def _device_write(name: str, device: dict[str, Any], data: dict[str, Any], space
 
     def build(current: dict[str, Any] | None) -> DeviceWrite:
         current = current or {}
-        fields: dict[str, Any] = {"name": name, "space": space}
+        # The space as stored at write time: a device handed to another space since the first
+        # read stays there (this write retries on a fresh read when the device changed).
+        own_space = current.get("space") or space
+        fields: dict[str, Any] = {"name": name, "space": own_space}
         if "labels" not in current:
             fields["labels"] = labels
         if projection.is_newer(projection.report_time(device), current.get("reportTime")):
@@ -204,7 +207,7 @@ def _device_write(name: str, device: dict[str, Any], data: dict[str, Any], space
         if decided and current.get("enrollmentDecision", {}).get("result") not in _FINAL:
             fields.update(decided)
         if "apps" in fields:
-            write.feedback = [{**state, "deviceId": devices.device_id(name), "space": space}
+            write.feedback = [{**state, "deviceId": devices.device_id(name), "space": own_space}
                               for state in projection.keyed_app_states(device)]
         return write
 
