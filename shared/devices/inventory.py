@@ -33,6 +33,12 @@ EXPORT_COLUMNS = ("id", "name", "space", "userName", "profileId", "labels", "sta
                   "lastPolicySyncTime", "policyName", "appliedPolicyVersion", "compliant",
                   "manufacturer", "brand", "model", "serialNumber", "imei", "androidVersion",
                   "securityPatchLevel", "apiLevel", "enrollmentDecision")
+# What the export reads of each record (not its apps or non-compliance details).
+EXPORT_FIELDS = ["name", "space", "userName", "profileId", "labels", "state", "appliedState",
+                 "managementMode", "enrollTime", "lastStatusReportTime", "lastPolicySyncTime",
+                 "policyName", "compliance.appliedPolicyVersion", "compliance.compliant",
+                 "hardware", "network.imei", "software", "apiLevel",
+                 "enrollmentDecision.result"]
 
 
 def _text(value: Any) -> Any:
@@ -90,8 +96,9 @@ class _Search:
     wanted: dict[str, Any]
     groups: list[str] | None
 
-    def fetch(self, limit: int, after: Any) -> list[dict[str, Any]]:
-        return devices.page(self.wanted, limit, after, self.groups)
+    def fetch(self, limit: int, after: Any,
+              fields: list[str] | None = None) -> list[dict[str, Any]]:
+        return devices.page(self.wanted, limit, after, self.groups, fields)
 
 
 def _search(filters: dict[str, Any]) -> _Search:
@@ -191,12 +198,14 @@ def export(filters: dict[str, Any], fmt: str) -> Iterator[str]:
     stream early (see `functions/commands`).
     """
     search = _search(filters)
-    first = search.fetch(EXPORT_PAGE, None)
+    # A list the generator empties as it goes: holding on to the first page in a closure
+    # would keep it alive for the whole export.
+    pages = [search.fetch(EXPORT_PAGE, None, EXPORT_FIELDS)]
 
     def lines() -> Iterator[str]:
         if fmt == "csv":
             yield _csv_line(list(EXPORT_COLUMNS))
-        found = first
+        found = pages.pop()
         while found:
             for device in found:
                 row = _export_row(device)
@@ -204,7 +213,9 @@ def export(filters: dict[str, Any], fmt: str) -> Iterator[str]:
                        else json.dumps(row, separators=(",", ":")) + "\n")
             if len(found) < EXPORT_PAGE:
                 return
-            found = search.fetch(EXPORT_PAGE, found[-1]["id"])
+            after = found[-1]["id"]
+            found = []  # released before the next page is read: one page in memory at a time
+            found = search.fetch(EXPORT_PAGE, after, EXPORT_FIELDS)
 
     return lines()
 

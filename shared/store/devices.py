@@ -105,7 +105,7 @@ MAX_DISJUNCTIONS = 30
 
 
 def _query(filters: dict[str, Any], groups: list[str] | None, limit: int,
-           after: str | None) -> Any:
+           after: str | None, fields: list[str] | None = None) -> Any:
     """One query: equality filters, `spaces` (space in), `label` (labels array-contains) and
     `groups` (effectivePolicy in), by id.
 
@@ -125,22 +125,25 @@ def _query(filters: dict[str, Any], groups: list[str] | None, limit: int,
     if groups is not None:
         query = query.where(filter=FieldFilter("effectivePolicy", "in", groups))
     query = query.order_by("__name__").limit(limit)
+    if fields is not None:
+        query = query.select(fields)
     if after:
         query = query.start_after({"__name__": db().collection(COLLECTION).document(after)})
     return query
 
 
 def page(filters: dict[str, Any], limit: int, after: str | None,
-         groups: list[str] | None = None) -> list[dict[str, Any]]:
+         groups: list[str] | None = None,
+         fields: list[str] | None = None) -> list[dict[str, Any]]:
     """Devices matching equality `filters` (and `label`, `spaces`), by id, starting after id
     `after`; with `groups`, only devices recorded on one of those effective policies.
 
     One query, or with `groups` one per slice of groups that fits Firestore's disjunction
-    limit (merged by id).
+    limit (merged by id). `fields`: only these fields of each device (all when None).
     """
     if groups is None:
         return [{"id": s.id, **(s.to_dict() or {})}
-                for s in _query(filters, None, limit, after).stream(**bounded())]
+                for s in _query(filters, None, limit, after, fields).stream(**bounded())]
     wanted = sorted(set(groups))
     if not wanted:
         return []
@@ -148,7 +151,8 @@ def page(filters: dict[str, Any], limit: int, after: str | None,
     step = max(1, MAX_DISJUNCTIONS // spaces)
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(wanted), step):
-        for s in _query(filters, wanted[start:start + step], limit, after).stream(**bounded()):
+        for s in _query(filters, wanted[start:start + step], limit, after,
+                          fields).stream(**bounded()):
             found[s.id] = {"id": s.id, **(s.to_dict() or {})}
     return [found[i] for i in sorted(found)[:limit]]
 
