@@ -4,13 +4,14 @@ Also hosts the scheduled target `reconcile_commands`, deployed as its own functi
 """
 
 import datetime
+from collections.abc import Iterator
 from typing import Any
 
 import functions_framework
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
-from shared import errors
+from shared import errors, logs
 from shared.access import roles
 from shared.clock import utcnow
 from shared.config import settings
@@ -30,13 +31,52 @@ SETTLE_AFTER = datetime.timedelta(minutes=2)
 ROLLOUT_STALLED_AFTER = datetime.timedelta(minutes=2)
 
 
+def _filters(ctx: Context) -> dict[str, Any]:
+    return {name: ctx.args[name] for name in inventory.FILTERS if ctx.args[name] is not None}
+
+
 @router.route("GET", "/devices", "List devices (filters: space, state, compliant, label, "
-              "profileId, userName)", query_schema=schemas.DeviceQuerySchema,
-              response_schema=schemas.DeviceListSchema)
+              "profileId, userName, serialNumber, imei, manufacturer, model, androidVersion, "
+              "configId, policyName, enrollmentDecision; all combined)",
+              query_schema=schemas.DeviceQuerySchema, response_schema=schemas.DeviceListSchema)
 def list_devices(ctx: Context) -> dict[str, Any]:
-    filters = {name: ctx.args[name] for name in inventory.FILTERS
-               if ctx.args[name] is not None}
-    return inventory.list_devices(filters, ctx.args["pageSize"], ctx.args["pageToken"])
+    return inventory.list_devices(_filters(ctx), ctx.args["pageSize"], ctx.args["pageToken"])
+
+
+EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+
+
+@router.route("GET", "/devices:export", "Export every device matching the list's filters "
+              "(CSV or JSON Lines, streamed; a stream cut short by a failure ends without "
+              "its last chunk, so clients see an incomplete download)",
+              query_schema=schemas.DeviceExportQuerySchema, media_type="text/csv")
+def export_devices(ctx: Context) -> Reply:
+    # Refusals and a store that cannot be read surface here, before the 200 is sent; once
+    # streaming has begun the status is gone, and a failure aborts the response instead
+    # (never a silently short file that looks complete).
+    fmt = ctx.args["format"]
+    lines = inventory.export(_filters(ctx), fmt)
+    return Reply(_encoded(lines), content_type=EXPORT_TYPES[fmt], headers={
+        "Content-Disposition": f'attachment; filename="devices.{fmt}"',
+        "Cache-Control": "no-store"})
+
+
+def _encoded(lines: Iterator[str], chunk: int = 64 * 1024) -> Iterator[bytes]:
+    # Lines gathered into chunks of ~64 KiB: one write per line would cost a syscall each.
+    buffered: list[bytes] = []
+    size = 0
+    try:
+        for line in lines:
+            buffered.append(line.encode("utf-8"))
+            size += len(buffered[-1])
+            if size >= chunk:
+                yield b"".join(buffered)
+                buffered, size = [], 0
+    except Exception:
+        logs.logger.error("device export cut short: the response is aborted", exc_info=True)
+        raise
+    if buffered:
+        yield b"".join(buffered)
 
 
 @router.route("GET", "/devices/<device_id>", "Device details",

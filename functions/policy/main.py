@@ -12,6 +12,8 @@ from shared.access.space_params import (
     SpaceListQuerySchema,
     SpaceQuerySchema,
 )
+from shared.devices import inventory
+from shared.devices.schemas import DeviceListSchema
 from shared.http.requests import parse_object
 from shared.http.router import Context, Reply, Router
 from shared.policy import app_feedback, rollouts, schemas
@@ -201,6 +203,16 @@ def lint_config(ctx: Context) -> dict[str, Any]:
               query_schema=SpaceQuerySchema)
 def compiled_policy(ctx: Context) -> dict[str, Any]:
     return resources.preview(ctx.args["space"], ctx.params["config_id"])
+
+
+@router.route("GET", "/cosu-configs/<config_id>/devices",
+              "The devices this configuration reaches (those on a policy compiled from it), "
+              "as GET /commands/devices?configId= lists them",
+              query_schema=SpaceListQuerySchema, response_schema=DeviceListSchema)
+def config_devices(ctx: Context) -> dict[str, Any]:
+    config = resources.find(resources.COSU, ctx.params["config_id"], ctx.args["space"])
+    return inventory.devices_of_config(config.id, ctx.args["space"], ctx.args["pageSize"],
+                                       ctx.args["pageToken"])
 
 
 @router.route("GET", "/apps/<package_name>/feedback",

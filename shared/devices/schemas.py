@@ -7,9 +7,9 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from shared.access.space_params import SpaceListQuerySchema
+from shared.access.space_params import SpaceListQuerySchema, space_param
 from shared.access.spaces import SPACE_ID, SPACE_ID_RULE
-from shared.query_params import QueryBoolean, QueryText, query_enum
+from shared.query_params import QueryBoolean, QuerySchema, QueryText, query_enum
 
 COMMAND_TYPES = ("LOCK", "REBOOT", "SYNC", "WIPE", "RESET_PASSWORD", "CLEAR_APP_DATA",
                  "START_LOST_MODE", "STOP_LOST_MODE")
@@ -145,8 +145,12 @@ class DevicePatchSchema(Schema):
             raise ValidationError("give labels, userName or space")
 
 
-class DeviceQuerySchema(SpaceListQuerySchema):
-    """Filters of GET /devices (each one the same as its absence when empty)."""
+ENROLLMENT_RESULTS = ("ALLOWED", "REJECTED", "PENDING")
+EXPORT_FORMATS = ("csv", "jsonl")
+
+
+class DeviceFilters(QuerySchema):
+    """The filters of the device list and export: each an exact match, all combined (AND)."""
 
     state = query_enum(DEVICE_STATES, "only devices in this AMAPI state")
     compliant = QueryBoolean(metadata={
@@ -154,6 +158,35 @@ class DeviceQuerySchema(SpaceListQuerySchema):
     label = QueryText(metadata={"description": "only devices carrying this label"})
     profileId = QueryText(metadata={"description": "only devices enrolled with this profile"})
     userName = QueryText(metadata={"description": "only devices of this device user"})
+    serialNumber = QueryText(metadata={"description": "only the device(s) with this hardware "
+                                                      "serial number (exact)"})
+    imei = QueryText(metadata={"description": "only the device(s) with this IMEI (exact)"})
+    manufacturer = QueryText(metadata={"description": "only devices of this manufacturer "
+                                                      "(exact, as the device reports it)"})
+    model = QueryText(metadata={"description": "only devices of this model (exact)"})
+    androidVersion = QueryText(metadata={"description": "only devices on this Android version "
+                                                        "(exact, e.g. 14)"})
+    configId = QueryText(metadata={"description": "only devices this COSU configuration "
+                                                  "reaches (recorded on a policy compiled "
+                                                  "from it)"})
+    policyName = QueryText(metadata={"description": "only devices on this AMAPI policy "
+                                                    "(enterprises/E/policies/P)"})
+    enrollmentDecision = query_enum(ENROLLMENT_RESULTS, "only devices whose enrollment rules "
+                                                        "gave this result")
+
+
+class DeviceQuerySchema(SpaceListQuerySchema, DeviceFilters):
+    """Filters of GET /devices (each one the same as its absence when empty)."""
+
+
+class DeviceExportQuerySchema(DeviceFilters):
+    """GET /devices:export: the list's filters, without pages, and the format."""
+
+    space = space_param()
+    format = QueryText(load_default="csv", validate=[validate.OneOf(
+        EXPORT_FORMATS, error="must be one of {choices}")], metadata={
+        "description": "csv (the default: a header row, then one row per device) or "
+                       "jsonl (one JSON object per line)"})
 
 
 class DeviceSchema(Schema):
@@ -178,6 +211,11 @@ class DeviceSchema(Schema):
     software = fields.Dict()
     apps = fields.List(fields.Dict())
     enrollmentDecision = fields.Dict()
+    effective = fields.Dict(metadata={
+        "description": "device detail only: {cosuConfig: {id, name, priority} | null, apps: "
+                       "[{packageName, title, why}], wifi: [{id, name, why}], vpn: {id, name, "
+                       "why} | null, reason, wouldGet?} (wouldGet: what a device not yet "
+                       "vetted gets once it is)"})
 
 
 class DeviceListSchema(Schema):

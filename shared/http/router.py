@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -280,6 +280,9 @@ def _json_response(body: Any, status: int, headers: Mapping[str, str] | None = N
 
 
 def _to_response(route: Route, reply: Reply) -> Response:
+    if isinstance(reply.body, Iterator):  # streamed: sent as the iterator yields
+        return Response(reply.body, status=reply.status, headers=reply.headers,
+                        content_type=reply.content_type)
     if isinstance(reply.body, bytes | str):
         return Response(reply.body, status=reply.status, headers=reply.headers,
                         content_type=reply.content_type)

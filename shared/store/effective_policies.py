@@ -33,6 +33,16 @@ def using(input_id: str) -> dict[str, dict[str, Any]]:
     return {s.id: s.to_dict() or {} for s in query.stream(**bounded())}
 
 
+def spaces_using(input_id: str) -> dict[str, str]:
+    """`{group key: space}` of the effective policies compiled from `input_id` (keys only)."""
+    from google.cloud.firestore import FieldFilter
+
+    query = (db().collection(COLLECTION)
+             .where(filter=FieldFilter("inputIds", "array_contains", input_id))
+             .select(["space"]))
+    return {s.id: str((s.to_dict() or {}).get("space") or "") for s in query.stream(**bounded())}
+
+
 def in_space(space: str) -> dict[str, dict[str, Any]]:
     """Every group of a space (a handful to a few hundred, whatever the number of devices)."""
     from google.cloud.firestore import FieldFilter

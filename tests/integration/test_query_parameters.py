@@ -162,8 +162,11 @@ def test_documents_list_each_declared_parameter_with_its_type_and_enum(target, f
 def test_device_filters_are_documented_with_their_enums(function_apps):
     declared = query_parameters(document_of(function_apps["commands"])["paths"]["/devices"]["get"])
     assert set(declared) == {"space", "state", "compliant", "label", "profileId", "userName",
+                             "serialNumber", "imei", "manufacturer", "model", "androidVersion",
+                             "configId", "policyName", "enrollmentDecision",
                              "pageSize", "pageToken"}
     assert declared["state"]["schema"]["enum"] == list(DEVICE_STATES)
+    assert declared["enrollmentDecision"]["schema"]["enum"] == ["ALLOWED", "REJECTED", "PENDING"]
     assert declared["compliant"]["schema"]["type"] == "boolean"
     assert all(declared[name]["description"] for name in declared)
 
