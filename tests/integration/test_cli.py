@@ -117,3 +117,34 @@ def test_without_credentials_the_cli_says_how_to_get_them(live_gateway, tmp_path
                                       str(tmp_path / "none"), "devices", "list"])
     assert result.exit_code == 2
     assert "--token" in result.output
+
+
+def test_find_export_and_watch_a_rollout(run, amapi_emulator, function_apps, admin_headers,
+                                         tuned):
+    from shared.store import devices
+
+    tuned(ROLLOUT_INLINE_LIMIT=1)
+    fleet = [managed_device(amapi_emulator, f"SN-FLEET-{index}") for index in range(3)]
+    for index, device in enumerate(fleet):  # as the ENROLLMENT report leaves it
+        devices.put(device["name"], {"hardware": {"serialNumber": f"SN-FLEET-{index}"}})
+    found = run.json("devices", "find", "--serial", "SN-FLEET-1")["devices"]
+    assert [device["id"] for device in found] == [fleet[1]["id"]]
+
+    exported = run("export", "--format", "csv")
+    assert exported.exit_code == 0, exported.output
+    rows = exported.output.strip().splitlines()
+    assert rows[0].startswith("id,") and len(rows) == 1 + len(fleet)
+    assert {row.split(",")[0] for row in rows[1:]} == {device["id"] for device in fleet}
+
+    policy = function_apps["policy"].test_client()
+    assert policy.post("/apps", json={"packageName": KIOSK, "type": "PUBLIC"},
+                       headers=admin_headers).status_code == 201
+    accepted = policy.post("/cosu-configs", json={
+        "name": "Fleet", "priority": 1, "app": {"packageName": KIOSK},
+        "distribution": {"mode": "ALL"}}, headers=admin_headers)
+    assert accepted.status_code == 202, accepted.get_json()  # more calls than the inline limit
+    rollout = accepted.get_json()["rollout"]["id"]
+    assert [r["id"] for r in run.json("rollouts", "list")["rollouts"]] == [rollout]
+    assert policy.post(f"/rollouts/{rollout}:cancel", headers=admin_headers).status_code == 200
+    watched = run("rollouts", "watch", rollout, "--every", "0.1")
+    assert watched.exit_code == 0 and f"{rollout}: CANCELLED" in watched.output
