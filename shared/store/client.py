@@ -57,8 +57,8 @@ def reset_client() -> None:
         _client = None
 
 
-def filtered_page(collection: str, filters: dict[str, Any], limit: int,
-                  after: str | None) -> list[dict[str, Any]]:
+def filtered_query(collection: str, filters: dict[str, Any], limit: int,
+                   after: str | None) -> Any:
     """Documents of `collection` matching `filters`, by id, starting after id `after`.
 
     Each filter is an equality, except `spaces` (the `space` field is one of them) and `label`
@@ -77,7 +77,14 @@ def filtered_page(collection: str, filters: dict[str, Any], limit: int,
     query = query.order_by("__name__").limit(limit)
     if after:
         query = query.start_after({"__name__": db().collection(collection).document(after)})
-    return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream(**bounded())]
+    return query
+
+
+def filtered_page(collection: str, filters: dict[str, Any], limit: int,
+                  after: str | None) -> list[dict[str, Any]]:
+    """The documents `filtered_query` finds, each with its `id`."""
+    return [{"id": s.id, **(s.to_dict() or {})}
+            for s in filtered_query(collection, filters, limit, after).stream(**bounded())]
 
 
 def transact(run: Callable[[Any], T]) -> T:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.store.client import bounded, db
+from shared.store.client import bounded, db, filtered_query
 from shared.store.errors import translate_module
 
 COLLECTION = "devices"
@@ -114,21 +114,11 @@ def _query(filters: dict[str, Any], groups: list[str] | None, limit: int,
     """
     from google.cloud.firestore import FieldFilter
 
-    query: Any = db().collection(COLLECTION)
-    for field, value in filters.items():
-        if field == "label":
-            query = query.where(filter=FieldFilter("labels", "array_contains", value))
-        elif field == "spaces":
-            query = query.where(filter=FieldFilter("space", "in", value or ["-"]))
-        else:
-            query = query.where(filter=FieldFilter(field, "==", value))
+    query = filtered_query(COLLECTION, filters, limit, after)
     if groups is not None:
         query = query.where(filter=FieldFilter("effectivePolicy", "in", groups))
-    query = query.order_by("__name__").limit(limit)
     if fields is not None:
         query = query.select(fields)
-    if after:
-        query = query.start_after({"__name__": db().collection(COLLECTION).document(after)})
     return query
 
 
