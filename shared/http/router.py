@@ -134,9 +134,9 @@ _DOMAIN_ERRORS: tuple[tuple[type[Exception], type[errors.ApiError],
 
 def api_error(exc: BaseException) -> errors.ApiError | None:
     """The contract's error for a domain error of the AMAPI or Firestore door, else None."""
-    for kind, api_error, message, headers in _DOMAIN_ERRORS:
+    for kind, error_type, message, headers in _DOMAIN_ERRORS:
         if isinstance(exc, kind):
-            return api_error(message(exc), headers=dict(headers))
+            return error_type(message(exc), headers=dict(headers))
     return None
 
 
