@@ -19,7 +19,7 @@ run: $(READY)  ## start the whole local stack, with the last run's data (Ctrl-C 
 test: $(READY)  ## run every test against the real emulators
 	$(PY) -m pytest
 
-lint: $(READY)  ## ruff everywhere, mypy on shared/
+lint: $(READY)  ## ruff everywhere, mypy on shared/ and the CLI
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
