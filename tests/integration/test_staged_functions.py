@@ -27,6 +27,16 @@ def test_every_function_is_staged_with_its_own_copy_of_shared(staged):
         assert "functions-framework==" in requirements
 
 
+def test_the_mcp_function_deploys_every_library_the_http_functions_use(staged):
+    # Its tools reach every domain (profiles and their QR images, policies, devices): a
+    # library missing from its folder would fail the first tool call in production only.
+    def requirements(name):
+        return set((staged[name] / "requirements.txt").read_text().split())
+
+    needed = requirements("enroll") | requirements("policy") | requirements("commands")
+    assert needed <= requirements("mcp")
+
+
 def test_staged_copy_imports_its_own_shared_package(staged):
     folder = staged["enroll"]
     where = subprocess.run([sys.executable, "-c", "import shared; print(shared.__file__)"],
