@@ -42,11 +42,10 @@ def _call_tool(ctx: Context, name: str, arguments: dict[str, Any]) -> dict[str, 
     if tool is None:
         raise protocol.ProtocolError(protocol.INVALID_PARAMS, f"Unknown tool: {name}")
     principal = ctx.principal.email if ctx.principal else "anonymous"
-    links_base = ctx.request.host_url.rstrip("/")
     output: Output | None = None
     status = 200
     try:
-        result, output = call(tool, principal, arguments, links_base)
+        result, output = call(tool, principal, arguments)
     except Exception as exc:  # every failure is a tool result: agents read the envelope
         error = as_api_error(exc, f"tool {name}")
         status = error.http_status

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from marshmallow import Schema
 
-from shared import errors, logs
+from shared import errors
 from shared.mcp import confirmation
 from shared.representation import loaded
 from shared.store.keys import is_storable_id
@@ -58,7 +57,6 @@ class Invocation:
     principal: str
     arguments: dict[str, Any]
     raw: dict[str, Any]
-    links_base: str
 
 
 @dataclass
@@ -143,14 +141,14 @@ def _loaded(tool: Tool, arguments: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def call(tool: Tool, principal: str, arguments: dict[str, Any],
-         links_base: str) -> tuple[dict[str, Any], Output | None]:
+def call(tool: Tool, principal: str,
+         arguments: dict[str, Any]) -> tuple[dict[str, Any], Output | None]:
     """Run one tool call; the tool result and, when it acted, its output."""
     token = arguments.get("confirmationToken")
     if token is not None and (tool.plan is None or not isinstance(token, str)):
         raise errors.InvalidArgument.field(
             "confirmationToken", "is a string, and only confirmable tools take one")
-    invocation = Invocation(principal, _loaded(tool, arguments), arguments, links_base)
+    invocation = Invocation(principal, _loaded(tool, arguments), arguments)
     if tool.plan is not None:
         plan = tool.plan(invocation)
         if plan.needed:
@@ -159,9 +157,3 @@ def call(tool: Tool, principal: str, arguments: dict[str, Any],
             confirmation.redeem(token, tool.name, invocation, plan)
     output = tool.run(invocation)
     return _success(output), output
-
-
-def log_refusal(tool: Tool, error: errors.ApiError) -> None:
-    """Log a refused call at the level its status deserves."""
-    logs.log(logging.WARNING if error.http_status >= 500 else logging.INFO,
-             f"tool {tool.name} refused: {error.status}", reason=error.message)
