@@ -15,6 +15,7 @@ from shared.enrollment.device_users import (
     find_by_id_or_name,
     in_use,
     name_cursor,
+    versioned_for_change,
 )
 from shared.pagination import paginate
 from shared.representation import check_if_match, resource_view
@@ -63,11 +64,7 @@ def for_change(key: str, space: str | None) -> Stored:
     """A definition (by id, or by name as `get_attribute` finds it) the caller may change: 404
     when it cannot see it, 403 below ADMIN of its space."""
     found = find_by_id_or_name(key, space, store.by_id, store.named, "name", "device attribute")
-    roles.require(found["space"], roles.ADMIN)
-    stored = store.versioned(found["id"])
-    if stored is None:
-        raise errors.NotFound(f"no device attribute {key!r}")
-    return stored
+    return versioned_for_change(found, store.versioned, key, "device attribute")
 
 
 def change_attribute(stored: Stored, changes: dict[str, Any],

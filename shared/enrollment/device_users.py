@@ -102,10 +102,17 @@ def for_change(key: str, space: str | None) -> Stored:
     """A user (by id, or by userName as `get_user` finds it) that the caller may change: 404
     when it cannot see it, 403 below ADMIN of its space."""
     found = find_by_id_or_name(key, space, store.by_id, store.named, "userName", "user")
+    return versioned_for_change(found, store.versioned, key, "user")
+
+
+def versioned_for_change(found: dict[str, Any], versioned: Callable[[str], Stored | None],
+                         key: str, kind: str) -> Stored:
+    """An item `find_by_id_or_name` found, read again with its version for a guarded write;
+    403 below ADMIN of its space, 404 when it went meanwhile."""
     roles.require(found["space"], roles.ADMIN)
-    stored = store.versioned(found["id"])
+    stored = versioned(found["id"])
     if stored is None:
-        raise errors.NotFound(f"no user {key!r}")
+        raise errors.NotFound(f"no {kind} {key!r}")
     return stored
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import re
 from typing import Any
 
@@ -11,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from shared.access.space_params import SpaceListQuerySchema, space_param
 from shared.access.spaces import GLOBAL, SPACE_ID, SPACE_ID_RULE
 from shared.query_params import QuerySchema, QueryText, query_enum
-from shared.schema_fields import StrictBoolean
+from shared.schema_fields import StrictBoolean, calendar_date
 
 MIN_VALIDITY_DAYS = 1
 MAX_VALIDITY_DAYS = 30
@@ -247,15 +246,6 @@ class ProfileQuerySchema(SpaceListQuerySchema):
     status = query_enum(PROFILE_STATUSES, "only profiles in this status")
 
 
-def _patch_level(value: str) -> None:
-    try:
-        datetime.date.fromisoformat(value)
-    except ValueError:
-        raise ValidationError("must be a real date YYYY-MM-DD") from None
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise ValidationError("must be a real date YYYY-MM-DD")
-
-
 class AllowlistSchema(Schema):
     """Serial numbers and IMEIs allowed to enroll, when enabled."""
 
@@ -279,7 +269,7 @@ class EnrollmentRulesWriteSchema(Schema):
         allow_none=True, load_default=None, validate=validate.Regexp(
             r"^\d{1,2}(\.\d{1,2}){0,2}\Z", error="must be an Android version such as 11 or 12.1"))
     minSecurityPatchLevel = fields.String(allow_none=True, load_default=None,
-                                          validate=_patch_level)
+                                          validate=calendar_date)
     action = fields.String(load_default="WIPE", validate=validate.OneOf(["WIPE", "DISABLE"]))
 
 

@@ -97,13 +97,12 @@ def plan_config_update(call: Invocation) -> Plan:
     args = call.arguments
     changes = _changes(call)
     stored = resources.find(resources.COSU, args["configId"], None, roles.ADMIN)
-    preview = resources.update(resources.COSU, None, args["configId"], changes, None,
-                               validate_only=True, strict=bool(args["strict"]))
+    preview, plan = resources.preview_with_plan(resources.COSU, args["configId"], changes,
+                                                strict=bool(args["strict"]))
     delegated = changes.get("delegatedSpaces")
     spaces = {str(stored.data["space"]), *(stored.data.get("delegatedSpaces") or []),
               *(str(s) for s in (delegated if isinstance(delegated, list) else []))}
-    reached = _devices_reached(resources.change_plan(resources.COSU, args["configId"],
-                                                     changes), spaces)
+    reached = _devices_reached(plan, spaces)
     etag = resources.represent(resources.COSU, stored)["etag"]
     summary = {"action": "UPDATE_COSU_CONFIG", "devicesAffected": len(reached),
                "devices": [name.rsplit("/", 1)[-1] for name in reached[:SAMPLE_DEVICES]],

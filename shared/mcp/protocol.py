@@ -19,14 +19,11 @@ from typing import Any
 
 # Newest first: the answer to a client proposing a version we do not speak.
 PROTOCOL_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26")
-# A request without the header is from a client of the oldest revision that sends none.
-DEFAULT_HEADER_VERSION = "2025-03-26"
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
-INTERNAL_ERROR = -32603
 # The SDK's code (and its `{supported, requested}` data) for a version header it does not
 # serve: clients that speak several revisions read it to pick another.
 UNSUPPORTED_PROTOCOL_VERSION = -32022

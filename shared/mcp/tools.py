@@ -56,7 +56,6 @@ class Invocation:
 
     principal: str
     arguments: dict[str, Any]
-    raw: dict[str, Any]
 
 
 @dataclass
@@ -148,7 +147,7 @@ def call(tool: Tool, principal: str,
     if token is not None and (tool.plan is None or not isinstance(token, str)):
         raise errors.InvalidArgument.field(
             "confirmationToken", "is a string, and only confirmable tools take one")
-    invocation = Invocation(principal, _loaded(tool, arguments), arguments)
+    invocation = Invocation(principal, _loaded(tool, arguments))
     if tool.plan is not None:
         plan = tool.plan(invocation)
         if plan.needed:

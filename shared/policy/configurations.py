@@ -235,7 +235,7 @@ def create(kind: Kind, body: dict[str, Any], staging: dict[str, Any] | None = No
         inputs = _validate(kind, None, stored)
         findings = _findings(kind, stored, inputs, strict)
         if validate_only:
-            return _preview(kind, space, None, stored, inputs, staging is not None, findings)
+            return _preview(kind, space, None, stored, inputs, staging is not None, findings)[0]
         if staging is not None:
             return _with_findings(_stage(kind, None, stored, staging), findings)
 
@@ -310,15 +310,17 @@ def _held(spaces: set[str], validate_only: bool) -> contextlib.AbstractContextMa
 
 def _preview(kind: Kind, space: str, before: Stored | None, after: Stored | None,
              inputs: SpaceInputs, staged: bool,
-             findings: list[dict[str, str]] | None = None) -> dict[str, Any]:
+             findings: list[dict[str, str]] | None = None
+             ) -> tuple[dict[str, Any], push_plan.Plan]:
     """What the change would do (`?validateOnly=true`): its plan, from the planner the change
-    itself uses, and the policy fields it changes, secrets masked. Nothing is written."""
+    itself uses, and the policy fields it changes, secrets masked; and that plan. Nothing is
+    written."""
     from shared.policy import change_preview, push
 
     plan = push.plan_change(kind.name, space, before, after, inputs)
     shown = change_preview.preview(plan, change_preview.secret_keys_of(inputs),
                                    rollouts.inline_limit(), staged)
-    return {**shown, "findings": findings or []}
+    return {**shown, "findings": findings or []}, plan
 
 
 def _under_lease(kind: Kind, resource: str, space: str | None, also: dict[str, Any],
@@ -395,15 +397,11 @@ def update(kind: Kind, space: str | None, resource: str, changes: dict[str, Any]
 
     def act(current: Stored) -> dict[str, Any]:
         check_if_match(if_match, represent(kind, current)["etag"])
-        staged_rollouts.refuse_while_pending(current.data, kind.label)
-        data = {**_merged(kind, current, changes), "createTime": current.data["createTime"],
-                "updateTime": utcnow()}
-        after = Stored(current.id, data, current.update_time)
-        inputs = _validate(kind, current, after)
+        after, inputs, findings = _validated_change(kind, current, changes, strict)
+        data = after.data
         own = str(current.data["space"])
-        findings = _findings(kind, after, inputs, strict)
         if validate_only:
-            return _preview(kind, own, current, after, inputs, staging is not None, findings)
+            return _preview(kind, own, current, after, inputs, staging is not None, findings)[0]
         if staging is not None:
             return _with_findings(_stage(kind, current, after, staging), findings)
 
@@ -417,6 +415,18 @@ def update(kind: Kind, space: str | None, resource: str, changes: dict[str, Any]
         return _with_findings(_with_rollouts(shown, pushed), findings)
 
     return _under_lease(kind, resource, space, changes, act, validate_only)
+
+
+def _validated_change(kind: Kind, current: Stored, changes: dict[str, Any], strict: bool
+                      ) -> tuple[Stored, SpaceInputs, list[dict[str, str]] | None]:
+    """The resource as `changes` would leave it, checked in its space's inputs (which it
+    returns with the change in them), and the linter's findings; 400/409/412 when refused."""
+    staged_rollouts.refuse_while_pending(current.data, kind.label)
+    data = {**_merged(kind, current, changes), "createTime": current.data["createTime"],
+            "updateTime": utcnow()}
+    after = Stored(current.id, data, current.update_time)
+    inputs = _validate(kind, current, after)
+    return after, inputs, _findings(kind, after, inputs, strict)
 
 
 def _stage(kind: Kind, current: Stored | None, after: Stored,
@@ -479,7 +489,7 @@ def delete(kind: Kind, space: str | None, resource: str, if_match: str | None,
         if kind is APP:
             _refuse_app_in_use(current, _reached_spaces(current), own, inputs)
         if validate_only:
-            return _preview(kind, own, current, None, inputs, False)
+            return _preview(kind, own, current, None, inputs, False)[0]
 
         def store(also: Callable[[Any], None] | None) -> None:
             _commit_guarded(kind, lambda batch: configurations.stage_delete(
@@ -610,14 +620,10 @@ def preview(space: str | None, config_id: str) -> dict[str, Any]:
     return dict(mask_secrets(compile_choice(choice, inputs), secret_keys))
 
 
-def change_plan(kind: Kind, resource: str, changes: dict[str, Any]) -> push_plan.Plan:
-    """The push plan of a change as `update(…, validate_only=True)` previews it (nothing is
-    written): which devices move and which policies are patched, by name."""
-    from shared.policy import push
-
+def preview_with_plan(kind: Kind, resource: str, changes: dict[str, Any], strict: bool = False
+                      ) -> tuple[dict[str, Any], push_plan.Plan]:
+    """What `update(…, validate_only=True)` answers for this change, and the plan behind it:
+    which devices move and which policies are patched, by name (nothing is written)."""
     current = find(kind, resource, None, roles.ADMIN)
-    data = {**_merged(kind, current, changes), "createTime": current.data["createTime"],
-            "updateTime": utcnow()}
-    after = Stored(current.id, data, current.update_time)
-    inputs = _validate(kind, current, after)
-    return push.plan_change(kind.name, str(current.data["space"]), current, after, inputs)
+    after, inputs, findings = _validated_change(kind, current, changes, strict)
+    return _preview(kind, str(current.data["space"]), current, after, inputs, False, findings)

@@ -13,7 +13,6 @@ against its security) hold on the merged result.
 
 from __future__ import annotations
 
-import datetime
 import itertools
 import json
 import re
@@ -41,7 +40,7 @@ from shared.policy.freeze_periods import (
     validate_freeze_periods,
 )
 from shared.query_params import QueryBoolean, QueryText, ValidateOnlyQuerySchema
-from shared.schema_fields import StrictBoolean
+from shared.schema_fields import StrictBoolean, calendar_date
 
 # \Z rather than $: `$` would let a trailing newline through.
 PACKAGE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*(\.[a-zA-Z][a-zA-Z0-9_]*)+\Z")
@@ -1014,15 +1013,6 @@ class FreezePeriodSchema(Schema):
     end = fields.String(required=True, validate=_month_day, metadata={"example": "01-15"})
 
 
-def _iso_date(value: str) -> None:
-    try:
-        datetime.date.fromisoformat(value)
-    except ValueError:
-        raise ValidationError("must be a date YYYY-MM-DD") from None
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise ValidationError("must be a date YYYY-MM-DD")
-
-
 def _hour(**options: Any) -> fields.Integer:
     return fields.Integer(strict=True, validate=validate.Range(
         min=0, max=23, error="must be an hour between 0 and 23"), **options)
@@ -1034,8 +1024,8 @@ class UpdateRuleWhenSchema(Schema):
     daysOfWeek = fields.List(fields.String(validate=_one_of(DAYS_OF_WEEK)))
     fromHour = _hour()
     toHour = _hour(metadata={"description": "the window closes at this hour; after fromHour"})
-    fromDate = fields.String(validate=_iso_date, metadata={"example": "2027-01-01"})
-    untilDate = fields.String(validate=_iso_date, metadata={"example": "2027-01-31"})
+    fromDate = fields.String(validate=calendar_date, metadata={"example": "2027-01-01"})
+    untilDate = fields.String(validate=calendar_date, metadata={"example": "2027-01-31"})
     minUpdateAgeDays = fields.Integer(strict=True, validate=validate.Range(min=0, max=3650),
                                       metadata={"description": "days the update has been out"})
     maxUpdateAgeDays = fields.Integer(strict=True, validate=validate.Range(min=1, max=3650))

@@ -6,10 +6,11 @@ import datetime
 from typing import Any
 
 from shared.store import devices, enrollment_profiles, spaced
+from shared.store import versioned as stored_versions
 from shared.store.client import bounded, db
-from shared.store.errors import ChangedConcurrently, translate_module
+from shared.store.errors import translate_module
 from shared.store.keys import natural_key
-from shared.store.versioned import Stored, from_snapshot
+from shared.store.versioned import Stored
 
 COLLECTION = "deviceAttributes"
 
@@ -61,34 +62,17 @@ def required_in(spaces: list[str]) -> list[dict[str, Any]]:
 
 def versioned(document_id: str) -> Stored | None:
     """One definition with the version it was read at, for a guarded update or delete."""
-    snapshot = db().collection(COLLECTION).document(document_id).get(**bounded())
-    return from_snapshot(snapshot) if snapshot.exists else None
+    return stored_versions.read(COLLECTION, document_id)
 
 
 def update(attribute: Stored, changes: dict[str, Any]) -> None:
-    """Apply `changes` (None deletes a field) unless the definition changed since it was
-    read."""
-    from google.api_core import exceptions
-    from google.cloud.firestore import DELETE_FIELD
-
-    option = db().write_option(last_update_time=attribute.update_time)
-    written = {k: DELETE_FIELD if v is None else v for k, v in changes.items()}
-    try:
-        db().collection(COLLECTION).document(attribute.id).update(written, option=option,
-                                                                  **bounded())
-    except (exceptions.FailedPrecondition, exceptions.NotFound, exceptions.Aborted) as exc:
-        raise ChangedConcurrently(attribute.id) from exc
+    """Apply `changes` (None deletes a field) unless the definition changed since it was read."""
+    stored_versions.update(COLLECTION, attribute, changes)
 
 
 def delete(attribute: Stored) -> None:
     """Delete the definition unless it changed since it was read."""
-    from google.api_core import exceptions
-
-    option = db().write_option(last_update_time=attribute.update_time)
-    try:
-        db().collection(COLLECTION).document(attribute.id).delete(option=option, **bounded())
-    except (exceptions.FailedPrecondition, exceptions.NotFound, exceptions.Aborted) as exc:
-        raise ChangedConcurrently(attribute.id) from exc
+    stored_versions.delete(COLLECTION, attribute)
 
 
 def carriers(spaces: list[str] | None, every_profile: bool = False,

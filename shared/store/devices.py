@@ -65,20 +65,6 @@ def on_groups(groups: list[str]) -> list[dict[str, Any]]:
     return found
 
 
-def count_on_groups(groups: list[str]) -> int:
-    """How many devices are recorded in these groups (one aggregation per 30 groups)."""
-    from google.cloud.firestore import FieldFilter
-
-    wanted = sorted(set(groups))
-    total = 0
-    for start in range(0, len(wanted), 30):  # Firestore's limit for an `in` filter
-        query = db().collection(COLLECTION).where(
-            filter=FieldFilter("effectivePolicy", "in", wanted[start:start + 30]))
-        results: Any = query.count().get(**bounded())
-        total += int(results[0][0].value)
-    return total
-
-
 def others_on_policy(key: str, device: str, sample: int = 5) -> bool:
     """True when some device other than `device`, not deleted, is recorded on policy `key`.
 

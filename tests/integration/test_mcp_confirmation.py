@@ -21,7 +21,7 @@ PLAN = Plan({"devicesAffected": 1}, etag="v1")
 
 
 def invocation(principal="admin@example.com", arguments=ARGUMENTS):
-    return Invocation(principal, dict(arguments), dict(arguments))
+    return Invocation(principal, dict(arguments))
 
 
 def issued(**changes):
